@@ -1,0 +1,32 @@
+"""dlcflow: markerless pose estimation the DeepLabCut way, as a Snakemake workflow.
+
+The public functions carry DeepLabCut's names and arguments; they are imported lazily so
+that ``import dlcflow`` stays cheap (no TensorFlow until a network is needed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "create_new_project": "dlcflow.project",
+    "add_new_videos": "dlcflow.project",
+    "read_config": "dlcflow.project",
+    "Project": "dlcflow.project",
+    "extract_frames": "dlcflow.frames",
+    "check_labels": "dlcflow.plotting",
+    "create_training_dataset": "dlcflow.dataset",
+    "create_training_dataset_from_existing_split": "dlcflow.dataset",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dlcflow' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
