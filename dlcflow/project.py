@@ -15,6 +15,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date as _date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,10 @@ class ConfigError(ValueError):
 
 # Section comments and key order of DLC 2.3's config template.
 _SECTIONS: list[tuple[str, list[str]]] = [
-    ("Project definitions (do not edit)", ["Task", "scorer", "date", "multianimalproject", "identity"]),
+    (
+        "Project definitions (do not edit)",
+        ["Task", "scorer", "date", "multianimalproject", "identity"],
+    ),
     ("Project path (change when moving around)", ["project_path"]),
     (
         "Annotation data set configuration (and individual video cropping parameters)",
@@ -100,7 +104,11 @@ MULTI_DEFAULTS: dict[str, Any] = {
     "uniquebodyparts": [],
     "multianimalbodyparts": ["bodypart1", "bodypart2", "bodypart3"],
     "bodyparts": "MULTI!",
-    "skeleton": [["bodypart1", "bodypart2"], ["bodypart2", "bodypart3"], ["bodypart1", "bodypart3"]],
+    "skeleton": [
+        ["bodypart1", "bodypart2"],
+        ["bodypart2", "bodypart3"],
+        ["bodypart1", "bodypart3"],
+    ],
     "default_net_type": "dlcrnet_ms5",
     "default_augmenter": "multi-animal-imgaug",
     "default_track_method": "ellipse",
@@ -326,9 +334,7 @@ def collect_videos(videos: Iterable[str | os.PathLike[str]], videotype: str = ""
         p = Path(item).expanduser()
         if p.is_dir():
             exts = (videotype,) if videotype else VIDEO_EXTENSIONS
-            inside = sorted(
-                f for f in p.iterdir() if f.is_file() and f.suffix.lower() in exts
-            )
+            inside = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in exts)
             if not inside:
                 warnings.warn(f"{p}: no videos found (looked for {', '.join(exts)})", stacklevel=2)
             found.extend(inside)
@@ -420,11 +426,11 @@ def create_new_project(
             values["skeleton"] = [["bodypart1", "bodypart2"], ["objectA", "bodypart3"]]
             if bodyparts:
                 values["bodyparts"] = list(bodyparts)
-                values["skeleton"] = [list(p) for p in zip(bodyparts[:-1], bodyparts[1:])]
+                values["skeleton"] = [list(p) for p in pairwise(bodyparts)]
         else:
             if bodyparts:
                 values["multianimalbodyparts"] = list(bodyparts)
-                values["skeleton"] = [list(p) for p in zip(bodyparts[:-1], bodyparts[1:])]
+                values["skeleton"] = [list(p) for p in pairwise(bodyparts)]
             if individuals:
                 values["individuals"] = list(individuals)
         values.update(
@@ -665,9 +671,7 @@ class Project:
         prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
         return base / prefix / f"iteration-{it}" / self.model_name(fraction, shuffle)
 
-    def scorer_name(
-        self, shuffle: int, net_type: str, training_iterations: int | str
-    ) -> str:
+    def scorer_name(self, shuffle: int, net_type: str, training_iterations: int | str) -> str:
         """``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
         net = net_abbreviation(net_type)
         return f"DLC_{net}_{self.task}{self.date}shuffle{shuffle}_{training_iterations}"

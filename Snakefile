@@ -1,0 +1,24 @@
+# dlcflow: markerless pose estimation the DeepLabCut way.
+#   snakemake --cores 2 demo
+#   snakemake --cores 2 --config project=/path/to/config.yaml dataset
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/frames.smk"
+include: "rules/labels.smk"
+include: "rules/dataset.smk"
+include: "rules/demo.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        user_targets("frames"),
+        user_targets("check_labels"),
+        user_targets("dataset"),

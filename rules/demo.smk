@@ -1,0 +1,45 @@
+rule demo:
+    input:
+        demo_targets,
+
+
+checkpoint demo_project:
+    output:
+        pointer=DEMO_POINTER,
+    log:
+        str(DEMO_DIR / "logs" / "demo_project.log"),
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        n_videos=config["demo"]["n_videos"],
+        nframes=config["demo"]["nframes"],
+        numframes2pick=config["demo"]["numframes2pick"],
+        seed=config["demo"]["seed"],
+    script:
+        "../scripts/demo_project.py"
+
+
+rule oracle_labels:
+    input:
+        frames="{project}/labeled-data/{video}/.dlcflow-frames.json",
+        groundtruth=groundtruth,
+    output:
+        h5="{project}/labeled-data/{video}/CollectedData_{scorer}.h5",
+        csv="{project}/labeled-data/{video}/CollectedData_{scorer}.csv",
+    log:
+        "{project}/logs/oracle/{video}-{scorer}.log",
+    wildcard_constraints:
+        project=re.escape(str(DEMO_DIR)) + r"[/][^/]+",
+        scorer=r"[^/]+",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/oracle_labels.py"
