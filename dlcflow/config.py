@@ -6,7 +6,6 @@ from __future__ import annotations
 import difflib
 import io
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from datetime import date as _date
@@ -15,6 +14,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+
+from dlcflow.fileio import atomic_write_text
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -282,19 +283,6 @@ def write_config(config: str | os.PathLike[str], cfg: Mapping[str, Any]) -> None
     buffer = io.StringIO()
     _yaml().dump(cfg, buffer)
     atomic_write_text(path, buffer.getvalue())
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to ``path`` via a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dlc_date(day: _date) -> str:
