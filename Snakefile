@@ -1,6 +1,6 @@
 # dlcflow: markerless pose estimation the DeepLabCut way.
 #   snakemake --cores 2 demo
-#   snakemake --cores 2 --config project=/path/to/config.yaml dataset
+#   snakemake --cores 2 dataset --config project=/path/to/config.yaml
 from snakemake.utils import min_version
 
 min_version("9.0")

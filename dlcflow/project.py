@@ -363,6 +363,10 @@ class Project:
         name = f"Documentation_data-{self.task}_{pct(fraction)}shuffle{shuffle}.pickle"
         return self.training_set_folder(iteration) / name
 
+    def training_collected_data(self, ext: str = "h5", iteration: int | None = None) -> Path:
+        """The merged ``CollectedData_<scorer>`` copy inside the training-set folder."""
+        return self.training_set_folder(iteration) / f"CollectedData_{self.scorer}.{ext}"
+
     # -- models and evaluation ----------------------------------------------------------
     def model_name(self, fraction: float, shuffle: int) -> str:
         return f"{self.task}{self.date}-trainset{pct(fraction)}shuffle{shuffle}"
@@ -380,6 +384,10 @@ class Project:
         if kind not in ("train", "test"):
             raise ValueError(f"kind must be 'train' or 'test', not {kind!r}")
         return self.model_folder(fraction, shuffle, iteration) / kind / "pose_cfg.yaml"
+
+    def inference_cfg(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``test/inference_cfg.yaml`` of a multi-animal model."""
+        return self.model_folder(fraction, shuffle, iteration) / "test" / "inference_cfg.yaml"
 
     def evaluation_folder(
         self, fraction: float, shuffle: int, iteration: int | None = None, modelprefix: str = ""

@@ -54,7 +54,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             }
         )
     )
-    run = snakemake("--configfile", str(cfg), "demo")
+    run = snakemake("demo", "--configfile", str(cfg))
     assert run.returncode == 0, run.stderr[-3000:]
     config = Path((outdir / "project.txt").read_text().strip())
     project = Project(config)
@@ -81,14 +81,14 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert pose["init_weights"] == "none"
     assert pose["all_joints_names"] == ["snout", "leftear", "rightear", "tailbase"]
     # a second run has nothing to do
-    again = snakemake("--configfile", str(cfg), "demo", "-n")
+    again = snakemake("demo", "-n", "--configfile", str(cfg))
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
 def test_dlc_project_dataset(reaching_project: Path) -> None:
     """A project made by DLC 2.3 goes through `dataset`: the .mat matches its labels."""
-    run = snakemake("--config", f"project={reaching_project}", "dataset")
+    run = snakemake("dataset", "--config", f"project={reaching_project}")
     assert run.returncode == 0, run.stderr[-3000:]
     project = Project(reaching_project)
     labels = read_annotations(project.collected_data("reachingvideo1"))
@@ -117,14 +117,14 @@ def test_unlabeled_frames_stop_with_the_label_command(reaching_project: Path) ->
     with pytest.raises(MissingLabelsError, match="labeled-data/newvideo has frames") as err:
         annotated_stems(Project(reaching_project))
     assert f"dlcflow label {reaching_project}" in str(err.value)
-    run = snakemake("--config", f"project={reaching_project}", "dataset")
+    run = snakemake("dataset", "--config", f"project={reaching_project}")
     assert run.returncode != 0
     assert "labeled-data/newvideo has frames but no CollectedData_Mackenzie.h5" in run.stderr
     assert not Project(reaching_project).training_set_folder().exists()
 
 
 def test_frames_keeps_dlc_frames_and_lists_them(reaching_project: Path) -> None:
-    run = snakemake("--config", f"project={reaching_project}", "frames")
+    run = snakemake("frames", "--config", f"project={reaching_project}")
     assert run.returncode == 0, run.stderr[-3000:]
     project = Project(reaching_project)
     pngs = sorted(project.labeled_folder("reachingvideo1").glob("*.png"))
