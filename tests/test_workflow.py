@@ -99,7 +99,7 @@ def test_dlc_project_dataset(reaching_project: Path) -> None:
     assert len(mat) == len(train)
     merged = labels.sort_index()
     for entry, row in zip(mat, train, strict=True):
-        image = "/".join(str(np.squeeze(part)) for part in entry["image"][0])
+        image = "/".join(str(part).strip() for part in entry["image"][0])  # DLC strips
         assert image.endswith(merged.index[row][2])
         joints = np.asarray(entry["joints"][0][0])
         values = merged.iloc[row].to_numpy().reshape(-1, 2)
