@@ -40,9 +40,9 @@ import pandas as pd
 import scipy.io as sio
 
 from dlcflow import posecfg
+from dlcflow.fileio import atomic_path
 from dlcflow.labels import (
     LabelError,
-    atomic_output,
     image_shape,
     image_sizes,
     load_project_annotations,
@@ -264,7 +264,7 @@ def multi_animal_records(
 
 # -- files -----------------------------------------------------------------------------------
 def _dump_pickle(path: Path, obj: Any) -> None:
-    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         pickle.dump(obj, fh, pickle.HIGHEST_PROTOCOL)
 
 
@@ -385,7 +385,7 @@ def write_split(
     if project.multianimal:
         _dump_pickle(target, records)
     else:
-        with atomic_output(target) as tmp, open(tmp, "wb") as fh:
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
             sio.savemat(fh, {"dataset": matlab_dataset(records)})
     _dump_pickle(project.documentation_file(fraction, shuffle), [records, train, test, fraction])
 

@@ -19,17 +19,23 @@ def _file_mode() -> int:
     return 0o666 & ~mask
 
 
+def temp_path(path: str | os.PathLike[str]) -> Path:
+    """Create an empty temp file beside ``path`` (same suffix, usual permissions)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
+    os.close(fd)
+    os.chmod(name, _file_mode())
+    return Path(name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temp path beside ``path`` (same suffix, so writers that pick a format by
     extension work); rename it to ``path`` when the block succeeds, delete it otherwise."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=target.suffix, dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temp_path(target)
     try:
-        os.chmod(tmp, _file_mode())
         yield tmp
         os.replace(tmp, target)
     except BaseException:

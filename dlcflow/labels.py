@@ -14,15 +14,15 @@ from __future__ import annotations
 import csv
 import os
 import struct
-import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+from dlcflow.fileio import temp_path
 
 if TYPE_CHECKING:
     from dlcflow.project import Project
@@ -255,26 +255,6 @@ def _check_writable(df: pd.DataFrame, where: Path) -> None:
         raise LabelError(f"{where}: rows must be a 3-level index (labeled-data, video, image)")
 
 
-def _temp_in(folder: Path, name: str) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    return Path(tmp)
-
-
-@contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path in ``path``'s folder; rename it onto ``path`` when the block ends
-    without error, delete it otherwise (never a half-written ``path``)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_in(target.parent, target.name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_frame_files(df: pd.DataFrame, h5_path: Path, csv_path: Path | None) -> None:
     """Write ``df`` to h5 (fixed format, key df_with_missing) and csv, atomically.
 
@@ -282,8 +262,8 @@ def write_frame_files(df: pd.DataFrame, h5_path: Path, csv_path: Path | None) ->
     renamed into place, so a crash never leaves a half-written file.
     """
     h5_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_h5 = _temp_in(h5_path.parent, h5_path.name)
-    tmp_csv = _temp_in(h5_path.parent, csv_path.name) if csv_path is not None else None
+    tmp_h5 = temp_path(h5_path)
+    tmp_csv = temp_path(csv_path) if csv_path is not None else None
     try:
         df.to_hdf(tmp_h5, key=HDF_KEY, mode="w", format="fixed")
         if tmp_csv is not None:

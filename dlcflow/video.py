@@ -15,7 +15,6 @@ Frames are NumPy arrays in OpenCV's BGR order (``rgb=True`` gives RGB).
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from types import TracebackType
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from dlcflow.fileio import temp_path
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".mpeg", ".mpg", ".m4v")
 
@@ -367,14 +368,7 @@ class VideoWriter:
             raise ValueError(f"{self.path}: frame size {size} must be positive")
         if not fps or fps <= 0:
             raise ValueError(f"{self.path}: fps {fps} must be positive")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.stem}.",
-            suffix=f".tmp{self.path.suffix or '.mp4'}",
-            dir=self.path.parent,
-        )
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temp_path(self.path if self.path.suffix else self.path.with_suffix(".mp4"))
         self._writer = cv2.VideoWriter(
             str(self._tmp), cv2.VideoWriter_fourcc(*fourcc), float(fps), self.size
         )

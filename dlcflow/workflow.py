@@ -58,11 +58,12 @@ def annotated_stems(project: Project, oracle: bool = False) -> list[str]:
 
 
 def frames_input(project: Project, stem: str) -> list[str]:
-    """The video a frames job reads; none when the folder already holds frames (a DLC
-    project whose videos are elsewhere still lists its frames)."""
-    if has_frames(project.labeled_folder(stem)):
+    """The video a frames job reads. None when the video is gone but its folder holds
+    frames already (a DLC project copied without its videos still lists its frames)."""
+    video = project.resolve_video(project.video_key_for_stem(stem))
+    if not video.exists() and has_frames(project.labeled_folder(stem)):
         return []
-    return [str(project.resolve_video(project.video_key_for_stem(stem)))]
+    return [str(video)]
 
 
 def labels_inputs(project: Project, oracle: bool = False) -> list[str]:
