@@ -3,12 +3,12 @@
 import re
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from dlcflow.project import Project
 from dlcflow import workflow as wf
 
-validate(config, "../workflow/schemas/config.schema.yaml")
+wf.validate_config(
+    config, workflow.source_path("../workflow/schemas/config.schema.yaml")
+)
 
 DEMO_DIR = Path(config["demo"]["outdir"]).resolve()
 DEMO_POINTER = str(DEMO_DIR / "project.txt")

@@ -33,7 +33,7 @@ def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 def test_unknown_workflow_key_is_rejected() -> None:
     run = snakemake("-n", "--config", "shufles=[1]")
     assert run.returncode != 0
-    assert "'shufles' was unexpected" in run.stderr + run.stdout
+    assert "unknown key 'shufles' (did you mean 'shuffles'?)" in run.stderr + run.stdout
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
