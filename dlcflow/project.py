@@ -397,6 +397,78 @@ class Project:
         prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
         return base / prefix / f"iteration-{it}" / self.model_name(fraction, shuffle)
 
+    def evaluation_results(
+        self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None
+    ) -> Path:
+        """``<scorer>-results.csv`` (one row per evaluated snapshot, appended)."""
+        return self.evaluation_folder(fraction, shuffle, iteration) / f"{scorer}-results.csv"
+
+    def evaluation_predictions(
+        self,
+        fraction: float,
+        shuffle: int,
+        scorer: str,
+        training_iterations: int,
+        iteration: int | None = None,
+    ) -> Path:
+        """Predictions on the labeled images: ``<scorer>-snapshot-<it>.h5``."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"{scorer}-snapshot-{training_iterations}.h5"
+
+    def evaluation_images(
+        self,
+        fraction: float,
+        shuffle: int,
+        scorer: str,
+        training_iterations: int,
+        iteration: int | None = None,
+    ) -> Path:
+        """Folder of evaluation plots ``LabeledImages_<scorer>_snapshot-<it>/``."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"LabeledImages_{scorer}_snapshot-{training_iterations}"
+
+    def combined_evaluation(self, iteration: int | None = None) -> Path:
+        """``<eval folder>/iteration-<N>/CombinedEvaluation-results.csv``."""
+        it = self.iteration if iteration is None else iteration
+        prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
+        return self.root / prefix / f"iteration-{it}" / "CombinedEvaluation-results.csv"
+
+    # -- training outputs ---------------------------------------------------------------
+    def train_folder(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        return self.model_folder(fraction, shuffle, iteration) / "train"
+
+    def snapshot_prefix(
+        self, fraction: float, shuffle: int, training_iterations: int, iteration: int | None = None
+    ) -> Path:
+        """``train/snapshot-<n>`` (TensorFlow checkpoint: ``.index`` + ``.data-*`` files)."""
+        return self.train_folder(fraction, shuffle, iteration) / f"snapshot-{training_iterations}"
+
+    def snapshots(self, fraction: float, shuffle: int, iteration: int | None = None) -> list[Path]:
+        """Complete snapshots (``.index`` present) sorted by training iteration, as the
+        list that config ``snapshotindex`` indexes."""
+        return list_snapshots(self.train_folder(fraction, shuffle, iteration))
+
+    def learning_stats(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``train/learning_stats.csv`` (no header: iteration, loss, lr)."""
+        return self.train_folder(fraction, shuffle, iteration) / "learning_stats.csv"
+
+    def train_log(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        return self.train_folder(fraction, shuffle, iteration) / "log.txt"
+
+    # -- analysis outputs ---------------------------------------------------------------
+    @staticmethod
+    def analysis_output(
+        video: str | os.PathLike[str],
+        scorer: str,
+        destfolder: str | os.PathLike[str] | None = None,
+        suffix: str = ".h5",
+    ) -> Path:
+        """``<destfolder or video folder>/<video stem><scorer><suffix>``; suffix ``.h5``,
+        ``.csv``, ``_meta.pickle``, ``_filtered.h5``, ..."""
+        video = Path(video)
+        folder = Path(destfolder) if destfolder else video.parent
+        return folder / f"{video.stem}{scorer}{suffix}"
+
     def scorer_name(self, shuffle: int, net_type: str, training_iterations: int | str) -> str:
         """``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
         net = net_abbreviation(net_type)
@@ -415,6 +487,25 @@ class Project:
             f"{name!r}: trainset{pct_str} matches no TrainingFraction "
             f"{self.training_fractions} in {self.config_path}"
         )
+
+
+def snapshot_iteration(prefix: str | os.PathLike[str]) -> int:
+    """The training iteration of ``snapshot-<n>`` (the integer after the dash)."""
+    name = Path(prefix).name.split(".")[0]
+    try:
+        return int(name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"{prefix}: not a snapshot name (snapshot-<iteration>)") from None
+
+
+def list_snapshots(train_folder: str | os.PathLike[str]) -> list[Path]:
+    """Snapshot prefixes in a train folder that have their ``.index`` file, sorted by
+    iteration (DLC's order)."""
+    folder = Path(train_folder)
+    if not folder.is_dir():
+        return []
+    prefixes = {p.with_suffix("") for p in folder.glob("snapshot-*.index")}
+    return sorted(prefixes, key=snapshot_iteration)
 
 
 def _basename(video_key: str) -> str:
