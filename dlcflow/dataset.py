@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
@@ -70,6 +70,7 @@ class ModelSettings:
     dataset_type: str
     init_weights: str
     template: dict[str, Any] | None
+    updates: dict[str, Any]
 
 
 # -- splits ----------------------------------------------------------------------------------
@@ -288,6 +289,7 @@ def _settings(
     augmenter_type: str | None,
     posecfg_template: str | os.PathLike[str] | None,
     init_weights: str | os.PathLike[str] | None,
+    updates: Mapping[str, Any] | None = None,
 ) -> ModelSettings:
     multi = project.multianimal
     if net_type is None:
@@ -307,7 +309,13 @@ def _settings(
         weights = posecfg.init_weights_value(init_weights)
     except posecfg.PoseConfigError as err:
         raise DatasetError(f"{project.config_path}: {err}") from None
-    return ModelSettings(net, multi_stage, dtype, weights, template)
+    fixed = sorted(set(updates or {}) & set(posecfg.DERIVED_KEYS))
+    if fixed:
+        raise DatasetError(
+            f"{project.config_path}: pose_cfg key '{fixed[0]}' is derived from the project "
+            "and cannot be set"
+        )
+    return ModelSettings(net, multi_stage, dtype, weights, template, dict(updates or {}))
 
 
 def _pose_items(
@@ -396,6 +404,7 @@ def write_split(
             drop += posecfg.SCALECROP_DROP
     items = _pose_items(project, fraction, shuffle, settings)
     train_cfg = posecfg.make_train_pose_cfg(items, settings.template, drop)
+    posecfg.merge(train_cfg, settings.updates)
     posecfg.write_yaml(project.pose_cfg(fraction, shuffle, "train"), train_cfg)
     test_cfg = posecfg.make_test_pose_cfg(train_cfg, project.multianimal)
     posecfg.write_yaml(project.pose_cfg(fraction, shuffle, "test"), test_cfg)
@@ -444,6 +453,7 @@ def create_training_dataset(
     posecfg_template: str | os.PathLike[str] | None = None,
     trainingsetindex: int | None = None,
     init_weights: str | os.PathLike[str] | None = "imagenet",
+    pose_cfg_updates: Mapping[str, Any] | None = None,
 ) -> list[Split]:
     """Build training datasets as ``deeplabcut.create_training_dataset`` does.
 
@@ -453,13 +463,17 @@ def create_training_dataset(
     / ``testIndices`` (one list per shuffle) replace the random split. dlcflow extras:
     ``trainingsetindex`` builds only that ``TrainingFraction`` (one model folder per
     Snakemake job); ``init_weights`` is ``"imagenet"``, ``"none"`` or a weights file.
+    ``pose_cfg_updates`` are written over the train pose_cfg's defaults (e.g.
+    ``{"global_scale": 1.0}``; keys derived from the project cannot be set).
     ``windows2linux`` is accepted and ignored (as in DLC ≥ 2.2).
 
     Returns ``[(trainFraction, shuffle, trainIndices, testIndices), ...]``.
     """
     del windows2linux  # no effect since DLC 2.2.0.4
     project = Project(config)
-    settings = _settings(project, net_type, augmenter_type, posecfg_template, init_weights)
+    settings = _settings(
+        project, net_type, augmenter_type, posecfg_template, init_weights, pose_cfg_updates
+    )
     shuffles = _shuffle_list(num_shuffles, Shuffles)
     fractions = project.training_fractions
     if trainingsetindex is not None:

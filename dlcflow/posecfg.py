@@ -34,6 +34,18 @@ MULTI_NET_TYPES: tuple[str, ...] = (*NET_TYPES, "dlcrnet_ms5")
 AUGMENTER_TYPES: tuple[str, ...] = ("default", "scalecrop", "imgaug", "tensorpack", "deterministic")
 MULTI_AUGMENTER = "multi-animal-imgaug"
 INIT_WEIGHTS_KEYWORDS = ("imagenet", "none")
+# Keys the dataset builder derives from the project (not user-settable overrides).
+DERIVED_KEYS: tuple[str, ...] = (
+    "dataset",
+    "metadataset",
+    "num_joints",
+    "all_joints",
+    "all_joints_names",
+    "project_path",
+    "net_type",
+    "init_weights",
+    "dataset_type",
+)
 
 # Values of DLC 2.3's pose_cfg.yaml template (its placeholders are always replaced).
 TEMPLATE: dict[str, Any] = {
@@ -220,11 +232,11 @@ def read_template(path: str | os.PathLike[str]) -> dict[str, Any]:
     return read_yaml(p)
 
 
-def _merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
+def merge(into: dict[str, Any], values: Mapping[str, Any]) -> None:
     """Merge ``values`` into ``into``; nested mappings merge key by key (as DLC loads)."""
     for key, value in values.items():
         if isinstance(value, Mapping) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
+            merge(into[key], value)
         else:
             into[key] = copy.deepcopy(value)
 
@@ -237,12 +249,12 @@ def make_train_pose_cfg(
     """The train pose_cfg: code defaults, then the template (DLC's unless given), minus
     ``drop``, then ``items``."""
     cfg: dict[str, Any] = {}
-    _merge(cfg, CODE_DEFAULTS)
-    _merge(cfg, IMGAUG_DEFAULTS)
-    _merge(cfg, TEMPLATE if template is None else template)
+    merge(cfg, CODE_DEFAULTS)
+    merge(cfg, IMGAUG_DEFAULTS)
+    merge(cfg, TEMPLATE if template is None else template)
     for key in drop:
         cfg.pop(key, None)
-    _merge(cfg, items)
+    merge(cfg, items)
     return cfg
 
 
@@ -281,7 +293,7 @@ def write_yaml(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:
 def load_pose_cfg(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a pose_cfg.yaml as DLC loads it: code defaults merged under the file's keys."""
     cfg: dict[str, Any] = {}
-    _merge(cfg, CODE_DEFAULTS)
-    _merge(cfg, IMGAUG_DEFAULTS)
-    _merge(cfg, read_yaml(path))
+    merge(cfg, CODE_DEFAULTS)
+    merge(cfg, IMGAUG_DEFAULTS)
+    merge(cfg, read_yaml(path))
     return cfg

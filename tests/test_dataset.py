@@ -402,3 +402,19 @@ def test_posecfg_template_values_are_kept(built, tmp_path: Path) -> None:
     assert load_yaml(project.pose_cfg(0.95, 2, "test"))["global_scale"] == 0.5
     with pytest.raises(DatasetError, match="pose_cfg.yaml file"):
         create_training_dataset(project.config_path, posecfg_template=tmp_path / "other.yaml")
+
+
+def test_pose_cfg_updates_override_defaults(reaching_project: Path) -> None:
+    create_training_dataset(
+        reaching_project,
+        init_weights="none",
+        pose_cfg_updates={"global_scale": 1.0, "contrast": {"clahe": False}, "batch_size": 4},
+    )
+    project = Project(reaching_project)
+    train = yaml.safe_load(project.pose_cfg(0.95, 1, "train").read_text())
+    assert train["global_scale"] == 1.0 and train["batch_size"] == 4
+    assert train["contrast"]["clahe"] is False and train["contrast"]["histeq"] is True
+    test = yaml.safe_load(project.pose_cfg(0.95, 1, "test").read_text())
+    assert test["global_scale"] == 1.0
+    with pytest.raises(DatasetError, match="'num_joints' is derived"):
+        create_training_dataset(reaching_project, pose_cfg_updates={"num_joints": 3})
