@@ -13,6 +13,9 @@ include: "rules/common.smk"
 include: "rules/frames.smk"
 include: "rules/labels.smk"
 include: "rules/dataset.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/analyze.smk"
 include: "rules/demo.smk"
 
 
@@ -22,3 +25,6 @@ rule all:
         user_targets("frames"),
         user_targets("check_labels"),
         user_targets("dataset"),
+        user_targets("train"),
+        user_targets("evaluate"),
+        user_targets("analyze"),

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dlcflow.fileio import atomic_path
 from dlcflow.frames import read_manifest
 from dlcflow.labels import LABELED_DATA, annotation_columns, row_index, write_annotations
 from dlcflow.project import Project, create_new_project, read_config, write_config
@@ -373,25 +373,15 @@ def read_groundtruth(video_or_h5: str | os.PathLike[str]) -> pd.DataFrame:
     return df
 
 
-def _temp_path(target: Path, suffix: str) -> Path:
-    """A fresh hidden name beside ``target`` (created later with the usual permissions)."""
-    return target.with_name(f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}")
-
-
 def write_video(scene: Scene, path: str | os.PathLike[str]) -> Path:
     """Render a scene into an mp4 (mp4v) and its ground truth beside it, atomically."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    gt_out = groundtruth_path(out)
-    tmp_gt = _temp_path(gt_out, ".h5")
-    try:
+    with atomic_path(groundtruth_path(out)) as tmp_gt:
         scene.groundtruth().to_hdf(tmp_gt, key=GT_KEY, mode="w", format="fixed")
         with VideoWriter(out, scene.fps, (scene.width, scene.height)) as writer:
             for i in range(scene.nframes):
                 writer.write(render_frame(scene, i))
-        os.replace(tmp_gt, gt_out)
-    finally:
-        tmp_gt.unlink(missing_ok=True)
     return out
 
 
@@ -437,11 +427,15 @@ def make_demo_project(
     numframes2pick: int = 50,
     seed: int = 0,
     size: tuple[int, int] = (320, 240),
+    n_test_videos: int = 0,
 ) -> Path:
     """Make demo videos in ``outdir/data/`` and a project ``demo-oracle-<date>`` in ``outdir``.
 
     The project has the demo body parts and skeleton, ``numframes2pick`` frames per video,
-    and markers sized for small frames. Returns the path of its config.yaml.
+    and markers sized for small frames. ``n_test_videos`` more videos are linked into the
+    project's ``videos/`` folder without being added to ``video_sets``: nothing of them is
+    labeled, so analyzing them measures how the model does on unseen video. Returns the
+    path of its config.yaml.
     """
     root = Path(outdir).expanduser().resolve()
     videos = make_demo_data(root / "data", n_videos, nframes, size, seed)
@@ -460,6 +454,13 @@ def make_demo_project(
     cfg["dotsize"] = 6
     cfg["alphavalue"] = 0.7
     write_config(config, cfg)
+    for k in range(n_videos, n_videos + n_test_videos):
+        video = make_video(
+            root / "data" / f"mouse{k + 1}.mp4", nframes, size, seed=_video_seed(seed, k)
+        )
+        link = config.parent / "videos" / video.name
+        if not link.exists():
+            link.symlink_to(video)
     return config
 
 

@@ -7,15 +7,20 @@ logic typed and unit-tested, and the .smk files declarative.
 from __future__ import annotations
 
 import difflib
+import glob
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
 
 from dlcflow.project import Project
+from dlcflow.video import VIDEO_EXTENSIONS
 
-STAGES = ("frames", "check_labels", "dataset")
+STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 
 
 class MissingLabelsError(RuntimeError):
@@ -74,22 +79,132 @@ def labels_inputs(project: Project, oracle: bool = False) -> list[str]:
     return [str(project.collected_data(s)) for s in annotated_stems(project, oracle)]
 
 
-def stage_targets(
-    project: Project, stage: str, shuffles: Sequence[int], oracle: bool = False
-) -> list[str]:
+@dataclass(frozen=True)
+class Settings:
+    """The workflow settings that apply to one project (the demo has its own)."""
+
+    shuffles: tuple[int, ...]
+    net_type: str
+    augmenter_type: str
+    init_weights: str
+    pose_cfg: dict[str, Any]
+    maxiters: int
+    saveiters: int
+    displayiters: int
+    max_snapshots_to_keep: int
+    videos: tuple[str, ...]
+    analysis_shuffle: int
+    trainingsetindex: int
+    destfolder: str
+    save_as_csv: bool
+    plotting: bool
+    oracle: bool
+
+    def net(self, project: Project) -> str:
+        """The network of new datasets: the setting, else the project's default."""
+        return self.net_type or str(project.cfg.get("default_net_type") or "resnet_50")
+
+
+def settings(config: dict[str, Any], demo: bool = False) -> Settings:
+    """Workflow config -> :class:`Settings`; for the demo, ``demo:`` keys win."""
+    train, analyze = config["train"], config["analyze"]
+    over = config["demo"] if demo else {}
+    return Settings(
+        shuffles=tuple(int(s) for s in config["shuffles"]),
+        net_type=str(over.get("net_type", config["net_type"])),
+        augmenter_type=str(config["augmenter_type"]),
+        init_weights=str(over.get("init_weights", config["init_weights"])),
+        pose_cfg=dict(over.get("pose_cfg", config["pose_cfg"]) or {}),
+        maxiters=int(over.get("maxiters", train["maxiters"])),
+        saveiters=int(over.get("saveiters", train["saveiters"])),
+        displayiters=int(train["displayiters"]),
+        max_snapshots_to_keep=int(train["max_snapshots_to_keep"]),
+        videos=() if demo else tuple(_as_list(config["videos"])),
+        analysis_shuffle=int(analyze["shuffle"] or config["shuffles"][0]),
+        trainingsetindex=int(analyze["trainingsetindex"]),
+        destfolder="" if demo else str(analyze["destfolder"]),
+        save_as_csv=bool(analyze["save_as_csv"]),
+        plotting=bool(config["evaluate"]["plotting"]),
+        oracle=demo,
+    )
+
+
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def analysis_videos(project: Project, videos: Sequence[str] = ()) -> list[Path]:
+    """Videos to analyze: files, folders or glob patterns; none given = every video in
+    the project's ``videos/`` folder."""
+    if not videos:
+        videos = [str(project.root / "videos")]
+    found: list[Path] = []
+    for item in videos:
+        path = Path(item).expanduser()
+        if any(c in item for c in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(str(path)))
+        elif path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        else:
+            matches = [path]
+        found.extend(p.absolute() for p in matches if p.suffix.lower() in VIDEO_EXTENSIONS)
+    return list(dict.fromkeys(found))
+
+
+def final_snapshot_index(
+    project: Project, fraction: float, shuffle: int, maxiters: int, iteration: int | None = None
+) -> Path:
+    """``train/snapshot-<maxiters>.index``: the file that says training is done."""
+    prefix = project.snapshot_prefix(fraction, shuffle, maxiters, iteration)
+    return prefix.with_name(prefix.name + ".index")
+
+
+def stage_targets(project: Project, stage: str, st: Settings) -> list[str]:
     """Files that stand for a finished stage of ``project``."""
+    models = [(f, s) for f in project.training_fractions for s in st.shuffles]
     if stage == "frames":
         return [str(project.frames_manifest(s)) for s in project.video_stems()]
     if stage == "check_labels":
-        return [str(project.check_labels_folder(s)) for s in annotated_stems(project, oracle)]
+        return [str(project.check_labels_folder(s)) for s in annotated_stems(project, st.oracle)]
     if stage == "dataset":
+        return [str(project.pose_cfg(f, s, kind)) for f, s in models for kind in ("train", "test")]
+    if stage == "train":
+        return [str(final_snapshot_index(project, f, s, st.maxiters)) for f, s in models]
+    if stage == "evaluate":
+        net = st.net(project)
         return [
-            str(project.pose_cfg(fraction, shuffle, kind))
-            for fraction in project.training_fractions
-            for shuffle in shuffles
-            for kind in ("train", "test")
+            str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters)))
+            for f, s in models
+        ]
+    if stage == "analyze":
+        scorer = project.scorer_name(st.analysis_shuffle, st.net(project), st.maxiters)
+        return [
+            str(project.analysis_output(v, scorer, st.destfolder or None))
+            for v in analysis_videos(project, st.videos)
         ]
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+
+
+def parse_scorer(scorer: str) -> tuple[int, int]:
+    """(shuffle, training iterations) of ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
+    match = re.search(r"shuffle(\d+)_(\d+)$", scorer)
+    if not match:
+        raise ValueError(f"{scorer!r} is not a DLC scorer name")
+    return int(match.group(1)), int(match.group(2))
+
+
+def analysis_inputs(project: Project, st: Settings, folder: str, stem: str, scorer: str) -> dict:
+    """The video and the snapshot an analysis output ``<folder>/<stem><scorer>.h5`` needs."""
+    shuffle, iterations = parse_scorer(scorer)
+    fraction = project.training_fractions[st.trainingsetindex]
+    for video in analysis_videos(project, st.videos):
+        out = project.analysis_output(video, scorer, st.destfolder or None)
+        if out.parent == Path(folder) and video.stem == stem:
+            return {
+                "video": str(video),
+                "snapshot": str(final_snapshot_index(project, fraction, shuffle, iterations)),
+            }
+    raise ValueError(f"{folder}/{stem}: not one of the videos to analyze of {project.config_path}")
 
 
 def validate_config(config: dict, schema_file: str | Path, where: str = "workflow config") -> None:

@@ -12,7 +12,9 @@ wf.validate_config(
 
 DEMO_DIR = Path(config["demo"]["outdir"]).resolve()
 DEMO_POINTER = str(DEMO_DIR / "project.txt")
-SHUFFLES = [int(s) for s in config["shuffles"]]
+DEMO_REPORT = str(DEMO_DIR / "report.txt")
+USER = wf.settings(config)
+DEMO = wf.settings(config, demo=True)
 
 
 wildcard_constraints:
@@ -20,10 +22,18 @@ wildcard_constraints:
     video=r"[^/]+",
     iteration=r"\d+",
     model=r"[^/]+",
+    maxiters=r"\d+",
+    folder=r".+",
+    stem=r"[^/]+?",
+    scorer=r"DLC_[^/]+?shuffle\d+_\d+",
 
 
 def is_demo(project_dir):
     return Path(project_dir).parent == DEMO_DIR
+
+
+def settings_of(project_dir):
+    return DEMO if is_demo(project_dir) else USER
 
 
 def project_of(wildcards):
@@ -45,7 +55,7 @@ def demo_project():
 
 
 def targets(stage, project):
-    return wf.stage_targets(project, stage, SHUFFLES, oracle=is_demo(project.root))
+    return wf.stage_targets(project, stage, settings_of(project.root))
 
 
 def user_targets(stage):
@@ -58,6 +68,18 @@ def user_targets(stage):
 def demo_targets(wildcards):
     project = demo_project()
     return [f for stage in wf.STAGES for f in targets(stage, project)]
+
+
+def demo_config(wildcards):
+    return str(demo_project().config_path)
+
+
+def demo_report_inputs(wildcards):
+    project = demo_project()
+    return {
+        "analysis": targets("analyze", project),
+        "evaluation": targets("evaluate", project),
+    }
 
 
 def frames_video(wildcards):
@@ -83,13 +105,61 @@ def groundtruth(wildcards):
     )
 
 
-def dataset_setting(key):
+def setting(name):
     def value(wildcards):
-        if is_demo(wildcards.project) and key in config["demo"]:
-            return config["demo"][key]
-        return config[key]
+        return getattr(settings_of(wildcards.project), name)
 
     return value
+
+
+def net_type(wildcards):
+    return settings_of(wildcards.project).net(project_of(wildcards))
+
+
+def pose_cfg_of_model(wildcards):
+    return str(
+        Path(wildcards.project)
+        / "dlc-models"
+        / f"iteration-{wildcards.iteration}"
+        / wildcards.model
+        / "train"
+        / "pose_cfg.yaml"
+    )
+
+
+def evaluation_snapshot(wildcards):
+    project = project_of(wildcards)
+    fraction, shuffle = project.parse_model_name(wildcards.model)
+    _, iterations = wf.parse_scorer(wildcards.scorer)
+    iteration = int(wildcards.iteration)
+    return str(
+        wf.final_snapshot_index(project, fraction, shuffle, iterations, iteration)
+    )
+
+
+def analysis_project(wildcards):
+    folder = Path(wildcards.folder).resolve()
+    if folder == DEMO_DIR or DEMO_DIR in folder.parents:
+        return demo_project(), DEMO
+    return user_project(), USER
+
+
+def analysis_inputs(wildcards):
+    project, st = analysis_project(wildcards)
+    return wf.analysis_inputs(
+        project, st, wildcards.folder, wildcards.stem, wildcards.scorer
+    )
+
+
+def analysis_setting(name):
+    def value(wildcards):
+        return getattr(analysis_project(wildcards)[1], name)
+
+    return value
+
+
+def analysis_config(wildcards):
+    return str(analysis_project(wildcards)[0].config_path)
 
 
 def body_parts(wildcards):

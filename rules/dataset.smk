@@ -18,9 +18,10 @@ rule training_dataset:
         mem_mb=4000,
         runtime=30,
     params:
-        net_type=dataset_setting("net_type"),
-        augmenter_type=config["augmenter_type"],
-        init_weights=dataset_setting("init_weights"),
+        net_type=net_type,
+        augmenter_type=setting("augmenter_type"),
+        pose_cfg=setting("pose_cfg"),
+        init_weights=setting("init_weights"),
         bodyparts=body_parts,
     script:
         "../scripts/training_dataset.py"

@@ -1,6 +1,26 @@
 rule demo:
     input:
         demo_targets,
+        DEMO_REPORT,
+
+
+rule demo_report:
+    input:
+        unpack(demo_report_inputs),
+    output:
+        DEMO_REPORT,
+    log:
+        str(DEMO_DIR / "logs" / "demo_report.log"),
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=demo_config,
+    script:
+        "../scripts/demo_report.py"
 
 
 checkpoint demo_project:
@@ -19,6 +39,7 @@ checkpoint demo_project:
         nframes=config["demo"]["nframes"],
         numframes2pick=config["demo"]["numframes2pick"],
         seed=config["demo"]["seed"],
+        n_test_videos=config["demo"]["n_test_videos"],
     script:
         "../scripts/demo_project.py"
 

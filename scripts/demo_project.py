@@ -13,5 +13,6 @@ with rule_log(snakemake.log):
         nframes=snakemake.params.nframes,
         numframes2pick=snakemake.params.numframes2pick,
         seed=snakemake.params.seed,
+        n_test_videos=snakemake.params.n_test_videos,
     )
     atomic_write_text(Path(snakemake.output.pointer), f"{config}\n")

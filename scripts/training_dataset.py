@@ -21,4 +21,5 @@ with rule_log(snakemake.log):
         net_type=snakemake.params.net_type or None,
         augmenter_type=snakemake.params.augmenter_type or None,
         init_weights=snakemake.params.init_weights,
+        pose_cfg_updates=snakemake.params.pose_cfg,
     )

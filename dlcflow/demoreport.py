@@ -1,0 +1,92 @@
+"""The demo's closing report: the model's errors against the synthetic ground truth.
+
+Evaluation errors come from DLC's results csv (labeled frames, train/test split); the
+analysis errors compare every analyzed frame with the ground truth the demo rendered,
+separately for labeled videos and held-out ones (never labeled).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlcflow.demo import read_groundtruth
+from dlcflow.fileio import atomic_write_text
+from dlcflow.project import Project
+from dlcflow.video import VIDEO_EXTENSIONS
+
+
+def analysis_errors(h5: str | os.PathLike[str], video: str | os.PathLike[str]) -> dict[str, float]:
+    """Pixel errors of an analysis file against the video's ground truth (visible parts)."""
+    pred = pd.read_hdf(h5)
+    truth = read_groundtruth(video)
+    parts = list(dict.fromkeys(truth.columns.get_level_values("bodyparts")))
+    xy_pred = np.stack(
+        [pred.xs(p, level="bodyparts", axis=1).droplevel(0, axis=1)[["x", "y"]] for p in parts],
+        axis=1,
+    )
+    lik = np.stack(
+        [pred.xs(p, level="bodyparts", axis=1).droplevel(0, axis=1)["likelihood"] for p in parts],
+        axis=1,
+    )
+    xy_true = truth.to_numpy(dtype=float).reshape(len(truth), len(parts), 2)
+    n = min(len(xy_pred), len(xy_true))
+    dist = np.linalg.norm(xy_pred[:n] - xy_true[:n], axis=2)
+    visible = ~np.isnan(xy_true[:n, :, 0])
+    d = dist[visible & ~np.isnan(dist)]
+    return {
+        "frames": float(n),
+        "mean_px": float(np.mean(d)) if d.size else float("nan"),
+        "median_px": float(np.median(d)) if d.size else float("nan"),
+        "within_5px": float(np.mean(d <= 5)) if d.size else float("nan"),
+        "mean_likelihood_visible": float(np.nanmean(lik[:n][visible])),
+        "mean_likelihood_hidden": float(np.nanmean(lik[:n][~visible])) if (~visible).any() else 0.0,
+    }
+
+
+def _video_of(project: Project, h5: Path) -> Path:
+    for video in sorted((project.root / "videos").iterdir()):
+        if video.suffix.lower() in VIDEO_EXTENSIONS and h5.name.startswith(video.stem + "DLC_"):
+            return video
+    raise FileNotFoundError(f"{h5}: no demo video of the project matches this analysis file")
+
+
+def demo_report(
+    config: str | os.PathLike[str],
+    analysis: Sequence[str | os.PathLike[str]],
+    evaluation: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+) -> str:
+    """Text report of the demo run; written to ``out`` if given."""
+    project = Project(config)
+    lines = [f"dlcflow demo: {project.root}", ""]
+    for csv in evaluation:
+        results = pd.read_csv(csv, index_col=0)
+        last = results.iloc[-1]
+        lines.append(
+            f"evaluation {Path(csv).name}: iterations {int(last['Training iterations:'])}, "
+            f"train error {last[' Train error(px)']:.2f} px, "
+            f"test error {last[' Test error(px)']:.2f} px "
+            f"(with p-cutoff {last['p-cutoff used']}: train "
+            f"{last['Train error with p-cutoff']:.2f}, test {last['Test error with p-cutoff']:.2f})"
+        )
+    labeled = set(project.video_stems())
+    lines.append("")
+    for h5 in map(Path, analysis):
+        video = _video_of(project, h5)
+        e = analysis_errors(h5, video)
+        kind = "labeled video" if video.stem in labeled else "held-out video"
+        lines.append(
+            f"analysis {video.name} ({kind}, {int(e['frames'])} frames): mean error "
+            f"{e['mean_px']:.2f} px, median {e['median_px']:.2f} px, "
+            f"{100 * e['within_5px']:.1f}% within 5 px; mean likelihood "
+            f"{e['mean_likelihood_visible']:.2f} visible / {e['mean_likelihood_hidden']:.2f} hidden"
+        )
+    text = "\n".join(lines) + "\n"
+    if out is not None:
+        atomic_write_text(out, text)
+    return text

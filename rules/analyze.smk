@@ -1,0 +1,26 @@
+rule analyze:
+    input:
+        user_targets("analyze"),
+
+
+rule analyze_video:
+    input:
+        unpack(analysis_inputs),
+    output:
+        h5="{folder}/{stem}{scorer}.h5",
+        meta="{folder}/{stem}{scorer}_meta.pickle",
+    log:
+        "logs/analyze{folder}/{stem}{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: workflow.cores
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=240,
+    params:
+        config=analysis_config,
+        save_as_csv=analysis_setting("save_as_csv"),
+        trainingsetindex=analysis_setting("trainingsetindex"),
+    script:
+        "../scripts/analyze_video.py"

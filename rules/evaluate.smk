@@ -1,0 +1,23 @@
+rule evaluate:
+    input:
+        user_targets("evaluate"),
+
+
+rule evaluate_network:
+    input:
+        snapshot=evaluation_snapshot,
+        pose_cfg="{project}/dlc-models/iteration-{iteration}/{model}/test/pose_cfg.yaml",
+    output:
+        "{project}/evaluation-results/iteration-{iteration}/{model}/{scorer}-results.csv",
+    log:
+        "{project}/logs/evaluate/iteration-{iteration}-{model}-{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        plotting=setting("plotting"),
+    script:
+        "../scripts/evaluate_network.py"

@@ -1,0 +1,19 @@
+"""Snakemake adapter: analyze one video with the model's last snapshot."""
+
+from dlcflow.analyze import analyze_videos
+from dlcflow.rulelog import rule_log
+from dlcflow.workflow import parse_scorer
+
+with rule_log(snakemake.log):
+    shuffle, _ = parse_scorer(snakemake.wildcards.scorer)
+    analyze_videos(
+        snakemake.params.config,
+        [snakemake.input.video],
+        shuffle=shuffle,
+        trainingsetindex=snakemake.params.trainingsetindex,
+        save_as_csv=snakemake.params.save_as_csv,
+        destfolder=snakemake.wildcards.folder,
+        snapshot_index=-1,
+        force=True,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,17 @@
+"""Snakemake adapter: evaluate one model folder's snapshots on the labeled frames."""
+
+from pathlib import Path
+
+from dlcflow.evaluate import evaluate_network
+from dlcflow.project import Project
+from dlcflow.rulelog import rule_log
+
+with rule_log(snakemake.log):
+    project = Project(Path(snakemake.wildcards.project) / "config.yaml")
+    fraction, shuffle = project.parse_model_name(snakemake.wildcards.model)
+    evaluate_network(
+        project.config_path,
+        Shuffles=[shuffle],
+        trainingsetindex=project.training_fractions.index(fraction),
+        plotting=snakemake.params.plotting,
+    )
