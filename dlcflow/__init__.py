@@ -20,6 +20,9 @@ _API = {
     "check_labels": "dlcflow.plotting",
     "create_training_dataset": "dlcflow.dataset",
     "create_training_dataset_from_existing_split": "dlcflow.dataset",
+    "train_network": "dlcflow.train",
+    "evaluate_network": "dlcflow.evaluate",
+    "analyze_videos": "dlcflow.analyze",
 }
 
 __all__ = sorted(_API)

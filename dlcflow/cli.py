@@ -56,6 +56,49 @@ def _create_dataset(args: argparse.Namespace) -> None:
     )
 
 
+def _train(args: argparse.Namespace) -> None:
+    from dlcflow.train import train_network
+
+    print(
+        train_network(
+            args.config,
+            shuffle=args.shuffle,
+            trainingsetindex=args.trainingsetindex,
+            maxiters=args.maxiters,
+            saveiters=args.saveiters,
+            displayiters=args.displayiters,
+        )
+    )
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from dlcflow.evaluate import evaluate_network
+
+    results = evaluate_network(
+        args.config,
+        Shuffles=args.shuffles,
+        trainingsetindex=args.trainingsetindex,
+        plotting=args.plotting,
+    )
+    print(results.to_string())
+
+
+def _analyze(args: argparse.Namespace) -> None:
+    from dlcflow.analyze import analyze_videos
+
+    scorer = analyze_videos(
+        args.config,
+        args.videos,
+        videotype=args.videotype,
+        shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex,
+        save_as_csv=args.save_as_csv,
+        destfolder=args.destfolder,
+        force=args.force,
+    )
+    print(scorer)
+
+
 def _demo_data(args: argparse.Namespace) -> None:
     from dlcflow.demo import make_demo_data
 
@@ -107,6 +150,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--net-type", default=None)
     p.add_argument("--init-weights", default="imagenet", help="imagenet, none or a file")
     p.set_defaults(func=_create_dataset)
+
+    p = sub.add_parser("train", help="train a network (resumes from its last snapshot)")
+    p.add_argument("config")
+    p.add_argument("--shuffle", type=int, default=1)
+    p.add_argument("--trainingsetindex", type=int, default=0)
+    p.add_argument("--maxiters", type=int, default=None)
+    p.add_argument("--saveiters", type=int, default=None)
+    p.add_argument("--displayiters", type=int, default=None)
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="errors of the trained network on the labeled frames")
+    p.add_argument("config")
+    p.add_argument("--shuffles", type=int, nargs="+", default=[1])
+    p.add_argument("--trainingsetindex", type=int, default=0)
+    p.add_argument("--plotting", action="store_true", help="draw predictions on the frames")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("analyze", help="body-part positions in every frame of videos")
+    p.add_argument("config")
+    p.add_argument("videos", nargs="+", help="video files or folders")
+    p.add_argument("--videotype", default="")
+    p.add_argument("--shuffle", type=int, default=1)
+    p.add_argument("--trainingsetindex", type=int, default=0)
+    p.add_argument("--save-as-csv", action="store_true")
+    p.add_argument("--destfolder", default=None)
+    p.add_argument("--force", action="store_true", help="analyze again where results exist")
+    p.set_defaults(func=_analyze)
 
     p = sub.add_parser("demo-data", help="render synthetic videos with ground truth")
     p.add_argument("outdir")
