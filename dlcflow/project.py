@@ -403,6 +403,14 @@ class Project:
         """``<scorer>-results.csv`` (one row per evaluated snapshot, appended)."""
         return self.evaluation_folder(fraction, shuffle, iteration) / f"{scorer}-results.csv"
 
+    def evaluation_keypoint_results(
+        self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None
+    ) -> Path:
+        """``<scorer>-keypoint-results.csv``: per body part train/test errors (DLC's
+        ``per_keypoint_evaluation`` file)."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"{scorer}-keypoint-results.csv"
+
     def evaluation_predictions(
         self,
         fraction: float,
