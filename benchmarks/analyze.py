@@ -31,7 +31,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,10 +38,10 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from benchutil import untrained_project  # noqa: E402
 
-from dlcflow.demo import BODYPARTS, make_video  # noqa: E402
-from dlcflow.posecfg import write_yaml  # noqa: E402
-from dlcflow.project import Project, create_new_project  # noqa: E402
+from dlcflow.demo import make_video  # noqa: E402
+from dlcflow.project import Project  # noqa: E402
 from dlcflow.video import VideoReader  # noqa: E402
 
 BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
@@ -50,30 +49,8 @@ BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
 
 def make_project(root: Path, net_type: str, nframes: int, size: tuple[int, int]) -> Path:
     """A project with one synthetic video, a test pose_cfg and an untrained snapshot."""
-    from dlcflow import nets  # noqa: PLC0415
-
     video = make_video(root / "data" / "mouse.mp4", nframes=nframes, size=size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        config = Path(
-            create_new_project("bench", "me", [video], working_directory=root, bodyparts=BODYPARTS)
-        )
-    project = Project(config)
-    fraction = project.training_fractions[0]
-    cfg = {
-        "all_joints": [[i] for i in range(len(BODYPARTS))],
-        "all_joints_names": list(BODYPARTS),
-        "dataset": "none.mat",
-        "global_scale": 0.8,
-        "init_weights": "none",
-        "location_refinement": True,
-        "locref_stdev": 7.2801,
-        "net_type": net_type,
-        "num_joints": len(BODYPARTS),
-    }
-    write_yaml(project.pose_cfg(fraction, 1, "test"), cfg)
-    nets.save_snapshot(project.snapshot_prefix(fraction, 1, 0), nets.build_model(cfg))
-    return config
+    return untrained_project(root, [video], net_type)
 
 
 @dataclass

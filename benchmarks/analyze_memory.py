@@ -23,14 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from dlcflow.demo import BODYPARTS, make_video  # noqa: E402
-from dlcflow.posecfg import write_yaml  # noqa: E402
-from dlcflow.project import Project, create_new_project  # noqa: E402
+from benchutil import untrained_project  # noqa: E402
+
+from dlcflow.demo import make_video  # noqa: E402
 
 NET_TYPE = "mobilenet_v2_0.35"
 
@@ -51,29 +50,7 @@ def child(config: str, video: str, batch_size: int) -> None:
 
 
 def make_project(root: Path, videos: list[Path]) -> Path:
-    from dlcflow import nets  # noqa: PLC0415
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        config = Path(
-            create_new_project("mem", "me", videos, working_directory=root, bodyparts=BODYPARTS)
-        )
-    project = Project(config)
-    fraction = project.training_fractions[0]
-    cfg = {
-        "all_joints": [[i] for i in range(len(BODYPARTS))],
-        "all_joints_names": list(BODYPARTS),
-        "dataset": "none.mat",
-        "global_scale": 0.8,
-        "init_weights": "none",
-        "location_refinement": True,
-        "locref_stdev": 7.2801,
-        "net_type": NET_TYPE,
-        "num_joints": len(BODYPARTS),
-    }
-    write_yaml(project.pose_cfg(fraction, 1, "test"), cfg)
-    nets.save_snapshot(project.snapshot_prefix(fraction, 1, 0), nets.build_model(cfg))
-    return config
+    return untrained_project(root, videos, NET_TYPE, task="mem")
 
 
 def run_child(config: Path, video: Path, batch_size: int) -> dict[str, float]:

@@ -7,7 +7,12 @@ that ``import dlcflow`` stays cheap (no TensorFlow until a network is needed).
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# TensorFlow's C++ start-up chatter (oneDNN, CPU feature notes) hides dlcflow's own
+# messages in rule logs; users can still set the variable to see it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 

@@ -23,7 +23,7 @@ from dlcflow.video import VIDEO_EXTENSIONS
 def analysis_errors(h5: str | os.PathLike[str], video: str | os.PathLike[str]) -> dict[str, float]:
     """Pixel errors of an analysis file against the video's ground truth (visible parts)."""
     pred = pd.read_hdf(h5)
-    truth = read_groundtruth(video)
+    truth = read_groundtruth(Path(video).resolve())  # demo videos are links to data/
     parts = list(dict.fromkeys(truth.columns.get_level_values("bodyparts")))
     xy_pred = np.stack(
         [pred.xs(p, level="bodyparts", axis=1).droplevel(0, axis=1)[["x", "y"]] for p in parts],

@@ -28,6 +28,9 @@ class _Tee:
     def isatty(self) -> bool:
         return False
 
+    def close(self) -> None:
+        """Loggers may close their stream at exit; the real streams stay open."""
+
 
 @contextlib.contextmanager
 def rule_log(log: Sequence[Any] | str | None) -> Iterator[None]:

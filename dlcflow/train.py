@@ -7,6 +7,7 @@ folder's ``train/`` (paths from :class:`dlcflow.project.Project`):
   optimizer and the iteration, every ``save_iters`` and at the end; the newest
   ``max_snapshots_to_keep`` are kept (``None`` keeps all).
 * ``learning_stats.csv``: no header, ``iteration, loss, lr`` every ``display_iters``
+  and at the last iteration
   (the loss is the mean over those iterations), flushed at once.
 * ``log.txt``: settings, progress (``iteration: N loss: L lr: R (x it/s)``), snapshots.
 
@@ -583,9 +584,8 @@ def _loop(
                 now = time.perf_counter()
                 rate = (it - it_mark) / max(now - t_mark, 1e-9)
                 LOG.info("iteration: %d loss: %.4f lr: %s (%.2f it/s)", it, mean, lr, rate)
-                if it % run.display_iters == 0:
-                    stats.write(f"{it}, {mean:.5f}, {lr}\n")
-                    stats.flush()
+                stats.write(f"{it}, {mean:.5f}, {lr}\n")  # and the last iteration
+                stats.flush()
                 loss_sum, n_loss = 0.0, 0
                 t_mark, it_mark = time.perf_counter(), it
             if it % run.save_iters == 0 or it == run.max_iter:

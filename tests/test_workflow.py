@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,6 +51,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
                     "seed": 1,
                     "net_type": "mobilenet_v2_0.35",
                     "init_weights": "none",
+                    "maxiters": 6,
+                    "saveiters": 3,
+                    "n_test_videos": 1,
                 }
             }
         )
@@ -80,6 +84,40 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert pose["net_type"] == "mobilenet_v2_0.35"
     assert pose["init_weights"] == "none"
     assert pose["all_joints_names"] == ["snout", "leftear", "rightear", "tailbase"]
+    assert pose["global_scale"] == 1.0 and pose["optimizer"] == "adam"  # demo pose_cfg
+    # train, evaluate, analyze
+    assert [p.name for p in project.snapshots(0.95, 1)] == ["snapshot-3", "snapshot-6"]
+    stats = pd.read_csv(project.learning_stats(0.95, 1), header=None)
+    assert stats.shape[1] == 3 and stats[0].iloc[-1] == 6
+    scorer = "DLC_mobnet_35_demo" + project.date + "shuffle1_6"
+    results = pd.read_csv(project.evaluation_results(0.95, 1, scorer), index_col=0)
+    assert list(results.columns) == [
+        "Training iterations:",
+        "%Training dataset",
+        "Shuffle number",
+        " Train error(px)",
+        " Test error(px)",
+        "p-cutoff used",
+        "Train error with p-cutoff",
+        "Test error with p-cutoff",
+    ]
+    assert results["Training iterations:"].tolist() == [6]
+    assert project.combined_evaluation().is_file()
+    videos = sorted((project.root / "videos").glob("*.mp4"))
+    assert [v.name for v in videos] == ["mouse1.mp4", "mouse2.mp4", "mouse3.mp4"]
+    for video in videos:
+        h5 = project.analysis_output(video, scorer)
+        with pd.HDFStore(h5, "r") as store:
+            assert store.keys() == ["/df_with_missing"]
+            assert store.get_storer("df_with_missing").is_table
+        poses = pd.read_hdf(h5)
+        assert len(poses) == 60
+        assert list(poses.columns.get_level_values("coords")[:3]) == ["x", "y", "likelihood"]
+        assert project.analysis_output(video, scorer, suffix=".csv").is_file()
+        meta = pd.read_pickle(project.analysis_output(video, scorer, suffix="_meta.pickle"))
+        assert meta["data"]["nframes"] == 60
+    report = (outdir / "report.txt").read_text()
+    assert "test error" in report and "mouse3.mp4 (held-out video, 60 frames)" in report
     # a second run has nothing to do
     again = snakemake("demo", "-n", "--configfile", str(cfg))
     assert again.returncode == 0
@@ -106,6 +144,37 @@ def test_dlc_project_dataset(reaching_project: Path) -> None:
         visible = np.flatnonzero(~np.isnan(values[:, 0]))
         assert list(joints[:, 0]) == list(visible)
         assert np.allclose(joints[:, 1:], values[visible], atol=1.0)
+
+
+def test_dlc_project_all_stages(reaching_project: Path, tmp_path: Path) -> None:
+    """A DLC 2.3 project: dataset, a short training, evaluation, and analysis of a video
+    made from its own frames; outputs open with pandas in DLC's structure."""
+    frames = sorted((reaching_project.parent / "labeled-data/reachingvideo1").glob("*.png"))
+    first = cv2.imread(str(frames[0]))
+    video = tmp_path / "reach.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, first.shape[1::-1])
+    same_size = [f for f in frames if cv2.imread(str(f)).shape == first.shape]
+    for f in same_size[:12]:
+        writer.write(cv2.imread(str(f)))
+    writer.release()
+    settings = {
+        "project": str(reaching_project),
+        "net_type": "mobilenet_v2_0.35",
+        "init_weights": "none",
+        "train": {"maxiters": 4, "saveiters": 2, "displayiters": 2, "max_snapshots_to_keep": 5},
+        "videos": [str(video)],
+    }
+    (tmp_path / "settings.yaml").write_text(yaml.safe_dump(settings))
+    run = snakemake("all", "--configfile", str(tmp_path / "settings.yaml"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    project = Project(reaching_project)
+    scorer = "DLC_mobnet_35_ReachingAug30shuffle1_4"
+    combined = pd.read_csv(project.combined_evaluation(), index_col=0)
+    assert combined[" Test error(px)"].notna().all()
+    poses = pd.read_hdf(project.analysis_output(video, scorer))
+    assert poses.shape == (12, 15)
+    assert list(poses.columns.names) == ["scorer", "bodyparts", "coords"]
+    assert set(poses.columns.get_level_values("bodyparts")) == set(project.bodyparts)
 
 
 def test_unlabeled_frames_stop_with_the_label_command(reaching_project: Path) -> None:
