@@ -15,7 +15,6 @@ rule analyze_video:
         "../envs/dlcflow.yaml"
     threads: workflow.cores
     resources:
-        gpu=1,
         mem_mb=4000,
         runtime=240,
     params:

@@ -14,7 +14,6 @@ rule train_network:
         "../envs/dlcflow.yaml"
     threads: workflow.cores
     resources:
-        gpu=1,
         mem_mb=8000,
         runtime=1440,
     params:

@@ -419,7 +419,7 @@ def test_count_frames_and_errors(setup, tmp_path: Path) -> None:
 
 def test_tensorflow_engine_on_a_real_snapshot(setup) -> None:
     """The default engine: a snapshot of an untrained network, dynamic shapes, one trace."""
-    nets = pytest.importorskip("dlcflow.nets")
+    from dlcflow import nets  # noqa: PLC0415
     from dlcflow.posecfg import load_pose_cfg
     from dlcflow.predict import TensorFlowEngine
 
