@@ -258,7 +258,8 @@ def copy_weights_by_name(
 
 def load_init_weights(model: keras.Model, init_weights: str, net_type: str) -> list[str]:
     """Initialise ``model`` from ``imagenet`` (Keras' ImageNet weights of the backbone,
-    downloaded into Keras' cache) or a weights file: a Keras 3 ``.weights.h5`` or legacy
+    downloaded into Keras' cache), a dlcflow snapshot prefix (``.../train/snapshot-<n>``,
+    e.g. to start an iteration from the previous one's model) or a weights file: a Keras 3 ``.weights.h5`` or legacy
     ``.h5`` of the keras.applications backbone (with or without top) or of a dlcflow
     model of this ``net_type`` (any number of joints). Layers are matched by name and
     shape; the matched names are returned and a summary is logged (heads that do not fit
@@ -268,6 +269,14 @@ def load_init_weights(model: keras.Model, init_weights: str, net_type: str) -> l
         path = imagenet_weights_file(net_type)
     else:
         path = Path(init_weights).expanduser()
+        if path.with_name(path.name + ".index").is_file():
+            try:  # a dlcflow snapshot, e.g. the last model of the previous iteration
+                restore_snapshot(path, model)
+            except ValueError:
+                pass  # not one of ours (e.g. DLC's TF-slim ResNet checkpoint): error below
+            else:
+                log.info("init_weights %s: all layers loaded from the snapshot", path)
+                return [layer.name for layer in model.layers if layer.weights]
         if (
             path.suffix in (".ckpt", ".index", ".meta")
             or path.with_name(path.name + ".index").exists()

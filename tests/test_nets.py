@@ -304,3 +304,13 @@ def test_onnx_export_dynamic_shapes(tmp_path: Path) -> None:
     expected = model(x)
     for key in ("prob", "locref"):
         np.testing.assert_allclose(got[key], expected[key].numpy(), atol=1e-4)
+
+
+def test_init_weights_from_a_previous_snapshot(tmp_path: Path) -> None:
+    """A new iteration can start from the last snapshot of the previous one."""
+    trained = nets.build_model(cfg_for())
+    prefix = nets.save_snapshot(tmp_path / "snapshot-10", trained, iteration=10)
+    started = nets.build_model(cfg_for(init_weights=str(prefix)))
+    x = images(1, 64, 64)
+    for key in ("part", "locref"):
+        np.testing.assert_allclose(started(x)[key], trained(x)[key], atol=1e-6)
