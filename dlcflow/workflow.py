@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pandas as pd
 import yaml
 
 from dlcflow.project import Project
@@ -75,7 +76,19 @@ def frames_input(project: Project, stem: str) -> list[str]:
     return [str(video)]
 
 
-def labels_inputs(project: Project, oracle: bool = False) -> list[str]:
+def labels_inputs(
+    project: Project, oracle: bool = False, iteration: int | None = None
+) -> list[str]:
+    """Annotation files a training dataset is built from. For an iteration before the
+    project's current one, the folders its dataset was built from (read from its merged
+    CollectedData copy), so later refinement does not rebuild finished iterations."""
+    if iteration is not None and iteration < project.iteration:
+        merged = project.training_collected_data(iteration=iteration)
+        if merged.is_file():
+            with pd.HDFStore(merged, "r") as store:
+                index = store[store.keys()[0]].index
+            stems = sorted({str(row[1]) for row in index})
+            return [str(project.collected_data(s)) for s in stems]
     return [str(project.collected_data(s)) for s in annotated_stems(project, oracle)]
 
 
@@ -99,6 +112,7 @@ class Settings:
     save_as_csv: bool
     plotting: bool
     oracle: bool
+    engine: str = "auto"  # analyze.engine: auto | tensorflow | onnx
 
     def net(self, project: Project) -> str:
         """The network of new datasets: the setting, else the project's default."""
@@ -126,6 +140,7 @@ def settings(config: dict[str, Any], demo: bool = False) -> Settings:
         save_as_csv=bool(analyze["save_as_csv"]),
         plotting=bool(config["evaluate"]["plotting"]),
         oracle=demo,
+        engine=str(analyze.get("engine", "auto")),
     )
 
 
@@ -159,21 +174,26 @@ def final_snapshot_index(
     return prefix.with_name(prefix.name + ".index")
 
 
-def stage_targets(project: Project, stage: str, st: Settings) -> list[str]:
-    """Files that stand for a finished stage of ``project``."""
+def stage_targets(
+    project: Project, stage: str, st: Settings, iteration: int | None = None
+) -> list[str]:
+    """Files that stand for a finished stage of ``project`` (at ``iteration``, by default
+    the project's current one; frames, labels and analysis have no iteration)."""
+    it = iteration
     models = [(f, s) for f in project.training_fractions for s in st.shuffles]
     if stage == "frames":
         return [str(project.frames_manifest(s)) for s in project.video_stems()]
     if stage == "check_labels":
         return [str(project.check_labels_folder(s)) for s in annotated_stems(project, st.oracle)]
     if stage == "dataset":
-        return [str(project.pose_cfg(f, s, kind)) for f, s in models for kind in ("train", "test")]
+        kinds = ("train", "test")
+        return [str(project.pose_cfg(f, s, kind, it)) for f, s in models for kind in kinds]
     if stage == "train":
-        return [str(final_snapshot_index(project, f, s, st.maxiters)) for f, s in models]
+        return [str(final_snapshot_index(project, f, s, st.maxiters, it)) for f, s in models]
     if stage == "evaluate":
         net = st.net(project)
         return [
-            str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters)))
+            str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters), it))
             for f, s in models
         ]
     if stage == "analyze":
@@ -194,16 +214,23 @@ def parse_scorer(scorer: str) -> tuple[int, int]:
 
 
 def analysis_inputs(project: Project, st: Settings, folder: str, stem: str, scorer: str) -> dict:
-    """The video and the snapshot an analysis output ``<folder>/<stem><scorer>.h5`` needs."""
+    """The video and the snapshot an analysis output ``<folder>/<stem><scorer>.h5`` needs.
+
+    The snapshot is that of the newest iteration that has one with the scorer's training
+    iterations (the current iteration if none has it yet), so an analysis made by an
+    earlier iteration's model stays valid after ``dlcflow merge``."""
     shuffle, iterations = parse_scorer(scorer)
     fraction = project.training_fractions[st.trainingsetindex]
+    snapshot = final_snapshot_index(project, fraction, shuffle, iterations)
+    for it in range(project.iteration, -1, -1):
+        candidate = final_snapshot_index(project, fraction, shuffle, iterations, it)
+        if candidate.is_file():
+            snapshot = candidate
+            break
     for video in analysis_videos(project, st.videos):
         out = project.analysis_output(video, scorer, st.destfolder or None)
         if out.parent == Path(folder) and video.stem == stem:
-            return {
-                "video": str(video),
-                "snapshot": str(final_snapshot_index(project, fraction, shuffle, iterations)),
-            }
+            return {"video": str(video), "snapshot": str(snapshot)}
     raise ValueError(f"{folder}/{stem}: not one of the videos to analyze of {project.config_path}")
 
 
