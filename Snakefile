@@ -14,8 +14,10 @@ include: "rules/frames.smk"
 include: "rules/labels.smk"
 include: "rules/dataset.smk"
 include: "rules/train.smk"
+include: "rules/export.smk"
 include: "rules/evaluate.smk"
 include: "rules/analyze.smk"
+include: "rules/postprocess.smk"
 include: "rules/demo.smk"
 
 
@@ -28,3 +30,7 @@ rule all:
         user_targets("train"),
         user_targets("evaluate"),
         user_targets("analyze"),
+        user_targets("filter"),
+        user_targets("plots"),
+        user_targets("labeled_videos"),
+        user_targets("skeleton"),

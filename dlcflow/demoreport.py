@@ -64,17 +64,23 @@ def demo_report(
     """Text report of the demo run; written to ``out`` if given."""
     project = Project(config)
     lines = [f"dlcflow demo: {project.root}", ""]
+    lines.append("evaluation on the labeled frames (DLC's results csv):")
+    lines.append(
+        f"{'iteration':>9}  {'trained':>7}  {'train error':>11}  {'test error':>10}  frames"
+    )
     for csv in evaluation:
         results = pd.read_csv(csv, index_col=0)
         last = results.iloc[-1]
+        iteration = next(p for p in Path(csv).parts if p.startswith("iteration-"))
+        data = pd.read_hdf(project.training_collected_data(iteration=int(iteration[10:])))
         lines.append(
-            f"evaluation {Path(csv).name}: iterations {int(last['Training iterations:'])}, "
-            f"train error {last[' Train error(px)']:.2f} px, "
-            f"test error {last[' Test error(px)']:.2f} px "
-            f"(with p-cutoff {last['p-cutoff used']}: train "
-            f"{last['Train error with p-cutoff']:.2f}, test {last['Test error with p-cutoff']:.2f})"
+            f"{iteration[10:]:>9}  {int(last['Training iterations:']):>7}  "
+            f"{last[' Train error(px)']:>8.2f} px  {last[' Test error(px)']:>7.2f} px  "
+            f"{len(data)}"
         )
-    labeled = set(project.video_stems())
+    # videos whose frames were extracted for labeling; the others were held out (at most
+    # their outlier frames were labeled, in the refinement)
+    labeled = {s for s in project.video_stems() if project.frames_manifest(s).is_file()}
     lines.append("")
     for h5 in map(Path, analysis):
         video = _video_of(project, h5)

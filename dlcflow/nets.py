@@ -259,12 +259,12 @@ def copy_weights_by_name(
 def load_init_weights(model: keras.Model, init_weights: str, net_type: str) -> list[str]:
     """Initialise ``model`` from ``imagenet`` (Keras' ImageNet weights of the backbone,
     downloaded into Keras' cache), a dlcflow snapshot prefix (``.../train/snapshot-<n>``,
-    e.g. to start an iteration from the previous one's model) or a weights file: a Keras 3 ``.weights.h5`` or legacy
-    ``.h5`` of the keras.applications backbone (with or without top) or of a dlcflow
-    model of this ``net_type`` (any number of joints). Layers are matched by name and
-    shape; the matched names are returned and a summary is logged (heads that do not fit
-    stay random). InitWeightsError if the file is missing, unreadable or not a weights
-    file of this network."""
+    e.g. to start an iteration from the previous one's model) or a weights file: a Keras 3
+    ``.weights.h5`` or legacy ``.h5`` of the keras.applications backbone (with or without
+    top) or of a dlcflow model of this ``net_type`` (any number of joints). Layers are
+    matched by name and shape; the matched names are returned and a summary is logged
+    (heads that do not fit stay random). InitWeightsError if the file is missing,
+    unreadable or not a weights file of this network."""
     if init_weights == "imagenet":
         path = imagenet_weights_file(net_type)
     else:

@@ -10,7 +10,7 @@ import difflib
 import glob
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,9 @@ from dlcflow.project import Project
 from dlcflow.video import VIDEO_EXTENSIONS
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
+# Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
+DERIVED_VIDEOS = ("_labeled", "_full")
+POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers")
 
 
 class MissingLabelsError(RuntimeError):
@@ -113,16 +116,21 @@ class Settings:
     plotting: bool
     oracle: bool
     engine: str = "auto"  # analyze.engine: auto | tensorflow | onnx
+    filter: dict[str, Any] = field(default_factory=dict)
+    plots: dict[str, Any] = field(default_factory=dict)
+    labeled_videos: dict[str, Any] = field(default_factory=dict)
+    outliers: dict[str, Any] = field(default_factory=dict)
 
     def net(self, project: Project) -> str:
         """The network of new datasets: the setting, else the project's default."""
         return self.net_type or str(project.cfg.get("default_net_type") or "resnet_50")
 
 
-def settings(config: dict[str, Any], demo: bool = False) -> Settings:
-    """Workflow config -> :class:`Settings`; for the demo, ``demo:`` keys win."""
+def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) -> Settings:
+    """Workflow config -> :class:`Settings`; for the demo, ``demo:`` keys win, and for
+    its refined iterations (1, 2, ...) the ``demo.refined`` keys win over those."""
     train, analyze = config["train"], config["analyze"]
-    over = config["demo"] if demo else {}
+    over = {**config["demo"], **(config["demo"]["refined"] if refined else {})} if demo else {}
     return Settings(
         shuffles=tuple(int(s) for s in config["shuffles"]),
         net_type=str(over.get("net_type", config["net_type"])),
@@ -141,7 +149,40 @@ def settings(config: dict[str, Any], demo: bool = False) -> Settings:
         plotting=bool(config["evaluate"]["plotting"]),
         oracle=demo,
         engine=str(analyze.get("engine", "auto")),
+        filter=dict(config["filter"]),
+        plots=dict(config["plots"]),
+        labeled_videos=dict(config["labeled_videos"]),
+        outliers={**config["outliers"], **_pick(over, "outlieralgorithm")},
     )
+
+
+def snapshot_input(init_weights: str) -> list[str]:
+    """The ``.index`` file of a snapshot used as ``init_weights`` (so the rule waits for
+    it); nothing for ``imagenet``, ``none`` or a weights file."""
+    path = Path(init_weights)
+    if path.name.startswith("snapshot-") and not path.suffix:
+        return [str(path.with_name(path.name + ".index"))]
+    return []
+
+
+def _pick(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: mapping[k] for k in keys if k in mapping}
+
+
+def init_weights_for(
+    project: Project, st: Settings, previous: Settings, model: str, iteration: int
+) -> str:
+    """``init_weights`` of a new dataset; ``previous`` means the last snapshot of the same
+    model folder in the iteration before (a refined model starts from the last one)."""
+    if st.init_weights != "previous":
+        return st.init_weights
+    if iteration < 1:
+        raise ValueError(
+            f"{project.config_path}: init_weights 'previous' needs an earlier iteration; "
+            "iteration 0 has none"
+        )
+    fraction, shuffle = project.parse_model_name(model)
+    return str(project.snapshot_prefix(fraction, shuffle, previous.maxiters, iteration - 1))
 
 
 def _as_list(value: str | Sequence[str]) -> list[str]:
@@ -162,7 +203,11 @@ def analysis_videos(project: Project, videos: Sequence[str] = ()) -> list[Path]:
             matches = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
         else:
             matches = [path]
-        found.extend(p.absolute() for p in matches if p.suffix.lower() in VIDEO_EXTENSIONS)
+        found.extend(
+            p.absolute()
+            for p in matches
+            if p.suffix.lower() in VIDEO_EXTENSIONS and not p.stem.endswith(DERIVED_VIDEOS)
+        )
     return list(dict.fromkeys(found))
 
 
@@ -197,12 +242,48 @@ def stage_targets(
             for f, s in models
         ]
     if stage == "analyze":
-        scorer = project.scorer_name(st.analysis_shuffle, st.net(project), st.maxiters)
+        return [str(h5) for _, h5 in analyses(project, st)]
+    if stage == "filter":
+        return [str(project.derived_output(h5, "_filtered.h5")) for _, h5 in analyses(project, st)]
+    if stage == "skeleton":
+        return [str(project.derived_output(h5, "_skeleton.h5")) for _, h5 in analyses(project, st)]
+    if stage == "labeled_videos":
+        suffix = ("_filtered" if st.labeled_videos.get("filtered") else "") + "_labeled.mp4"
+        return [str(project.derived_output(h5, suffix)) for _, h5 in analyses(project, st)]
+    if stage == "plots":
+        name = "trajectory" + ("_filtered" if st.plots.get("filtered") else "") + ".png"
         return [
-            str(project.analysis_output(v, scorer, st.destfolder or None))
-            for v in analysis_videos(project, st.videos)
+            str(project.plot_poses_folder(v, st.destfolder or None) / name)
+            for v, _ in analyses(project, st)
         ]
-    raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    if stage == "outliers":
+        return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
+    raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES + POSTPROCESS)}")
+
+
+def analyses(project: Project, st: Settings) -> list[tuple[Path, Path]]:
+    """(video, pose file) of every video to analyze, with the model of ``st``."""
+    scorer = project.scorer_name(st.analysis_shuffle, st.net(project), st.maxiters)
+    return [
+        (v, project.analysis_output(v, scorer, st.destfolder or None))
+        for v in analysis_videos(project, st.videos)
+    ]
+
+
+def pose_file(project: Project, st: Settings, stem: str, filtered: str = "") -> str:
+    """The (``_filtered``) pose file of the analyzed video ``stem``."""
+    for video, h5 in analyses(project, st):
+        if video.stem == stem:
+            return str(project.derived_output(h5, f"{filtered}.h5"))
+    raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
+
+
+def outlier_inputs(project: Project, st: Settings, stem: str) -> dict[str, str]:
+    """The video and pose file an outlier extraction of ``stem`` reads."""
+    for video, h5 in analyses(project, st):
+        if video.stem == stem:
+            return {"video": str(video), "poses": str(h5)}
+    raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
 
 
 def parse_scorer(scorer: str) -> tuple[int, int]:

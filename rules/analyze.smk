@@ -21,5 +21,6 @@ rule analyze_video:
         config=analysis_config,
         save_as_csv=analysis_setting("save_as_csv"),
         trainingsetindex=analysis_setting("trainingsetindex"),
+        engine=analysis_setting("engine"),
     script:
         "../scripts/analyze_video.py"

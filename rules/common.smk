@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from dlcflow.project import Project
+from dlcflow.project import Project, onnx_export_of
 from dlcflow import workflow as wf
 
 wf.validate_config(
@@ -15,6 +15,8 @@ DEMO_POINTER = str(DEMO_DIR / "project.txt")
 DEMO_REPORT = str(DEMO_DIR / "report.txt")
 USER = wf.settings(config)
 DEMO = wf.settings(config, demo=True)
+DEMO_REFINED = wf.settings(config, demo=True, refined=True)
+DEMO_MERGED = str(DEMO_DIR / "merged.txt")
 
 
 wildcard_constraints:
@@ -26,14 +28,18 @@ wildcard_constraints:
     folder=r".+",
     stem=r"[^/]+?",
     scorer=r"DLC_[^/]+?shuffle\d+_\d+",
+    filtered=r"(|_filtered)",
 
 
 def is_demo(project_dir):
     return Path(project_dir).parent == DEMO_DIR
 
 
-def settings_of(project_dir):
-    return DEMO if is_demo(project_dir) else USER
+def settings_of(project_dir, iteration=0):
+    """The settings of a project; the demo's iterations after the first are refined."""
+    if not is_demo(project_dir):
+        return USER
+    return DEMO if int(iteration) == 0 else DEMO_REFINED
 
 
 def project_of(wildcards):
@@ -66,20 +72,55 @@ def user_targets(stage):
 
 
 def demo_targets(wildcards):
+    """Iteration 0 of the demo: every stage, post-processing of every video."""
     project = demo_project()
-    return [f for stage in wf.STAGES for f in targets(stage, project)]
+    labeled, _ = demo_stems()
+    files = [str(project.frames_manifest(s)) for s in labeled]
+    files += [str(project.check_labels_folder(s)) for s in labeled]
+    for stage in ("dataset", "train", "evaluate"):
+        files += wf.stage_targets(project, stage, DEMO, iteration=0)
+    for stage in ("analyze", "filter", "plots", "labeled_videos", "skeleton"):
+        files += wf.stage_targets(project, stage, DEMO)
+    return files
 
 
-def demo_config(wildcards):
-    return str(demo_project().config_path)
+def demo_stems():
+    from dlcflow.demo import demo_video_stems
+
+    return demo_video_stems(config["demo"]["n_videos"], config["demo"]["n_test_videos"])
+
+
+def demo_merge_inputs(wildcards):
+    """Refinement of iteration 0: outlier frames of the held-out videos, labeled by the
+    oracle (the stand-in for `dlcflow refine`)."""
+    project = demo_project()
+    _, heldout = demo_stems()
+    return {
+        "pointer": DEMO_POINTER,
+        "outliers": [str(project.outliers_record(s, 0)) for s in heldout],
+        "labels": [str(project.collected_data(s)) for s in heldout],
+        "iteration0": demo_targets(wildcards),  # the whole iteration is done before merging
+    }
 
 
 def demo_report_inputs(wildcards):
+    checkpoints.demo_merge.get()
     project = demo_project()
     return {
-        "analysis": targets("analyze", project),
-        "evaluation": targets("evaluate", project),
+        "pointer": DEMO_POINTER,
+        "merged": DEMO_MERGED,
+        "analysis": wf.stage_targets(project, "analyze", DEMO),
+        "evaluation": wf.stage_targets(project, "evaluate", DEMO, iteration=0)
+        + wf.stage_targets(project, "evaluate", DEMO_REFINED, iteration=1),
     }
+
+
+def oracle_frames(wildcards):
+    """What the oracle labels: extracted frames, or a held-out video's outlier frames."""
+    project = project_of(wildcards)
+    if wildcards.video in demo_stems()[1]:
+        return str(project.outliers_record(wildcards.video, 0))
+    return str(project.frames_manifest(wildcards.video))
 
 
 def frames_video(wildcards):
@@ -91,29 +132,74 @@ def collected_data(wildcards):
 
 
 def dataset_labels(wildcards):
-    return wf.labels_inputs(project_of(wildcards), oracle=is_demo(wildcards.project))
+    return wf.labels_inputs(
+        project_of(wildcards),
+        oracle=is_demo(wildcards.project),
+        iteration=int(wildcards.iteration),
+    )
 
 
 def groundtruth(wildcards):
+    """Ground truth of a demo video (held-out ones are not in video_sets yet)."""
     from dlcflow.demo import groundtruth_path
 
-    project = project_of(wildcards)
-    return str(
-        groundtruth_path(
-            project.resolve_video(project.video_key_for_stem(wildcards.video))
-        )
-    )
+    videos = wf.analysis_videos(project_of(wildcards))
+    video = next(v for v in videos if v.stem == wildcards.video)
+    return str(groundtruth_path(video.resolve()))
 
 
 def setting(name):
     def value(wildcards):
-        return getattr(settings_of(wildcards.project), name)
+        st = settings_of(wildcards.project, getattr(wildcards, "iteration", 0))
+        return getattr(st, name)
 
     return value
 
 
+def init_weights(wildcards):
+    iteration = int(wildcards.iteration)
+    return wf.init_weights_for(
+        project_of(wildcards),
+        settings_of(wildcards.project, iteration),
+        settings_of(wildcards.project, max(iteration - 1, 0)),
+        wildcards.model,
+        iteration,
+    )
+
+
+def init_snapshot(wildcards):
+    """The previous iteration's snapshot a refined model starts from (none otherwise)."""
+    return wf.snapshot_input(init_weights(wildcards))
+
+
 def net_type(wildcards):
     return settings_of(wildcards.project).net(project_of(wildcards))
+
+
+def analysis_of(wildcards):
+    project, st = analysis_project(wildcards)
+    return project, st
+
+
+def labeled_video_inputs(wildcards):
+    project, st = analysis_project(wildcards)
+    video = wf.analysis_inputs(
+        project, st, wildcards.folder, wildcards.stem, wildcards.scorer
+    )
+    poses = (
+        f"{wildcards.folder}/{wildcards.stem}{wildcards.scorer}{wildcards.filtered}.h5"
+    )
+    return {"video": video["video"], "poses": poses}
+
+
+def plot_pose_file(wildcards):
+    project, st = analysis_project(wildcards)
+    return wf.pose_file(project, st, wildcards.stem, wildcards.filtered)
+
+
+def outlier_inputs(wildcards):
+    st = settings_of(wildcards.project, wildcards.iteration)
+    return wf.outlier_inputs(project_of(wildcards), st, wildcards.video)
 
 
 def pose_cfg_of_model(wildcards):
@@ -145,10 +231,14 @@ def analysis_project(wildcards):
 
 
 def analysis_inputs(wildcards):
+    """The video and the snapshot; with analyze.engine onnx or auto also its ONNX export."""
     project, st = analysis_project(wildcards)
-    return wf.analysis_inputs(
+    inputs = wf.analysis_inputs(
         project, st, wildcards.folder, wildcards.stem, wildcards.scorer
     )
+    if st.engine != "tensorflow":  # the export beside the snapshot analysis uses
+        inputs["onnx"] = str(onnx_export_of(inputs["snapshot"]))
+    return inputs
 
 
 def analysis_setting(name):

@@ -6,6 +6,7 @@ rule dataset:
 rule training_dataset:
     input:
         labels=dataset_labels,
+        init_snapshot=init_snapshot,
     output:
         train="{project}/dlc-models/iteration-{iteration}/{model}/train/pose_cfg.yaml",
         test="{project}/dlc-models/iteration-{iteration}/{model}/test/pose_cfg.yaml",
@@ -21,7 +22,7 @@ rule training_dataset:
         net_type=net_type,
         augmenter_type=setting("augmenter_type"),
         pose_cfg=setting("pose_cfg"),
-        init_weights=setting("init_weights"),
+        init_weights=init_weights,
         bodyparts=body_parts,
     script:
         "../scripts/training_dataset.py"

@@ -17,8 +17,6 @@ rule demo_report:
     resources:
         mem_mb=2000,
         runtime=10,
-    params:
-        config=demo_config,
     script:
         "../scripts/demo_report.py"
 
@@ -44,9 +42,26 @@ checkpoint demo_project:
         "../scripts/demo_project.py"
 
 
+checkpoint demo_merge:
+    input:
+        unpack(demo_merge_inputs),
+    output:
+        DEMO_MERGED,
+    log:
+        str(DEMO_DIR / "logs" / "demo_merge.log"),
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/demo_merge.py"
+
+
 rule oracle_labels:
     input:
-        frames="{project}/labeled-data/{video}/.dlcflow-frames.json",
+        frames=oracle_frames,
         groundtruth=groundtruth,
     output:
         h5="{project}/labeled-data/{video}/CollectedData_{scorer}.h5",

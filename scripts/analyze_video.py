@@ -16,4 +16,5 @@ with rule_log(snakemake.log):
         snapshot_index=-1,
         force=True,
         threads=snakemake.threads,
+        engine=snakemake.params.engine,
     )

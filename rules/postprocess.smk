@@ -1,0 +1,122 @@
+rule filter:
+    input:
+        user_targets("filter"),
+
+
+rule skeleton:
+    input:
+        user_targets("skeleton"),
+
+
+rule labeled_videos:
+    input:
+        user_targets("labeled_videos"),
+
+
+rule plots:
+    input:
+        user_targets("plots"),
+
+
+rule outliers:
+    input:
+        user_targets("outliers"),
+
+
+rule filter_predictions:
+    input:
+        "{folder}/{stem}{scorer}.h5",
+    output:
+        "{folder}/{stem}{scorer}_filtered.h5",
+    log:
+        "logs/filter{folder}/{stem}{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        options=analysis_setting("filter"),
+    script:
+        "../scripts/filter_predictions.py"
+
+
+rule skeleton_features:
+    input:
+        "{folder}/{stem}{scorer}.h5",
+    output:
+        "{folder}/{stem}{scorer}_skeleton.h5",
+    log:
+        "logs/skeleton{folder}/{stem}{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=analysis_config,
+    script:
+        "../scripts/skeleton_features.py"
+
+
+rule labeled_video:
+    input:
+        unpack(labeled_video_inputs),
+    output:
+        "{folder}/{stem}{scorer}{filtered}_labeled.mp4",
+    log:
+        "logs/labeled_video{folder}/{stem}{scorer}{filtered}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    params:
+        config=analysis_config,
+        options=analysis_setting("labeled_videos"),
+    script:
+        "../scripts/labeled_video.py"
+
+
+rule plot_poses:
+    input:
+        poses=plot_pose_file,
+    output:
+        trajectory="{folder}/plot-poses/{stem}/trajectory{filtered}.png",
+        plot="{folder}/plot-poses/{stem}/plot{filtered}.png",
+        likelihood="{folder}/plot-poses/{stem}/plot-likelihood{filtered}.png",
+        hist="{folder}/plot-poses/{stem}/hist{filtered}.png",
+    log:
+        "logs/plots{folder}/{stem}{filtered}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=analysis_config,
+    script:
+        "../scripts/plot_poses.py"
+
+
+rule extract_outliers:
+    input:
+        unpack(outlier_inputs),
+    output:
+        "{project}/labeled-data/{video}/.dlcflow-outliers-iter{iteration}.json",
+    log:
+        "{project}/logs/outliers/iteration-{iteration}-{video}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        options=setting("outliers"),
+    script:
+        "../scripts/extract_outliers.py"

@@ -1,0 +1,13 @@
+"""Snakemake adapter: export one snapshot to ONNX (snapshot-<n>.onnx beside it)."""
+
+from dlcflow.export import export_snapshot
+from dlcflow.rulelog import rule_log
+
+with rule_log(snakemake.log):
+    export_snapshot(
+        snakemake.input.pose_cfg,
+        snakemake.input.snapshot,
+        snakemake.output[0],
+        force=True,
+        threads=snakemake.threads,
+    )

@@ -1,0 +1,15 @@
+"""Snakemake adapter: outlier frames of one analyzed video, with their machine labels."""
+
+from pathlib import Path
+
+from dlcflow.outliers import extract_outliers_file
+from dlcflow.rulelog import rule_log
+
+with rule_log(snakemake.log):
+    extract_outliers_file(
+        Path(snakemake.wildcards.project) / "config.yaml",
+        snakemake.input.poses,
+        snakemake.input.video,
+        record=snakemake.output[0],
+        **snakemake.params.options,
+    )

@@ -1,0 +1,14 @@
+"""Snakemake adapter: draw one video's poses into <pose file stem>_labeled.mp4."""
+
+from dlcflow.rulelog import rule_log
+from dlcflow.videoplot import labeled_video_file
+
+with rule_log(snakemake.log):
+    options = {k: v for k, v in snakemake.params.options.items() if k != "filtered"}
+    labeled_video_file(
+        snakemake.params.config,
+        snakemake.input.video,
+        snakemake.input.poses,
+        snakemake.output[0],
+        **options,
+    )

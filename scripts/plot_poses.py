@@ -1,0 +1,13 @@
+"""Snakemake adapter: trajectory, x/y, likelihood and jump plots of one pose file."""
+
+from pathlib import Path
+
+from dlcflow.rulelog import rule_log
+from dlcflow.videoplot import plot_poses_file
+
+with rule_log(snakemake.log):
+    plot_poses_file(
+        snakemake.params.config,
+        snakemake.input.poses,
+        dest_folder=Path(snakemake.output.trajectory).parent,
+    )

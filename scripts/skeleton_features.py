@@ -1,0 +1,9 @@
+"""Snakemake adapter: bone lengths, orientations and likelihoods of one pose file."""
+
+from dlcflow.postprocess import skeleton_file
+from dlcflow.project import Project
+from dlcflow.rulelog import rule_log
+
+with rule_log(snakemake.log):
+    skeleton = Project(snakemake.params.config).cfg["skeleton"]
+    skeleton_file(snakemake.input[0], skeleton, snakemake.output[0])
