@@ -38,33 +38,31 @@ def test_unknown_workflow_key_is_rejected() -> None:
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:
+    """Two iterations: frames, oracle labels, dataset, training, evaluation, analysis,
+    post-processing, outliers of the held-out video, oracle refinement, merge, iteration 1."""
     cfg = tmp_path / "demo.yaml"
     outdir = tmp_path / "demo"
-    cfg.write_text(
-        yaml.safe_dump(
-            {
-                "demo": {
-                    "outdir": str(outdir),
-                    "n_videos": 2,
-                    "nframes": 60,
-                    "numframes2pick": 8,
-                    "seed": 1,
-                    "net_type": "mobilenet_v2_0.35",
-                    "init_weights": "none",
-                    "maxiters": 6,
-                    "saveiters": 3,
-                    "n_test_videos": 1,
-                }
-            }
-        )
-    )
+    demo = {
+        "outdir": str(outdir),
+        "n_videos": 2,
+        "nframes": 60,
+        "numframes2pick": 8,
+        "seed": 1,
+        "net_type": "mobilenet_v2_0.35",
+        "init_weights": "none",
+        "maxiters": 6,
+        "saveiters": 3,
+        "n_test_videos": 1,
+        "refined": {"maxiters": 4, "saveiters": 2, "init_weights": "previous"},
+    }
+    cfg.write_text(yaml.safe_dump({"demo": demo}))
     run = snakemake("demo", "--configfile", str(cfg))
     assert run.returncode == 0, run.stderr[-3000:]
     config = Path((outdir / "project.txt").read_text().strip())
     project = Project(config)
-    stems = project.video_stems()
-    assert len(stems) == 2
-    for stem in stems:
+    assert project.iteration == 1  # merged after the refinement
+    assert project.video_stems() == ["mouse1", "mouse2", "mouse3"]
+    for stem in ("mouse1", "mouse2"):
         pngs = sorted(project.labeled_folder(stem).glob("img*.png"))
         assert len(pngs) == 8
         labels = read_annotations(project.collected_data(stem))
@@ -74,23 +72,23 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert project.collected_data(stem, "csv").is_file()
         drawn = sorted(project.check_labels_folder(stem).glob("*.png"))
         assert len(drawn) == 8
-    mat = scipy.io.loadmat(project.dataset_file(0.95, 1))["dataset"]
-    with project.documentation_file(0.95, 1).open("rb") as fh:
+    mat = scipy.io.loadmat(project.dataset_file(0.95, 1, iteration=0))["dataset"]
+    with project.documentation_file(0.95, 1, iteration=0).open("rb") as fh:
         _, train, test, fraction = pickle.load(fh)
     assert fraction == 0.95
     assert len(train) == int(16 * 0.95) and len(train) + len(test) == 16
     assert mat.shape[1] <= len(train)
-    pose = yaml.safe_load(project.pose_cfg(0.95, 1).read_text())
+    pose = yaml.safe_load(project.pose_cfg(0.95, 1, iteration=0).read_text())
     assert pose["net_type"] == "mobilenet_v2_0.35"
     assert pose["init_weights"] == "none"
     assert pose["all_joints_names"] == ["snout", "leftear", "rightear", "tailbase"]
     assert pose["global_scale"] == 1.0 and pose["optimizer"] == "adam"  # demo pose_cfg
-    # train, evaluate, analyze
-    assert [p.name for p in project.snapshots(0.95, 1)] == ["snapshot-3", "snapshot-6"]
-    stats = pd.read_csv(project.learning_stats(0.95, 1), header=None)
+    # iteration 0: train, evaluate, analyze
+    assert [p.name for p in project.snapshots(0.95, 1, 0)] == ["snapshot-3", "snapshot-6"]
+    stats = pd.read_csv(project.learning_stats(0.95, 1, 0), header=None)
     assert stats.shape[1] == 3 and stats[0].iloc[-1] == 6
     scorer = "DLC_mobnet_35_demo" + project.date + "shuffle1_6"
-    results = pd.read_csv(project.evaluation_results(0.95, 1, scorer), index_col=0)
+    results = pd.read_csv(project.evaluation_results(0.95, 1, scorer, 0), index_col=0)
     assert list(results.columns) == [
         "Training iterations:",
         "%Training dataset",
@@ -102,8 +100,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         "Test error with p-cutoff",
     ]
     assert results["Training iterations:"].tolist() == [6]
-    assert project.combined_evaluation().is_file()
-    videos = sorted((project.root / "videos").glob("*.mp4"))
+    assert project.combined_evaluation(0).is_file()
+    videos = sorted((project.root / "videos").glob("mouse?.mp4"))
     assert [v.name for v in videos] == ["mouse1.mp4", "mouse2.mp4", "mouse3.mp4"]
     for video in videos:
         h5 = project.analysis_output(video, scorer)
@@ -116,8 +114,42 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert project.analysis_output(video, scorer, suffix=".csv").is_file()
         meta = pd.read_pickle(project.analysis_output(video, scorer, suffix="_meta.pickle"))
         assert meta["data"]["nframes"] == 60
+        # post-processing
+        assert pd.read_hdf(project.derived_output(h5, "_filtered.h5")).shape == poses.shape
+        bones = pd.read_hdf(project.derived_output(h5, "_skeleton.h5"))
+        assert len(bones) == 60 and "orientation" in set(bones.columns.get_level_values(-1))
+        labeled = cv2.VideoCapture(str(project.derived_output(h5, "_labeled.mp4")))
+        assert int(labeled.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
+        assert (
+            int(labeled.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(labeled.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        ) == (320, 240)
+        labeled.release()
+        plots = project.plot_poses_folder(video)
+        assert {p.name for p in plots.glob("*.png")} >= {
+            "trajectory.png",
+            "plot.png",
+            "plot-likelihood.png",
+            "hist.png",
+        }
+    # refinement: outlier frames of the held-out video, labeled, merged into iteration 1
+    machine = pd.read_hdf(project.machine_labels("mouse3", iteration=0))
+    outlier_pngs = sorted(project.labeled_folder("mouse3").glob("img*.png"))
+    assert 0 < len(machine) == len(outlier_pngs) <= 8
+    assert set(machine.columns.get_level_values("coords")) == {"x", "y", "likelihood"}
+    assert len(read_annotations(project.collected_data("mouse3"))) == len(outlier_pngs)
+    merged = read_annotations(project.training_collected_data(iteration=1))
+    assert len(merged) == 16 + len(outlier_pngs)
+    assert [p.name for p in project.snapshots(0.95, 1, 1)][-1] == "snapshot-4"
+    refined_pose = yaml.safe_load(project.pose_cfg(0.95, 1, iteration=1).read_text())
+    assert refined_pose["init_weights"].endswith(
+        "iteration-0/demo" + project.date + "-trainset95shuffle1/train/snapshot-6"
+    )
+    scorer1 = "DLC_mobnet_35_demo" + project.date + "shuffle1_4"
+    assert project.evaluation_results(0.95, 1, scorer1, 1).is_file()
     report = (outdir / "report.txt").read_text()
-    assert "test error" in report and "mouse3.mp4 (held-out video, 60 frames)" in report
+    assert "mouse3.mp4 (held-out video, 60 frames)" in report
+    assert any(line.split()[:2] == ["1", "4"] for line in report.splitlines())
     # a second run has nothing to do
     again = snakemake("demo", "-n", "--configfile", str(cfg))
     assert again.returncode == 0
