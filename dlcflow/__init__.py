@@ -28,6 +28,14 @@ _API = {
     "train_network": "dlcflow.train",
     "evaluate_network": "dlcflow.evaluate",
     "analyze_videos": "dlcflow.analyze",
+    "filterpredictions": "dlcflow.postprocess",
+    "analyzeskeleton": "dlcflow.postprocess",
+    "plot_trajectories": "dlcflow.videoplot",
+    "create_labeled_video": "dlcflow.videoplot",
+    "extract_outlier_frames": "dlcflow.outliers",
+    "merge_datasets": "dlcflow.outliers",
+    "label_frames": "dlcflow.labeler",
+    "refine_labels": "dlcflow.labeler",
 }
 
 __all__ = sorted(_API)
