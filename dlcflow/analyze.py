@@ -416,7 +416,7 @@ def analyze_videos(
     threads: int | None = None,
     *,
     modelprefix: str = "",
-    engine: str | EngineFactory = "tensorflow",
+    engine: str | EngineFactory = "auto",
 ) -> str:
     """Predict body-part positions in every frame of ``videos`` (DLC's ``analyze_videos``).
 
@@ -427,8 +427,12 @@ def analyze_videos(
     ``cropping=[x1, x2, y1, y2]`` overrides the config's crop; ``dynamic=(True, pcutoff,
     margin)`` turns on dynamic cropping (batch size 1). Videos whose ``.h5`` exists are
     skipped unless ``force``. ``gputouse`` sets ``CUDA_VISIBLE_DEVICES``; ``threads``
-    limits TensorFlow's CPU threads; ``engine`` names an engine of
-    :data:`dlcflow.predict.ENGINES` or is a factory ``(pose_cfg, snapshot_prefix) -> Engine``.
+    limits the engine's CPU threads (so does ``OMP_NUM_THREADS``; see
+    :func:`dlcflow.predict.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when the
+    snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
+    not or when TensorFlow has a GPU; :func:`dlcflow.predict.choose_engine`),
+    ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
+    ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
 
     Returns the scorer name ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``.
     """

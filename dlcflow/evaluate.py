@@ -286,7 +286,8 @@ def evaluate_network(
     ``trainingsetindex`` is an index into ``TrainingFraction`` or ``"all"``;
     ``comparisonbodyparts`` (``"all"`` or a list) restricts the errors and plots;
     ``per_keypoint_evaluation`` also prints the per-body-part table (the csv is always
-    written). ``engine``/``threads`` as in :func:`dlcflow.analyze.analyze_videos`.
+    written). ``engine``/``threads`` as in :func:`dlcflow.analyze.analyze_videos`, but the
+    default engine is TensorFlow, the reference (``"auto"`` and ``"onnx"`` work too).
     Returns the results of the evaluated snapshots (DLC's result columns).
     """
     plotting = bool(plotting)

@@ -5,10 +5,18 @@ An *engine* turns a batch of images into the network's two outputs::
     engine(batch: float32 (B, H, W, 3), RGB, 0..255) -> (prob (B, h, w, J), locref (B, h, w, 2J))
 
 with ``(h, w)`` the output size of stride 8 (see ``docs/network-contract.md``).
-:class:`TensorFlowEngine` runs a snapshot with TensorFlow; another runtime (ONNX Runtime)
-only has to be such a callable and registered in :data:`ENGINES`. Every engine's output
-goes through the same decoding, :func:`dlcflow.targets.decode` (argmax + location
-refinement), in :func:`predict_batch`.
+:class:`TensorFlowEngine` runs a snapshot with TensorFlow, :class:`dlcflow.export.OnnxEngine`
+runs its ONNX export (``snapshot-<n>.onnx`` beside it) with ONNX Runtime;
+both are registered in :data:`ENGINES`, and :func:`make_engine` also takes ``"auto"``
+(:func:`choose_engine`: ONNX Runtime when a current export exists, TensorFlow when there
+is none or when TensorFlow has a GPU to run on). Every engine's output goes through the
+same decoding, :func:`dlcflow.targets.decode` (argmax + location refinement), in
+:func:`decode_outputs`.
+
+Threads: an engine uses at most :func:`thread_budget` CPU threads -- the ``threads``
+asked for (Snakemake's ``threads``), ``OMP_NUM_THREADS`` and the CPUs the process may
+run on (its affinity, e.g. a SLURM allocation), the smallest of them -- so that parallel
+jobs on one node do not oversubscribe it.
 
 :func:`predict_images` predicts on labeled frames (evaluation): images of different sizes
 are batched by size, and ``scale`` feeds them resized (DLC's ``rescale`` evaluation) with
@@ -16,7 +24,9 @@ the predictions scaled back to the original pixels.
 
 This module also chooses models the DLC way (:func:`model_setup`: the test pose_cfg of a
 training fraction and shuffle, snapshots picked by the config's ``snapshotindex``).
-TensorFlow is imported only when a TensorFlow engine is made.
+TensorFlow is imported only when a TensorFlow engine is made (or, for ``"auto"``, when an
+NVIDIA GPU is present and TensorFlow is asked whether it can use it); ONNX Runtime only
+when an ONNX engine is made.
 """
 
 from __future__ import annotations
@@ -33,23 +43,31 @@ import cv2
 import numpy as np
 
 from dlcflow.posecfg import load_pose_cfg
-from dlcflow.project import Project
+from dlcflow.project import Project, onnx_export_of
 
 __all__ = [
     "ENGINES",
+    "ENGINE_NAMES",
     "Engine",
     "EngineFactory",
     "ModelSetup",
+    "StaleExportError",
     "TensorFlowEngine",
+    "available_cpus",
+    "choose_engine",
     "configure_threads",
     "decode_outputs",
+    "describe_engine",
     "make_engine",
     "model_setup",
+    "onnx_providers",
     "predict_batch",
     "predict_images",
     "read_image_rgb",
     "rebase",
     "select_snapshots",
+    "tensorflow_sees_gpu",
+    "thread_budget",
     "training_fraction",
 ]
 
@@ -68,6 +86,34 @@ class Engine(Protocol):
 
 #: Makes an engine for a pose_cfg (dict) and a snapshot prefix (``.../train/snapshot-N``).
 EngineFactory = Callable[[Mapping[str, Any], Path], Engine]
+
+
+#: Environment variables read as a limit on CPU threads (OpenMP's convention).
+THREAD_ENV = ("OMP_NUM_THREADS",)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity: a cgroup/SLURM allocation, ``taskset``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_budget(threads: int | None = None) -> int | None:
+    """CPU threads an engine may use: the smallest of ``threads`` (Snakemake's), the
+    ``OMP_NUM_THREADS`` environment variable and :func:`available_cpus`; None when neither
+    ``threads`` nor the variable is set (the runtime's own default then applies)."""
+    limits = []
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, not {threads!r}")
+        limits.append(threads)
+    for name in THREAD_ENV:
+        value = os.environ.get(name, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            limits.append(int(value))
+    return min([*limits, available_cpus()]) if limits else None
 
 
 def configure_threads(threads: int | None) -> None:
@@ -98,8 +144,10 @@ class TensorFlowEngine:
 
     ``pose_cfg`` is a pose_cfg dict or the path of a pose_cfg.yaml; ``snapshot_prefix``
     the checkpoint prefix (``.../train/snapshot-<n>``); ``threads`` limits TensorFlow's
-    intra-op threads (see :func:`configure_threads`).
+    intra-op threads (with ``OMP_NUM_THREADS``: :func:`thread_budget`).
     """
+
+    name = "tensorflow"
 
     def __init__(
         self,
@@ -107,7 +155,7 @@ class TensorFlowEngine:
         snapshot_prefix: str | os.PathLike[str],
         threads: int | None = None,
     ) -> None:
-        configure_threads(threads)
+        configure_threads(thread_budget(threads))
         import tensorflow as tf  # noqa: PLC0415
 
         from dlcflow import nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
@@ -134,14 +182,98 @@ class TensorFlowEngine:
         return f"TensorFlowEngine({str(self.snapshot_prefix)!r})"
 
 
+# -- devices ---------------------------------------------------------------------------------
+class StaleExportError(ValueError):
+    """An ONNX export that does not belong to the snapshot or pose_cfg it should serve."""
+
+
+def _nvidia_gpu_present() -> bool:
+    """An NVIDIA GPU visible to this process (device files, ``CUDA_VISIBLE_DEVICES``)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def tensorflow_sees_gpu() -> bool:
+    """TensorFlow can run on a GPU here (TensorFlow is imported only if one is present)."""
+    if not _nvidia_gpu_present():
+        return False
+    import tensorflow as tf  # noqa: PLC0415
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def onnx_providers() -> list[str]:
+    """ONNX Runtime execution providers to use: CUDA first when onnxruntime-gpu is
+    installed and a GPU is present, then the CPU."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    if "CUDAExecutionProvider" in ort.get_available_providers() and _nvidia_gpu_present():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+# -- choosing and making engines -------------------------------------------------------------
 def _tensorflow_factory(
     pose_cfg: Mapping[str, Any], snapshot_prefix: Path, threads: int | None = None
 ) -> Engine:
     return TensorFlowEngine(pose_cfg, snapshot_prefix, threads=threads)
 
 
+def _onnx_factory(
+    pose_cfg: Mapping[str, Any], snapshot_prefix: Path, threads: int | None = None
+) -> Engine:
+    from dlcflow.export import OnnxEngine  # noqa: PLC0415 (ONNX Runtime only when asked for)
+
+    path = onnx_export_of(snapshot_prefix)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no ONNX export of {snapshot_prefix.name}; make it with `dlcflow export "
+            "CONFIG --shuffle N` (the workflow does with analyze.engine: onnx or auto), or "
+            "use engine 'auto' or 'tensorflow'"
+        )
+    engine = OnnxEngine(path, threads=threads)
+    try:
+        engine.check(pose_cfg, snapshot_prefix)
+    except StaleExportError as err:
+        raise StaleExportError(f"{err}; export it again (`dlcflow export CONFIG`)") from None
+    return engine
+
+
 #: Engines by name: ``factory(pose_cfg, snapshot_prefix, threads=None) -> Engine``.
-ENGINES: dict[str, Callable[..., Engine]] = {"tensorflow": _tensorflow_factory}
+ENGINES: dict[str, Callable[..., Engine]] = {
+    "tensorflow": _tensorflow_factory,
+    "onnx": _onnx_factory,
+}
+#: What ``engine`` arguments and the workflow's ``analyze.engine`` accept.
+ENGINE_NAMES = ("auto", "tensorflow", "onnx")
+
+
+def choose_engine(snapshot_prefix: str | os.PathLike[str]) -> tuple[str, str]:
+    """What ``"auto"`` runs a snapshot with, and why: ``"onnx"`` when its export
+    (``snapshot-<n>.onnx``) exists, unless TensorFlow has a GPU and ONNX Runtime has not
+    (onnxruntime-gpu installed); ``"tensorflow"`` otherwise."""
+    path = onnx_export_of(snapshot_prefix)
+    if not path.is_file():
+        return "tensorflow", f"no ONNX export {path.name}"
+    if onnx_providers()[0] == "CUDAExecutionProvider":
+        return "onnx", "ONNX export, GPU"
+    if tensorflow_sees_gpu():
+        return "tensorflow", "TensorFlow has a GPU"
+    return "onnx", "ONNX export, CPU"
+
+
+def describe_engine(engine: Engine) -> str:
+    """One line naming an engine's runtime (for logs)."""
+    if getattr(engine, "name", "") == "onnx":
+        path, threads = getattr(engine, "path", None), getattr(engine, "threads", None)
+        providers = getattr(engine, "providers", None) or ["?"]
+        name = path.name if isinstance(path, Path) else "?"
+        return f"ONNX Runtime ({name}, {providers[0]}, {threads} threads)"
+    if getattr(engine, "name", "") == "tensorflow":
+        return "TensorFlow"
+    return repr(engine)
 
 
 def make_engine(
@@ -150,13 +282,31 @@ def make_engine(
     snapshot_prefix: str | os.PathLike[str],
     threads: int | None = None,
 ) -> Engine:
-    """An engine by name (:data:`ENGINES`) or from a factory ``(pose_cfg, prefix) -> Engine``."""
+    """An engine by name (:data:`ENGINES`, or ``"auto"``: :func:`choose_engine`, falling
+    back to TensorFlow when the export is stale) or from a factory ``(pose_cfg, prefix)
+    -> Engine``. Named engines log which runtime they use."""
     if callable(engine):
         return engine(pose_cfg, Path(snapshot_prefix))
-    factory = ENGINES.get(str(engine))
+    prefix = Path(snapshot_prefix)
+    name, label = str(engine), "Engine"
+    if name == "auto":
+        name, why = choose_engine(prefix)
+        label = f"Engine auto ({why})"
+        if name == "onnx":
+            try:
+                made = ENGINES["onnx"](pose_cfg, prefix, threads=threads)
+            except StaleExportError as err:
+                name, label = "tensorflow", f"Engine auto ({err}; not used)"
+            else:
+                _log(f"{label}: {describe_engine(made)}")
+                return made
+    factory = ENGINES.get(name)
     if factory is None:
-        raise ValueError(f"unknown engine {engine!r} (known: {', '.join(sorted(ENGINES))})")
-    return factory(pose_cfg, Path(snapshot_prefix), threads=threads)
+        known = ", ".join(sorted({*ENGINES, "auto"}))
+        raise ValueError(f"unknown engine {engine!r} (known: {known})")
+    made = factory(pose_cfg, prefix, threads=threads)
+    _log(f"{label}: {describe_engine(made)}")
+    return made
 
 
 # -- decoding --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import shutil
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import date as _date
+from glob import escape as glob_escape
 from itertools import pairwise
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from dlcflow.config import (
     write_config,
 )
 from dlcflow.video import VIDEO_EXTENSIONS, VideoError, video_info
+
+#: An optional folder argument (destfolder).
+_Dir = str | os.PathLike[str] | None
 
 __all__ = [
     "ConfigError",
@@ -332,6 +336,11 @@ class Project:
             return self.labeled_folder(stem) / "machinelabels.csv"
         return self.labeled_folder(stem) / f"machinelabels-iter{it}.h5"
 
+    def outliers_record(self, stem: str, iteration: int | None = None) -> Path:
+        """dlcflow's record of an outlier extraction (the ``outliers`` rule's output)."""
+        it = self.iteration if iteration is None else iteration
+        return self.labeled_folder(stem) / f".dlcflow-outliers-iter{it}.json"
+
     def labeled_folders(self) -> list[Path]:
         """Every labeled-data/<video> folder (check_labels' `_labeled` folders excluded)."""
         if not self.labeled_data_dir.is_dir():
@@ -451,6 +460,14 @@ class Project:
         """``train/snapshot-<n>`` (TensorFlow checkpoint: ``.index`` + ``.data-*`` files)."""
         return self.train_folder(fraction, shuffle, iteration) / f"snapshot-{training_iterations}"
 
+    def onnx_export(
+        self, fraction: float, shuffle: int, training_iterations: int, iteration: int | None = None
+    ) -> Path:
+        """``train/snapshot-<n>.onnx``: the snapshot exported for ONNX Runtime."""
+        return onnx_export_of(
+            self.snapshot_prefix(fraction, shuffle, training_iterations, iteration)
+        )
+
     def snapshots(self, fraction: float, shuffle: int, iteration: int | None = None) -> list[Path]:
         """Complete snapshots (``.index`` present) sorted by training iteration, as the
         list that config ``snapshotindex`` indexes."""
@@ -476,6 +493,44 @@ class Project:
         video = Path(video)
         folder = Path(destfolder) if destfolder else video.parent
         return folder / f"{video.stem}{scorer}{suffix}"
+
+    @staticmethod
+    def analysis_files(video: str | os.PathLike[str], destfolder: _Dir = None) -> list[Path]:
+        """Pose files of a video whatever the scorer: ``<stem>DLC*.h5`` in destfolder or
+        the video folder, derived files (``_filtered``, ``_skeleton``) left out."""
+        folder = Path(destfolder) if destfolder else Path(video).parent
+        found = folder.glob(f"{glob_escape(Path(video).stem)}DLC*.h5") if folder.is_dir() else []
+        skip = ("_filtered.h5", "_skeleton.h5")
+        return sorted(p for p in found if p.is_file() and not p.name.endswith(skip))
+
+    @staticmethod
+    def derived_output(data_h5: str | os.PathLike[str], suffix: str) -> Path:
+        """``<data stem><suffix>`` beside a pose file ``<stem><scorer>[_filtered].h5``:
+        ``_filtered.h5``, ``_skeleton.h5``, ``_labeled.mp4``, ``_meta.pickle``..."""
+        data = Path(data_h5)
+        return data.with_name(data.name[: -len(data.suffix) or None] + suffix)
+
+    @staticmethod
+    def plot_poses_folder(video: str | os.PathLike[str], destfolder: _Dir = None) -> Path:
+        """``<destfolder or video folder>/plot-poses/<video stem>/`` (plot_trajectories)."""
+        return Path(destfolder or Path(video).parent) / "plot-poses" / Path(video).stem
+
+    @staticmethod
+    def labeled_video_frames_folder(video: str | os.PathLike[str], destfolder: _Dir = None) -> Path:
+        """``<destfolder or video folder>/temp-<video stem>/``: labeled frames kept by
+        ``create_labeled_video(save_frames=True)``."""
+        return Path(destfolder or Path(video).parent) / f"temp-{Path(video).stem}"
+
+    def outlier_labeled_folder(self, stem: str) -> Path:
+        """``labeled-data/<stem>_outliers_labeled/``: outlier frames with their machine labels
+        drawn (``extract_outlier_frames(savelabeled=True)``); not a labeling folder."""
+        return self.labeled_data_dir / f"{stem}_outliers_labeled"
+
+    @property
+    def config_lock(self) -> Path:
+        """Lock held while config.yaml is read, changed and written back by stages that may
+        run in parallel (outlier extraction adding videos, merge)."""
+        return self.root / ".dlcflow-config.lock"
 
     def scorer_name(self, shuffle: int, net_type: str, training_iterations: int | str) -> str:
         """``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
@@ -504,6 +559,14 @@ def snapshot_iteration(prefix: str | os.PathLike[str]) -> int:
         return int(name.rsplit("-", 1)[1])
     except (IndexError, ValueError):
         raise ValueError(f"{prefix}: not a snapshot name (snapshot-<iteration>)") from None
+
+
+def onnx_export_of(snapshot: str | os.PathLike[str]) -> Path:
+    """The ONNX export beside a snapshot: ``snapshot-<n>.onnx`` for the prefix
+    ``.../snapshot-<n>`` (or its ``.index`` file)."""
+    path = Path(snapshot)
+    name = path.name[: -len(".index")] if path.name.endswith(".index") else path.name
+    return path.with_name(name + ".onnx")
 
 
 def list_snapshots(train_folder: str | os.PathLike[str]) -> list[Path]:
