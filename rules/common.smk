@@ -99,7 +99,8 @@ def demo_merge_inputs(wildcards):
         "pointer": DEMO_POINTER,
         "outliers": [str(project.outliers_record(s, 0)) for s in heldout],
         "labels": [str(project.collected_data(s)) for s in heldout],
-        "iteration0": demo_targets(wildcards),  # the whole iteration is done before merging
+        # the whole iteration is done before merging
+        "iteration0": demo_targets(wildcards),
     }
 
 
