@@ -4,25 +4,27 @@ against TensorFlow, per backbone.
 For each backbone (``mobilenet_v2_0.35`` and ``resnet_50``, random weights) a throwaway
 project gets a synthetic 640x480 mouse video (``dlcflow.demo``) and a snapshot of the
 untrained network (``benchutil.untrained_project``), which is exported to ONNX
-(``dlcflow.export.export_model``). Then, in ``--rounds`` back-to-back pairs (the order
-alternates), these are timed:
+(``dlcflow.export.export_model``). Then ``--rounds`` rounds time, back to back and in an
+order that rotates from round to round:
 
-* bare: a plain ``onnxruntime.InferenceSession`` of the export (ONNX Runtime's default
-  options) on preloaded float32 batches of the video's frames (same batch size and frame
-  size; no video decoding, no output decoding, no I/O);
-* analysis: ``analyze_videos(..., engine="onnx", force=True)``, the whole call (loading the
-  session, streaming decode, batching, output decoding, writing the h5 and metadata).
+* bare: the ONNX Runtime session of the export, with the options ``analyze_videos`` gives
+  it (:class:`dlcflow.export.OnnxEngine`), on preloaded float32 batches of the video's
+  frames (same batch size and frame size; no video decoding, no output decoding, no I/O);
+* ``analyze_videos(..., engine="onnx", force=True)``: the whole call (loading the session,
+  streaming decode, batching, output decoding, writing the h5 and metadata);
+* ``analyze_videos(..., engine="tensorflow", force=True)`` on the same video;
+* for reference, a session with ONNX Runtime's default options on the preloaded batches.
 
-The ratio per backbone is the median of the pairs' ratios (on a shared machine other
-processes slow both sides of a pair alike); the last line is
+Ratios are medians of per-round ratios (on a shared machine other processes slow the
+parts of one round alike). Printed per backbone: frames/s and process CPU time per frame
+of each, "engine busy" (the share of the analysis' wall time spent inside the engine),
+the ratio analysis / bare and the speed-up of ONNX over TensorFlow. The last line is
 ``analyze_onnx ratio=<min over backbones of analysis / bare>`` (goal >= 0.85: the network
-is the bottleneck). Also printed: "engine busy" (the share of the analysis' wall time spent
-inside the engine), and ``analyze_videos(engine="tensorflow")`` on the same video, measured
-after all ONNX rounds, with the speed-up of ONNX over it. With ``--memory`` a fresh process
-per engine analyzes a short video and reports its peak memory, its wall time and whether
-TensorFlow was imported.
+is the bottleneck). With ``--memory`` a fresh process per engine analyzes the video and
+reports its wall time (imports and model loading included), its peak memory and whether
+it imported TensorFlow.
 
-    .venv/bin/python benchmarks/analyze_onnx.py
+    .venv/bin/python benchmarks/analyze_onnx.py --memory
     .venv/bin/python benchmarks/analyze_onnx.py --frames 600 --resnet-frames 64 --rounds 5
 """
 
@@ -73,8 +75,8 @@ def load_batches(video: Path, batch_size: int, nbatches: int = 4) -> list[np.nda
     return [np.stack(frames[i : i + batch_size]) for i in range(0, len(frames), batch_size)]
 
 
-def bare_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
-    """A plain ONNX Runtime session (default options) as a callable on batches."""
+def default_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """A plain ONNX Runtime session (ORT's default options) as a callable on batches."""
     import onnxruntime as ort  # noqa: PLC0415
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -116,12 +118,16 @@ class Setup:
         self.project = Project(self.config)
 
 
-def run_onnx(st: Setup, args: argparse.Namespace) -> tuple[float, float]:
-    """Paired rounds (bare, analysis); returns (median ratio, median analysis frames/s)."""
+def run_backbone(st: Setup, args: argparse.Namespace) -> float:
+    """Rounds of (bare, analysis with ONNX, analysis with TensorFlow, ORT's default
+    session), the order rotating; returns the median of the rounds' analysis / bare."""
     from dlcflow import predict  # noqa: PLC0415
+    from dlcflow.export import OnnxEngine  # noqa: PLC0415
 
-    bare_run = bare_session(st.onnx)
-    bare_run(st.batches[0])  # warm up
+    engine = OnnxEngine(st.onnx)  # the options analyze_videos uses
+    default = default_session(st.onnx)
+    engine(st.batches[0])  # warm up
+    default(st.batches[0])
     timers: list[TimedEngine] = []
     factory = predict.ENGINES["onnx"]
 
@@ -129,54 +135,49 @@ def run_onnx(st: Setup, args: argparse.Namespace) -> tuple[float, float]:
         timers.append(TimedEngine(factory(cfg, prefix, threads=threads)))
         return timers[-1]
 
+    n, bs = st.nframes, args.batch_size
+    steps: dict[str, Callable[[], Measure]] = {
+        "bare": lambda: bare_rate(engine, st.batches, n),
+        "onnx": lambda: analysis_rate(st.config, st.video, n, bs, "onnx"),
+        "tensorflow": lambda: analysis_rate(st.config, st.video, n, bs, "tensorflow"),
+        "default": lambda: bare_rate(default, st.batches, n),
+    }
+    found: dict[str, list[Measure]] = {key: [] for key in steps}
+    busy = []
     predict.ENGINES["onnx"] = timed_factory
-    bare, analysis, busy = [], [], []
     try:
         for r in range(args.rounds):
-            if r % 2 == 0:
-                bare.append(bare_rate(bare_run, st.batches, st.nframes))
-                analysis.append(
-                    analysis_rate(st.config, st.video, st.nframes, args.batch_size, "onnx")
-                )
-            else:
-                analysis.append(
-                    analysis_rate(st.config, st.video, st.nframes, args.batch_size, "onnx")
-                )
-                bare.append(bare_rate(bare_run, st.batches, st.nframes))
-            busy.append(timers[-1].seconds * analysis[-1].fps / st.nframes)
+            order = list(steps)[r % len(steps) :] + list(steps)[: r % len(steps)]
+            for key in order:
+                found[key].append(steps[key]())
+            busy.append(timers[-1].seconds * found["onnx"][-1].fps / n)
     finally:
         predict.ENGINES["onnx"] = factory
-    ratios = [a.fps / b.fps for a, b in zip(analysis, bare, strict=True)]
-    ratio = float(np.median(ratios))
-    fps = float(np.median([m.fps for m in analysis]))
+    fps = {key: [m.fps for m in ms] for key, ms in found.items()}
+    ratios = [a / b for a, b in zip(fps["onnx"], fps["bare"], strict=True)]
+    speedups = [a / b for a, b in zip(fps["onnx"], fps["tensorflow"], strict=True)]
+
+    def line(label: str, key: str) -> str:
+        cpu = 1000 * np.median([m.cpu_per_frame for m in found[key]])
+        return (
+            f"  {label:<30}{np.median(fps[key]):7.2f} frames/s (median; rounds "
+            f"{fmt(fps[key])}), CPU {cpu:.1f} ms/frame\n"
+        )
+
     print(
-        f"{st.net_type} {args.width}x{args.height}, batch {args.batch_size}, {st.nframes} frames "
-        f"x {args.rounds} rounds:\n"
-        f"  bare ORT session          {np.median([m.fps for m in bare]):7.2f} frames/s (median; "
-        f"rounds {fmt([m.fps for m in bare])}), "
-        f"CPU {1000 * np.median([m.cpu_per_frame for m in bare]):.1f} ms/frame\n"
-        f"  analyze_videos(onnx)      {fps:7.2f} frames/s (median; rounds "
-        f"{fmt([m.fps for m in analysis])}), "
-        f"CPU {1000 * np.median([m.cpu_per_frame for m in analysis]):.1f} ms/frame, "
-        f"engine busy {fmt(busy)} of its wall time\n"
-        f"  ratio {ratio:.3f} (median of paired rounds {fmt(ratios)})",
+        f"{st.net_type} {args.width}x{args.height}, batch {bs}, {n} frames x {args.rounds} "
+        "rounds:\n"
+        + line("bare ONNX Runtime session", "bare")
+        + line("analyze_videos(engine=onnx)", "onnx")
+        + f"  {'':<30}engine busy {fmt(busy)} of the analysis' wall time\n"
+        + line("analyze_videos(tensorflow)", "tensorflow")
+        + line("ORT session, default options", "default")
+        + f"  ratio {np.median(ratios):.3f} (analysis / bare; median of rounds {fmt(ratios)})\n"
+        + f"  ONNX speed-up over TensorFlow {np.median(speedups):.2f}x (median of rounds "
+        f"{fmt(speedups)})",
         flush=True,
     )
-    return ratio, fps
-
-
-def run_tensorflow(st: Setup, args: argparse.Namespace, onnx_fps: float) -> None:
-    """analyze_videos(engine="tensorflow") on the same video; speed-up of ONNX over it."""
-    runs = [
-        analysis_rate(st.config, st.video, st.nframes, args.batch_size, "tensorflow")
-        for _ in range(args.tf_rounds)
-    ]
-    fps = float(np.median([m.fps for m in runs]))
-    print(
-        f"{st.net_type}: analyze_videos(tensorflow) {fps:7.2f} frames/s (median; rounds "
-        f"{fmt([m.fps for m in runs])}); ONNX speed-up {onnx_fps / fps:.2f}x",
-        flush=True,
-    )
+    return float(np.median(ratios))
 
 
 def memory_check(st: Setup) -> None:
@@ -205,8 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--rounds", type=int, default=4, help="paired repeats")
-    parser.add_argument("--tf-rounds", type=int, default=2, help="TensorFlow repeats")
+    parser.add_argument("--rounds", type=int, default=4, help="repeats (order rotates)")
     parser.add_argument("--memory", action="store_true", help="fresh-process memory check")
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES))
     args = parser.parse_args(argv)
@@ -216,13 +216,11 @@ def main(argv: list[str] | None = None) -> None:
         for net_type in args.backbones:
             n = args.resnet_frames if net_type.startswith("resnet") else args.frames
             setups.append(Setup(Path(tmp) / net_type, net_type, n, args))
-        results = [run_onnx(st, args) for st in setups]
-        for st, (_, fps) in zip(setups, results, strict=True):
-            run_tensorflow(st, args, fps)
+        ratios = [run_backbone(st, args) for st in setups]
         if args.memory:
             for st in setups:
                 memory_check(st)
-    print(f"analyze_onnx ratio={min(r for r, _ in results):.3f}")
+    print(f"analyze_onnx ratio={min(ratios):.3f}")
     sys.stdout.flush()
 
 

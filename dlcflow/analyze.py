@@ -5,7 +5,9 @@ The video is streamed, never loaded: a background thread decodes frames
 them over a bounded queue; the calling thread only runs the engine; a third thread
 decodes the network outputs (argmax + location refinement) into one preallocated
 ``(nframes, 3J)`` array while the engine works on the next batch. Memory does not grow
-with the video's length beyond that array.
+with the video's length beyond that array. The engine is TensorFlow or ONNX Runtime
+(``engine="auto"``: :func:`dlcflow.predict.choose_engine`); with ONNX Runtime TensorFlow
+is not imported at all. Both share the decoding (:func:`dlcflow.predict.decode_outputs`).
 
 Outputs (DLC 2.3's, see ``shared/DLC_FORMATS.md``), all written atomically:
 

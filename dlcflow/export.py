@@ -168,11 +168,12 @@ class OnnxEngine:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
-        self.providers = list(providers) if providers else onnx_providers()
+        wanted = list(providers) if providers else onnx_providers()
         try:
-            self.session = ort.InferenceSession(str(self.path), options, providers=self.providers)
+            self.session = ort.InferenceSession(str(self.path), options, providers=wanted)
         except Exception as err:  # noqa: BLE001 (ORT raises its own, untyped errors)
             raise ValueError(f"{self.path}: not a loadable ONNX model ({err})") from None
+        self.providers: list[str] = list(self.session.get_providers())  # what it got
         names = {o.name for o in self.session.get_outputs()}
         inputs = [i.name for i in self.session.get_inputs()]
         if inputs != ["image"] or not {"prob", "locref"} <= names:
@@ -375,7 +376,9 @@ def _fold_input_scaling(model: Any) -> bool:
     return True
 
 
-def _verify(keras_model: Any, path: Path, cfg: Mapping[str, Any], threads: int | None) -> dict:
+def _verify(
+    keras_model: Any, path: Path, cfg: Mapping[str, Any], threads: int | None
+) -> dict[str, Any]:
     """Largest differences between ONNX Runtime and TensorFlow on a random image;
     ValueError when they exceed the tolerances."""
     rng = np.random.default_rng(0)
