@@ -234,6 +234,29 @@ def test_auto_picks_onnx_when_a_current_export_exists(
         make_engine("torch", cfg, last)
 
 
+def test_auto_on_gpu_nodes(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """With a GPU TensorFlow runs, unless ONNX Runtime can use it (onnxruntime-gpu)."""
+    import onnxruntime
+
+    from dlcflow import predict
+    from dlcflow.export import export_model
+
+    export_model(trained)
+    last = Project(trained).snapshot_prefix(0.95, 1, 60)
+    monkeypatch.setattr(predict, "_nvidia_gpu_present", lambda: True)
+    monkeypatch.setattr(predict, "tensorflow_sees_gpu", lambda: True)
+    assert predict.choose_engine(last) == ("tensorflow", "TensorFlow has a GPU")
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: providers)
+    assert predict.onnx_providers() == providers
+    assert predict.choose_engine(last) == ("onnx", "ONNX export, GPU")
+    monkeypatch.undo()  # real functions; no visible device means no GPU for either runtime
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert not predict._nvidia_gpu_present() and not predict.tensorflow_sees_gpu()
+
+
 def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     from dlcflow.predict import available_cpus, thread_budget
 
