@@ -34,6 +34,7 @@ _API = {
     "create_labeled_video": "dlcflow.videoplot",
     "extract_outlier_frames": "dlcflow.outliers",
     "merge_datasets": "dlcflow.outliers",
+    "export_model": "dlcflow.export",
     "label_frames": "dlcflow.labeler",
     "refine_labels": "dlcflow.labeler",
 }
