@@ -45,7 +45,7 @@ import pandas as pd
 
 from dlcflow.analyze import HDF_KEY, prediction_columns
 from dlcflow.dataset import read_documentation
-from dlcflow.fileio import atomic_path
+from dlcflow.fileio import atomic_path, replace_folder
 from dlcflow.labels import read_annotations
 from dlcflow.plotting import colors_bgr, draw_points
 from dlcflow.predict import (
@@ -180,21 +180,6 @@ def _write_predictions(path: Path, df: pd.DataFrame) -> None:
         df.to_hdf(tmp, key=HDF_KEY, mode="w")
 
 
-def _replace_folder(tmp: Path, dest: Path) -> None:
-    old = None
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
-        os.replace(dest, old)
-    try:
-        os.replace(tmp, dest)
-    except BaseException:
-        if old is not None:
-            os.replace(old, dest)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def plot_evaluation(
     project: Project,
     truth: pd.DataFrame,
@@ -236,7 +221,7 @@ def plot_evaluation(
             out = tmp / f"{kind}-{row[1]}-{row[2]}"
             if not cv2.imwrite(str(out), img):
                 raise OSError(f"{out}: cannot write image")
-        _replace_folder(tmp, folder)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,3 +55,24 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write bytes to ``path`` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+
+
+def replace_folder(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
+    """Move a finished temp folder to ``dest``, replacing an older one (restored if the
+    move fails)."""
+    tmp, dest = Path(tmp), Path(dest)
+    old = None
+    if dest.exists() or dest.is_symlink():
+        old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
+        os.replace(dest, old)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        if old is not None:
+            os.replace(old, dest)
+        raise
+    if old is not None:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)

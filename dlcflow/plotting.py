@@ -26,6 +26,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pandas as pd
 
+from dlcflow.fileio import replace_folder
 from dlcflow.labels import read_annotations
 from dlcflow.project import Project
 
@@ -211,26 +212,6 @@ def _temp_folder(dest: Path) -> Path:
     return tmp
 
 
-def _replace_folder(tmp: Path, dest: Path) -> None:
-    """Move a finished temp folder to ``dest``, replacing an older one."""
-    old = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.old")
-        os.replace(dest, old)
-    try:
-        os.replace(tmp, dest)
-    except BaseException:
-        if old is not None:
-            os.replace(old, dest)
-        raise
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
-
-
-# -- check_labels ---------------------------------------------------------------------------
 def _marker_px(dotsize: float, dpi: float) -> float:
     """matplotlib marker size (points) in pixels."""
     return float(dotsize) * float(dpi) / 72.0
@@ -298,7 +279,7 @@ def plot_labeled_folder(
             out = tmp / f"{Path(str(row[2])).stem}_{color_by}.png"
             if not cv2.imwrite(str(out), img):
                 raise PlotError(f"{out}: cannot write image")
-        _replace_folder(tmp, dest)
+        replace_folder(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -30,10 +30,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dlcflow.fileio import atomic_path
+from dlcflow.fileio import atomic_path, replace_folder
 from dlcflow.plotting import (
     KeypointLayout,
-    _replace_folder,
     _temp_folder,
     colors_bgr,
     draw_points,
@@ -436,7 +435,7 @@ def labeled_video_file(
                 expected = index + 1
             count = writer.frames_written
         if tmp_frames is not None:
-            _replace_folder(tmp_frames, frames_dir)
+            replace_folder(tmp_frames, frames_dir)
     except BaseException:
         if tmp_frames is not None:
             shutil.rmtree(tmp_frames, ignore_errors=True)
