@@ -1,12 +1,15 @@
 # dlcflow: markerless pose estimation the DeepLabCut way.
 #   snakemake --cores 2 demo
 #   snakemake --cores 2 dataset --config project=/path/to/config.yaml
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The defaults ship with the workflow; --configfile/--config override them.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "rules/common.smk"

@@ -39,18 +39,29 @@ def label_command(project: Project) -> str:
     return f"dlcflow label {project.config_path}"
 
 
-def annotated_stems(project: Project, oracle: bool = False) -> list[str]:
-    """labeled-data folders the training dataset is built from.
+def annotated_stems(
+    project: Project, oracle: bool = False, iteration: int | None = None
+) -> list[str]:
+    """labeled-data folders the dataset of ``iteration`` (default: the current one) is
+    built from.
 
     With ``oracle`` (the demo) every video_sets video is labeled by a rule, so all of them
     count. Otherwise these are the folders that hold CollectedData, as DLC does; a folder
     with frames but no CollectedData stops the workflow with a message naming the video
-    and the command that labels it.
+    and the command that labels it. Either way, folders that got outlier frames of this
+    iteration and were not part of its dataset wait for the next iteration (after
+    `dlcflow merge`): they are left out, so extracting outliers never changes, or blocks,
+    the iteration they came from.
     """
+    it = project.iteration if iteration is None else iteration
+    built = set(dataset_stems(project, it) or ())
+    waiting = {s for s in refinement_stems(project, it) if s not in built}
     if oracle:
-        return project.video_stems()
+        return [s for s in project.video_stems() if s not in waiting]
     stems, unlabeled = [], []
     for folder in project.labeled_folders():
+        if folder.name in waiting:
+            continue
         if project.collected_data(folder.name).is_file():
             stems.append(folder.name)
         elif has_frames(folder):
@@ -70,6 +81,27 @@ def annotated_stems(project: Project, oracle: bool = False) -> list[str]:
     return stems
 
 
+def refinement_stems(project: Project, iteration: int) -> list[str]:
+    """Folders holding outlier frames extracted from the models of ``iteration``."""
+    return [
+        folder.name
+        for folder in project.labeled_folders()
+        if project.outliers_record(folder.name, iteration).is_file()
+        or project.machine_labels(folder.name, iteration).is_file()
+    ]
+
+
+def dataset_stems(project: Project, iteration: int) -> list[str] | None:
+    """The folders the dataset of ``iteration`` was built from (read from its merged
+    CollectedData copy); None before that dataset exists."""
+    merged = project.training_collected_data(iteration=iteration)
+    if not merged.is_file():
+        return None
+    with pd.HDFStore(merged, "r") as store:
+        index = store[store.keys()[0]].index
+    return sorted({str(row[1]) for row in index})
+
+
 def frames_input(project: Project, stem: str) -> list[str]:
     """The video a frames job reads. None when the video is gone but its folder holds
     frames already (a DLC project copied without its videos still lists its frames)."""
@@ -83,16 +115,12 @@ def labels_inputs(
     project: Project, oracle: bool = False, iteration: int | None = None
 ) -> list[str]:
     """Annotation files a training dataset is built from. For an iteration before the
-    project's current one, the folders its dataset was built from (read from its merged
-    CollectedData copy), so later refinement does not rebuild finished iterations."""
-    if iteration is not None and iteration < project.iteration:
-        merged = project.training_collected_data(iteration=iteration)
-        if merged.is_file():
-            with pd.HDFStore(merged, "r") as store:
-                index = store[store.keys()[0]].index
-            stems = sorted({str(row[1]) for row in index})
-            return [str(project.collected_data(s)) for s in stems]
-    return [str(project.collected_data(s)) for s in annotated_stems(project, oracle)]
+    project's current one, the folders its dataset was built from, so later refinement
+    does not rebuild finished iterations."""
+    it = project.iteration if iteration is None else iteration
+    built = dataset_stems(project, it) if it < project.iteration else None
+    stems = built if built is not None else annotated_stems(project, oracle, it)
+    return [str(project.collected_data(s)) for s in stems]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ rule analyze_video:
         "logs/analyze{folder}/{stem}{scorer}.log",
     conda:
         "../envs/dlcflow.yaml"
-    threads: workflow.cores
+    threads: 4
     resources:
         mem_mb=4000,
         runtime=240,

@@ -225,9 +225,13 @@ def evaluation_snapshot(wildcards):
 
 
 def analysis_project(wildcards):
+    """The project whose model analyzes videos in this folder, and its settings. A demo
+    folder names its project without the checkpoint (jobs on a cluster node cannot ask
+    the checkpoint), as DEMO_DIR/<project>/videos."""
     folder = Path(wildcards.folder).resolve()
-    if folder == DEMO_DIR or DEMO_DIR in folder.parents:
-        return demo_project(), DEMO
+    if DEMO_DIR in folder.parents:
+        root = DEMO_DIR / folder.relative_to(DEMO_DIR).parts[0]
+        return Project(root / "config.yaml"), DEMO
     return user_project(), USER
 
 

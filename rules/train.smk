@@ -12,7 +12,7 @@ rule train_network:
         "{project}/logs/train/iteration-{iteration}-{model}-{maxiters}.log",
     conda:
         "../envs/dlcflow.yaml"
-    threads: workflow.cores
+    threads: 8
     resources:
         mem_mb=8000,
         runtime=1440,
