@@ -102,9 +102,7 @@ def munge_works() -> bool:
     """True when a munged answers on the default socket."""
     try:
         cred = subprocess.run(["munge", "-n"], capture_output=True, timeout=10, check=True)
-        subprocess.run(
-            ["unmunge"], input=cred.stdout, capture_output=True, timeout=10, check=True
-        )
+        subprocess.run(["unmunge"], input=cred.stdout, capture_output=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return False
     return True

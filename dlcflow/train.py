@@ -443,7 +443,7 @@ def train_network(
     displayiters: int | None = None,
     saveiters: int | None = None,
     maxiters: int | None = None,
-    deterministic: bool = False,
+    deterministic: bool | None = None,
     seed: int | None = None,
     batch_size: int | None = None,
     threads: int | None = None,
@@ -455,7 +455,8 @@ def train_network(
     ``save_iters`` when None), ``maxiters`` (None: the end of ``multi_step``),
     ``max_snapshots_to_keep``. dlcflow's: ``batch_size`` (None: pose_cfg ``batch_size``),
     ``deterministic`` with ``seed`` (two runs give the same losses; seeds Python, NumPy,
-    TensorFlow and the augmentation; TensorFlow op determinism on while it runs),
+    TensorFlow and the augmentation; TensorFlow op determinism on while it runs; None:
+    pose_cfg ``deterministic``, as in DLC),
     ``threads`` (TensorFlow's thread pools and the input pipeline's parallel calls), and
     ``resume`` (False: delete this model's snapshots and start over).
 
@@ -475,6 +476,8 @@ def train_network(
     if not pose_cfg_path.is_file():
         raise TrainError(f"{pose_cfg_path}: missing; create the training dataset first")
     cfg = load_pose_cfg(pose_cfg_path)
+    if deterministic is None:
+        deterministic = bool(cfg.get("deterministic", False))
     run = _Run(
         project=project,
         fraction=fraction,
