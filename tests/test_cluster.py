@@ -110,9 +110,11 @@ def files(root: Path) -> dict[str, Path]:
     }
 
 
-def ran_rules(output: str) -> list[str]:
-    """The jobs a Snakemake run executed, by rule name (aggregate rules excluded)."""
-    return re.findall(r"^(?:rule|checkpoint) (\w+):$", output, re.MULTILINE)
+def ran_rules(output: str, local: bool = True) -> list[str]:
+    """The rules of the jobs a Snakemake run executed in its own process (``local``:
+    `localrule x:`) or submitted (`rule x:`), one entry per job."""
+    prefix = "local" if local else ""
+    return re.findall(rf"^{prefix}(?:rule|checkpoint) (\w+):$", output, re.MULTILINE)
 
 
 def test_demo_as_slurm_jobs_equals_local_run(slurm: LocalSlurm, tmp_path: Path) -> None:
@@ -123,14 +125,18 @@ def test_demo_as_slurm_jobs_equals_local_run(slurm: LocalSlurm, tmp_path: Path) 
     local_run = run("demo", "--configfile", str(demo_config(local)), cwd=local, profile=False)
     assert local_run.returncode == 0, local_run.stderr[-3000:]
 
-    # every job of the local run has its SLURM log: one job, one log
-    jobs = ran_rules(local_run.stderr)
+    # every job of the local run ran as a SLURM job, with its log; only the `demo`
+    # target itself (no outputs, nothing to run) stays in the Snakemake process
+    jobs = sorted(ran_rules(local_run.stderr))
     assert len(jobs) > 30 and "train_network" in jobs and "analyze_video" in jobs
+    assert ran_rules(cluster_run.stderr) == ["demo"]
+    submitted = sorted(ran_rules(cluster_run.stderr, local=False))
+    assert submitted == [rule for rule in jobs if rule != "demo"]
     logs = sorted((on_slurm / ".snakemake" / "slurm_logs").rglob("*.log"))
     assert sorted(p.relative_to(on_slurm / ".snakemake" / "slurm_logs").parts[0] for p in logs) == (
-        sorted(f"rule_{rule}" for rule in jobs)
+        [f"rule_{rule}" for rule in submitted]
     )
-    assert "SLURM jobid" in cluster_run.stderr
+    assert cluster_run.stderr.count("has been submitted with SLURM jobid") == len(submitted)
 
     # the same files, and the same content; h5 compared as tables (their metadata differs)
     a, b = demo_project(on_slurm), demo_project(local)

@@ -17,7 +17,7 @@ import yaml
 
 from dlcflow.labels import read_annotations
 from dlcflow.project import Project
-from dlcflow.workflow import MissingLabelsError, annotated_stems
+from dlcflow.workflow import MissingLabelsError, annotated_stems, labels_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -222,6 +222,26 @@ def test_unlabeled_frames_stop_with_the_label_command(reaching_project: Path) ->
     assert run.returncode != 0
     assert "labeled-data/newvideo has frames but no CollectedData_Mackenzie.h5" in run.stderr
     assert not Project(reaching_project).training_set_folder().exists()
+
+
+def test_outlier_frames_wait_for_the_next_iteration(reaching_project: Path) -> None:
+    """Outlier frames of iteration 0 in a new folder (machine labels, no CollectedData
+    yet) neither block nor change iteration 0's dataset; after the merge they are part of
+    iteration 1's, and missing labels stop it."""
+    project = Project(reaching_project)
+    folder = project.labeled_folder("newvideo")
+    folder.mkdir()
+    (folder / "img01.png").write_bytes(
+        (project.labeled_folder("reachingvideo1") / "img005.png").read_bytes()
+    )
+    project.machine_labels("newvideo", 0).write_bytes(b"")  # DLC's own outlier extraction
+    assert annotated_stems(project) == ["reachingvideo1"]
+    assert labels_inputs(project, iteration=0) == [str(project.collected_data("reachingvideo1"))]
+    config = reaching_project.read_text()
+    reaching_project.write_text(config.replace("iteration: 0", "iteration: 1"))
+    merged = Project(reaching_project)
+    with pytest.raises(MissingLabelsError, match="labeled-data/newvideo has frames"):
+        annotated_stems(merged)
 
 
 def test_frames_keeps_dlc_frames_and_lists_them(reaching_project: Path) -> None:
