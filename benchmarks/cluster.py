@@ -49,6 +49,22 @@ SLURM_SIZE = [
     "--slurm-init-seconds-before-status-checks",
     "2",
 ]
+# a group job runs its videos two at a time on 2 CPUs: Snakemake stacks the jobs of a
+# group in series as far as the (per group job) resource limits require
+SLURM_GROUPED = [
+    "--set-resources",
+    "analyze_video:gpu=0",
+    "analyze_video:cpus_per_task=1",
+    "analyze_video:mem_mb=2000",
+    "--resources",
+    "cpus_per_task=2",
+    "mem_mb=4000",
+    "--set-resource-scopes",
+    "cpus_per_task=local",
+    "mem_mb=local",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+]
 
 
 def snakemake(workdir: Path, config: Path, *args: str) -> float:
@@ -128,7 +144,7 @@ def main() -> None:
                 str(PROFILE),
                 "--set-threads",
                 "analyze_video=1",
-                *SLURM_SIZE,
+                *SLURM_GROUPED,
                 "--groups",
                 "analyze_video=videos",
                 "--group-components",
