@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import scipy.io
 import yaml
+from conftest import SMALL_DEMO
 
 from dlcflow.localslurm import LocalSlurm, SlurmError
 from dlcflow.project import Project
@@ -28,22 +29,6 @@ from dlcflow.workflow import final_snapshot_index
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"
 pytestmark = [pytest.mark.workflow, pytest.mark.slurm]
-
-# The demo, small: 2 labeled videos x 8 frames, a held-out video, 6 + 4 iterations,
-# deterministic training so that a SLURM run and a local run compute the same numbers.
-SMALL_DEMO = {
-    "n_videos": 2,
-    "nframes": 60,
-    "numframes2pick": 8,
-    "seed": 1,
-    "net_type": "mobilenet_v2_0.35",
-    "init_weights": "none",
-    "maxiters": 6,
-    "saveiters": 3,
-    "n_test_videos": 1,
-    "refined": {"maxiters": 4, "saveiters": 2, "init_weights": "previous"},
-    "pose_cfg": {"deterministic": True},
-}
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +73,11 @@ def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
 
 
 def demo_config(folder: Path, **changes: object) -> Path:
+    """The small demo (tests/conftest.py) writing into ``folder/demo``."""
     folder.mkdir(parents=True, exist_ok=True)
     cfg = folder / "demo.yaml"
-    cfg.write_text(yaml.safe_dump({"demo": {**SMALL_DEMO, "outdir": str(folder / "demo")}}))
-    if changes:
-        cfg.write_text(
-            yaml.safe_dump({"demo": {**SMALL_DEMO, "outdir": str(folder / "demo"), **changes}})
-        )
+    demo = {**SMALL_DEMO, "outdir": str(folder / "demo"), **changes}
+    cfg.write_text(yaml.safe_dump({"demo": demo}))
     return cfg
 
 

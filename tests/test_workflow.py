@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import scipy.io
 import yaml
+from conftest import SMALL_DEMO
 
 from dlcflow.labels import read_annotations
 from dlcflow.project import Project
@@ -42,19 +43,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     post-processing, outliers of the held-out video, oracle refinement, merge, iteration 1."""
     cfg = tmp_path / "demo.yaml"
     outdir = tmp_path / "demo"
-    demo = {
-        "outdir": str(outdir),
-        "n_videos": 2,
-        "nframes": 60,
-        "numframes2pick": 8,
-        "seed": 1,
-        "net_type": "mobilenet_v2_0.35",
-        "init_weights": "none",
-        "maxiters": 6,
-        "saveiters": 3,
-        "n_test_videos": 1,
-        "refined": {"maxiters": 4, "saveiters": 2, "init_weights": "previous"},
-    }
+    demo = {**SMALL_DEMO, "outdir": str(outdir)}
     cfg.write_text(yaml.safe_dump({"demo": demo}))
     run = snakemake("demo", "--configfile", str(cfg))
     assert run.returncode == 0, run.stderr[-3000:]
