@@ -37,7 +37,7 @@ NODE = "localhost"
 PARTITION = "debug"
 NODE_CPUS = 8
 NODE_MEMORY_MB = 48000
-NODE_GPUS = 1
+NODE_GPUS = 1  # gres_conf() backs it with one device file
 SLURM_ETC = Path("/etc/slurm")
 MARKER = "# One-node SLURM made by dlcflow.localslurm"
 MUNGE_KEY = Path("/etc/munge/munge.key")
@@ -150,14 +150,14 @@ def _kill(pid: int | None, timeout: float = 20) -> None:
 
 @dataclass
 class LocalSlurm:
-    """A one-node SLURM whose configuration, state and logs live in ``folder``."""
+    """A one-node SLURM whose state and logs live in ``folder``; its configuration is
+    ``conf`` (SLURM's default place) and the gres.conf beside it."""
 
     folder: Path
+    conf: Path = SLURM_ETC / "slurm.conf"
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder).resolve()
-
-    conf: Path = SLURM_ETC / "slurm.conf"
 
     @property
     def gres(self) -> Path:
@@ -166,13 +166,12 @@ class LocalSlurm:
     def _ours(self) -> bool:
         return self.conf.exists() and self.conf.read_text().startswith(MARKER)
 
-    def _run(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-        return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
-
     def node_state(self) -> str:
         """The node's state as sinfo reports it ('' when the controller does not answer)."""
         try:
-            out = self._run("sinfo", "-h", "-N", "-o", "%T")
+            out = subprocess.run(
+                ["sinfo", "-h", "-N", "-o", "%T"], capture_output=True, text=True, timeout=30
+            )
         except (OSError, subprocess.SubprocessError):
             return ""
         return out.stdout.strip() if out.returncode == 0 else ""

@@ -42,6 +42,18 @@ def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
     cluster.stop()
 
 
+def test_local_slurm_never_touches_a_foreign_slurm_conf(tmp_path: Path) -> None:
+    conf = tmp_path / "etc" / "slurm.conf"
+    conf.parent.mkdir()
+    conf.write_text("ClusterName=production\n")
+    cluster = LocalSlurm(tmp_path / "state", conf=conf)
+    with pytest.raises(SlurmError, match="was not written by dlcflow: not touched"):
+        cluster.start()
+    cluster.stop()
+    assert conf.read_text() == "ClusterName=production\n"
+    assert not (tmp_path / "state").exists()
+
+
 def command(*args: str, profile: bool = True) -> list[str]:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile")]
     if profile:  # polled every 2 s instead of 40 s: the tests' jobs are short
