@@ -78,10 +78,11 @@ def run(*args: str, cwd: Path, profile: bool = True) -> subprocess.CompletedProc
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    log = (cwd / "snakemake.out").open("w")
-    return subprocess.Popen(
-        command(*args), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True, env=ENV
-    )
+    """Start Snakemake in the background, its output going to ``cwd/snakemake.out``."""
+    with (cwd / "snakemake.out").open("w") as log:  # the child keeps its own handle
+        return subprocess.Popen(
+            command(*args), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True, env=ENV
+        )
 
 
 def demo_config(folder: Path, **changes: object) -> Path:
