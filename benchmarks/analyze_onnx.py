@@ -13,12 +13,17 @@ order that rotates from round to round:
 * ``analyze_videos(..., engine="onnx", force=True)``: the whole call (loading the session,
   streaming decode, batching, output decoding, writing the h5 and metadata);
 * ``analyze_videos(..., engine="tensorflow", force=True)`` on the same video;
-* for reference, a session with ONNX Runtime's default options on the preloaded batches.
+* for reference, a session with ONNX Runtime's default options on the preloaded batches,
+  and the Keras model called eagerly (``model(batch)``, no ``tf.function``) on them: how
+  a plain TensorFlow script runs a network, and how the issue measured its TensorFlow
+  baseline (~22 frames/s for the bare MobileNetV2-0.35 backbone); dlcflow's TensorFlow
+  engine runs the model as a ``tf.function`` graph, about 2x faster than that.
 
 Ratios are medians of per-round ratios (on a shared machine other processes slow the
 parts of one round alike). Printed per backbone: frames/s and process CPU time per frame
 of each, "engine busy" (the share of the analysis' wall time spent inside the engine),
-the ratio analysis / bare and the speed-up of ONNX over TensorFlow. The last line is
+the ratio analysis / bare and the speed-up of ONNX over the TensorFlow engine (and over
+eager TensorFlow). The last line is
 ``analyze_onnx ratio=<min over backbones of analysis / bare>`` (goal >= 0.85: the network
 is the bottleneck). With ``--memory`` a fresh process per engine analyzes the video and
 reports its wall time (imports and model loading included), its peak memory and whether
@@ -51,6 +56,8 @@ from dlcflow.project import Project  # noqa: E402
 from dlcflow.video import VideoReader  # noqa: E402
 
 BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
+#: Frames per round for eager TensorFlow (slow; a reference only).
+EAGER_FRAMES = 96
 
 CHILD = """
 import json, re, sys, time
@@ -93,6 +100,16 @@ def bare_rate(run: Callable[[np.ndarray], object], batches: list[np.ndarray], n:
     return timed(calls * len(batches[0]), work)
 
 
+def eager_model(config: Path) -> Callable[[np.ndarray], object]:
+    """The project's last snapshot as a Keras model called eagerly on a batch."""
+    from dlcflow.predict import TensorFlowEngine, model_setup  # noqa: PLC0415
+
+    project = Project(config)
+    setup = model_setup(project, project.training_fractions[0], 1)
+    model = TensorFlowEngine(setup.cfg, setup.snapshots[-1]).model
+    return lambda batch: {k: v.numpy() for k, v in model(batch, training=False).items()}
+
+
 def analysis_rate(config: Path, video: Path, n: int, batch_size: int, engine: str) -> Measure:
     from dlcflow.analyze import analyze_videos  # noqa: PLC0415
 
@@ -126,8 +143,9 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
 
     engine = OnnxEngine(st.onnx)  # the options analyze_videos uses
     default = default_session(st.onnx)
-    engine(st.batches[0])  # warm up
-    default(st.batches[0])
+    eager = eager_model(st.config)
+    for run in (engine, default, eager):
+        run(st.batches[0])  # warm up
     timers: list[TimedEngine] = []
     factory = predict.ENGINES["onnx"]
 
@@ -141,6 +159,7 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
         "onnx": lambda: analysis_rate(st.config, st.video, n, bs, "onnx"),
         "tensorflow": lambda: analysis_rate(st.config, st.video, n, bs, "tensorflow"),
         "default": lambda: bare_rate(default, st.batches, n),
+        "eager": lambda: bare_rate(eager, st.batches, min(n, EAGER_FRAMES)),
     }
     found: dict[str, list[Measure]] = {key: [] for key in steps}
     busy = []
@@ -156,6 +175,7 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
     fps = {key: [m.fps for m in ms] for key, ms in found.items()}
     ratios = [a / b for a, b in zip(fps["onnx"], fps["bare"], strict=True)]
     speedups = [a / b for a, b in zip(fps["onnx"], fps["tensorflow"], strict=True)]
+    over_eager = [a / b for a, b in zip(fps["onnx"], fps["eager"], strict=True)]
 
     def line(label: str, key: str) -> str:
         cpu = 1000 * np.median([m.cpu_per_frame for m in found[key]])
@@ -172,9 +192,12 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
         + f"  {'':<30}engine busy {fmt(busy)} of the analysis' wall time\n"
         + line("analyze_videos(tensorflow)", "tensorflow")
         + line("ORT session, default options", "default")
+        + line("TensorFlow eager model(x)", "eager")
         + f"  ratio {np.median(ratios):.3f} (analysis / bare; median of rounds {fmt(ratios)})\n"
         + f"  ONNX speed-up over TensorFlow {np.median(speedups):.2f}x (median of rounds "
-        f"{fmt(speedups)})",
+        f"{fmt(speedups)})\n"
+        + f"  ONNX speed-up over eager TensorFlow {np.median(over_eager):.2f}x (median of "
+        f"rounds {fmt(over_eager)})",
         flush=True,
     )
     return float(np.median(ratios))

@@ -270,7 +270,9 @@ def describe_engine(engine: Engine) -> str:
         path, threads = getattr(engine, "path", None), getattr(engine, "threads", None)
         providers = getattr(engine, "providers", None) or ["?"]
         name = path.name if isinstance(path, Path) else "?"
-        return f"ONNX Runtime ({name}, {providers[0]}, {threads} threads)"
+        streams = getattr(engine, "streams", 1)
+        sessions = f" in {streams} sessions" if streams > 1 else ""
+        return f"ONNX Runtime ({name}, {providers[0]}, {threads} threads{sessions})"
     if getattr(engine, "name", "") == "tensorflow":
         return "TensorFlow"
     return repr(engine)

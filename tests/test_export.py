@@ -86,9 +86,14 @@ def test_export_file_metadata_and_dynamic_shapes(trained: Path) -> None:
         "location_refinement": True,
     }
     assert meta["verified"]["max_prob_diff"] <= 1e-3
-    # MobileNet's input scaling is folded into the first convolution (exactly: see below)
-    assert meta["graph_rewrites"] == ["input scaling folded into the first convolution"]
+    # exact rewrites (the analyses below agree with TensorFlow): MobileNet's input scaling
+    # in the first convolution, the two heads' transposed convolutions as convolutions
+    assert meta["graph_rewrites"] == [
+        "input scaling folded into the first convolution",
+        "2 stride-2 transposed convolutions as convolutions",
+    ]
     model = onnx.load(str(path))
+    assert "ConvTranspose" not in {node.op_type for node in model.graph.node}
     dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", "height", "width", 3]
     # a current export is kept; another snapshot has another fingerprint
@@ -183,7 +188,9 @@ def test_every_backbone_family_agrees(net_type: str, tmp_path: Path) -> None:
     prefix = nets.save_snapshot(tmp_path / "snapshot-5", model, iteration=5)
     path = export_snapshot(cfg, prefix, verify=False)
     assert path == tmp_path / "snapshot-5.onnx"
-    assert read_export_metadata(path)["graph_rewrites"] == []  # per-channel: not folded
+    # per-channel input scaling is not folded; the heads are rewritten
+    rewrites = ["2 stride-2 transposed convolutions as convolutions"]
+    assert read_export_metadata(path)["graph_rewrites"] == rewrites
     onnx_out = OnnxEngine(path, threads=2)(images)
     tf_out = TensorFlowEngine(cfg, prefix)(images)
     assert onnx_out[0].shape == (2, 10, 14, 3) and onnx_out[1].shape == (2, 10, 14, 6)
@@ -295,11 +302,27 @@ def test_onnx_engine_threads_and_no_tensorflow_import(trained: Path, tmp_path: P
 def test_onnx_engine_session_options(trained: Path) -> None:
     from dlcflow.export import OnnxEngine, export_model
 
-    engine = OnnxEngine(export_model(trained), threads=1)
+    path = export_model(trained)
+    engine = OnnxEngine(path, threads=1)
     options = engine.session.get_session_options()
-    assert engine.threads == 1 and options.intra_op_num_threads == 1
+    assert engine.threads == 1 and engine.streams == 1 and options.intra_op_num_threads == 1
     assert options.inter_op_num_threads == 1
     assert engine.session.get_providers() == ["CPUExecutionProvider"]
+    # on the CPU, one session per thread by default; the frames of a batch spread over them
+    images = np.random.default_rng(2).uniform(0, 255, (5, 64, 80, 3)).astype(np.float32)
+    expected = engine(images)
+    for threads, streams, per_session in [(2, None, 1), (2, 1, 2), (2, 2, 1)]:
+        parallel = OnnxEngine(path, threads=threads, streams=streams)
+        assert parallel.streams == len(parallel.sessions) == (streams or 2)
+        assert {s.get_session_options().intra_op_num_threads for s in parallel.sessions} == {
+            per_session
+        }
+        for got, want in zip(parallel(images), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert [a.shape for a in parallel(images[:1])] == [e[:1].shape for e in expected]
+        parallel.close()
+    with pytest.raises(ValueError, match="streams must be a positive integer"):
+        OnnxEngine(path, streams=0)
 
 
 # -- workflow ----------------------------------------------------------------------------------
