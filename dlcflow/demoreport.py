@@ -60,8 +60,11 @@ def demo_report(
     analysis: Sequence[str | os.PathLike[str]],
     evaluation: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str] | None = None,
+    refined_analysis: Sequence[str | os.PathLike[str]] = (),
 ) -> str:
-    """Text report of the demo run; written to ``out`` if given."""
+    """Text report of the demo run; written to ``out`` if given. ``analysis`` are the
+    first iteration's analyses, ``refined_analysis`` the second's (the same videos by the
+    model trained with the held-out videos' outlier frames)."""
     project = Project(config)
     lines = [f"dlcflow demo: {project.root}", ""]
     lines.append("evaluation on the labeled frames (DLC's results csv):")
@@ -81,17 +84,20 @@ def demo_report(
     # videos whose frames were extracted for labeling; the others were held out (at most
     # their outlier frames were labeled, in the refinement)
     labeled = {s for s in project.video_stems() if project.frames_manifest(s).is_file()}
-    lines.append("")
-    for h5 in map(Path, analysis):
-        video = _video_of(project, h5)
-        e = analysis_errors(h5, video)
-        kind = "labeled video" if video.stem in labeled else "held-out video"
-        lines.append(
-            f"analysis {video.name} ({kind}, {int(e['frames'])} frames): mean error "
-            f"{e['mean_px']:.2f} px, median {e['median_px']:.2f} px, "
-            f"{100 * e['within_5px']:.1f}% within 5 px; mean likelihood "
-            f"{e['mean_likelihood_visible']:.2f} visible / {e['mean_likelihood_hidden']:.2f} hidden"
-        )
+    for iteration, files in enumerate((analysis, refined_analysis)):
+        if files:
+            lines += ["", f"analysis by the iteration {iteration} model:"]
+        for h5 in map(Path, files):
+            video = _video_of(project, h5)
+            e = analysis_errors(h5, video)
+            kind = "labeled video" if video.stem in labeled else "held-out video"
+            lines.append(
+                f"{video.name} ({kind}, {int(e['frames'])} frames): mean error "
+                f"{e['mean_px']:.2f} px, median {e['median_px']:.2f} px, "
+                f"{100 * e['within_5px']:.1f}% within 5 px; mean likelihood "
+                f"{e['mean_likelihood_visible']:.2f} visible / "
+                f"{e['mean_likelihood_hidden']:.2f} hidden"
+            )
     text = "\n".join(lines) + "\n"
     if out is not None:
         atomic_write_text(out, text)

@@ -247,6 +247,23 @@ def final_snapshot_index(
     return prefix.with_name(prefix.name + ".index")
 
 
+def snapshot_iterations(st: Settings) -> set[int]:
+    """The iterations at which training with ``st`` saves a snapshot."""
+    return {*range(st.saveiters, st.maxiters + 1, max(st.saveiters, 1)), st.maxiters}
+
+
+def check_refined(first: Settings, refined: Settings) -> None:
+    """ValueError when the refined iterations' final snapshot has the training iterations
+    of a snapshot of the first one: their analyses would get the same file names (DLC's
+    scorer names a model by shuffle and training iterations only)."""
+    if refined.maxiters in snapshot_iterations(first):
+        raise ValueError(
+            f"config demo.refined.maxiters {refined.maxiters} is also a snapshot of the demo's "
+            f"first iteration (maxiters {first.maxiters}, saveiters {first.saveiters}): the two "
+            "models' analyses would have the same file names; choose another value"
+        )
+
+
 def stage_targets(
     project: Project, stage: str, st: Settings, iteration: int | None = None
 ) -> list[str]:

@@ -16,6 +16,7 @@ DEMO_REPORT = str(DEMO_DIR / "report.txt")
 USER = wf.settings(config)
 DEMO = wf.settings(config, demo=True)
 DEMO_REFINED = wf.settings(config, demo=True, refined=True)
+wf.check_refined(DEMO, DEMO_REFINED)
 DEMO_MERGED = str(DEMO_DIR / "merged.txt")
 
 
@@ -111,6 +112,8 @@ def demo_report_inputs(wildcards):
         "pointer": DEMO_POINTER,
         "merged": DEMO_MERGED,
         "analysis": wf.stage_targets(project, "analyze", DEMO),
+        # every video again, with the refined model (file names differ by its maxiters)
+        "refined": wf.stage_targets(project, "analyze", DEMO_REFINED),
         "evaluation": wf.stage_targets(project, "evaluate", DEMO, iteration=0)
         + wf.stage_targets(project, "evaluate", DEMO_REFINED, iteration=1),
     }

@@ -11,6 +11,7 @@ with rule_log(snakemake.log):
             Path(snakemake.input.pointer).read_text().strip(),
             snakemake.input.analysis,
             snakemake.input.evaluation,
+            refined_analysis=snakemake.input.refined,
             out=snakemake.output[0],
         )
     )

@@ -38,6 +38,29 @@ def test_unknown_workflow_key_is_rejected() -> None:
     assert "unknown key 'shufles' (did you mean 'shuffles'?)" in run.stderr + run.stdout
 
 
+def test_refined_demo_model_must_be_told_apart(tmp_path: Path) -> None:
+    """The demo analyzes every video with both iterations' models; DLC's file names tell
+    models apart by training iterations only, so a refined maxiters that is also a
+    snapshot of the first iteration is refused, naming the key."""
+    import copy
+
+    from dlcflow.workflow import check_refined, settings, snapshot_iterations
+
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    first, refined = settings(config, demo=True), settings(config, demo=True, refined=True)
+    assert snapshot_iterations(first) == {500, 1000, 1500}
+    check_refined(first, refined)  # the shipped config is fine
+    clash = copy.deepcopy(config)
+    clash["demo"]["refined"]["maxiters"] = 1000
+    with pytest.raises(ValueError, match="demo.refined.maxiters 1000 is also a snapshot"):
+        check_refined(first, settings(clash, demo=True, refined=True))
+    cfg = tmp_path / "clash.yaml"
+    cfg.write_text(yaml.safe_dump({"demo": clash["demo"]}))
+    run = snakemake("-n", "demo", "--configfile", str(cfg))
+    assert run.returncode != 0
+    assert "demo.refined.maxiters 1000 is also a snapshot" in run.stderr + run.stdout
+
+
 def test_demo_end_to_end(tmp_path: Path) -> None:
     """Two iterations: frames, oracle labels, dataset, training, evaluation, analysis,
     post-processing, outliers of the held-out video, oracle refinement, merge, iteration 1."""
@@ -137,8 +160,16 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     scorer1 = "DLC_mobnet_35_demo" + project.date + "shuffle1_4"
     assert project.evaluation_results(0.95, 1, scorer1, 1).is_file()
     report = (outdir / "report.txt").read_text()
-    assert "mouse3.mp4 (held-out video, 60 frames)" in report
     assert any(line.split()[:2] == ["1", "4"] for line in report.splitlines())
+    # every video analyzed by both iterations' models, scored against the ground truth
+    by_model = report.split("analysis by the iteration 1 model:")
+    assert len(by_model) == 2 and "analysis by the iteration 0 model:" in by_model[0]
+    for part in by_model:
+        assert "mouse3.mp4 (held-out video, 60 frames): mean error" in part
+        assert "mouse1.mp4 (labeled video, 60 frames): mean error" in part
+    for video in videos:
+        refined_h5 = project.analysis_output(video, scorer1)
+        assert len(pd.read_hdf(refined_h5)) == 60
     # a second run has nothing to do
     again = snakemake("demo", "-n", "--configfile", str(cfg))
     assert again.returncode == 0
