@@ -7,6 +7,7 @@ without them these tests fail with the reason, they are never skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -262,10 +263,24 @@ def test_killed_training_process_is_retried(labeled_demo: Path) -> None:
     the job again, which resumes from the last snapshot, and the run succeeds."""
 
     def kill_trainer(_: subprocess.Popen[str]) -> None:
+        """SIGKILL this run's training script (Snakemake writes it into the run's
+        .snakemake/scripts/), never another run's on the machine."""
         found = subprocess.run(
             ["pgrep", "-f", "train_network.py"], capture_output=True, text=True, check=True
         ).stdout.split()
-        for pid in found:
+        folders = {
+            f"{folder}/.snakemake/scripts/" for folder in (labeled_demo, labeled_demo.resolve())
+        }
+
+        def ours(pid: str) -> bool:
+            with contextlib.suppress(OSError):  # (the process may have ended since)
+                command = Path(f"/proc/{pid}/cmdline").read_text()
+                return any(folder in command for folder in folders)
+            return False
+
+        mine = [pid for pid in found if ours(pid)]
+        assert mine, f"no training script of this run among {found}"
+        for pid in mine:
             os.kill(int(pid), signal.SIGKILL)
 
     before = newest_snapshot(labeled_demo)
