@@ -156,9 +156,14 @@ class Settings:
 
 def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) -> Settings:
     """Workflow config -> :class:`Settings`; for the demo, ``demo:`` keys win, and for
-    its refined iterations (1, 2, ...) the ``demo.refined`` keys win over those."""
+    its refined iterations (1, 2, ...) the ``demo.refined`` keys win over those (its
+    ``pose_cfg`` keys over the demo's ``pose_cfg``)."""
     train, analyze = config["train"], config["analyze"]
-    over = {**config["demo"], **(config["demo"]["refined"] if refined else {})} if demo else {}
+    over: dict[str, Any] = {}
+    if demo:
+        finer = config["demo"]["refined"] if refined else {}
+        over = {**config["demo"], **finer}
+        over["pose_cfg"] = {**(config["demo"]["pose_cfg"] or {}), **(finer.get("pose_cfg") or {})}
     return Settings(
         shuffles=tuple(int(s) for s in config["shuffles"]),
         net_type=str(over.get("net_type", config["net_type"])),

@@ -50,6 +50,10 @@ def test_refined_demo_model_must_be_told_apart(tmp_path: Path) -> None:
     first, refined = settings(config, demo=True), settings(config, demo=True, refined=True)
     assert snapshot_iterations(first) == {500, 1000, 1500}
     check_refined(first, refined)  # the shipped config is fine
+    # the refined model fine-tunes: its learning rates end by its maxiters; its pose_cfg
+    # keys win over the demo's, the others are the demo's
+    assert refined.pose_cfg["multi_step"][-1][1] == refined.maxiters
+    assert {**refined.pose_cfg, "multi_step": None} == {**first.pose_cfg, "multi_step": None}
     clash = copy.deepcopy(config)
     clash["demo"]["refined"]["maxiters"] = 1000
     with pytest.raises(ValueError, match="demo.refined.maxiters 1000 is also a snapshot"):
