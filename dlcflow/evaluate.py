@@ -323,6 +323,11 @@ def evaluate_network(
                     project.evaluation_predictions(fraction, shuffle, scorer, iterations),
                     modelprefix,
                 )
+                index = snapshot.with_name(snapshot.name + ".index")
+                if pred_path.is_file() and pred_path.stat().st_mtime < index.stat().st_mtime:
+                    # a snapshot trained again since (DLC would reuse the old predictions)
+                    _log(f"{pred_path.name}: older than {index.name}; evaluating again")
+                    pred_path.unlink()
                 if pred_path.is_file():
                     _log(f"{pred_path.name}: already evaluated; errors recomputed from it")
                     machine = pd.read_hdf(pred_path)

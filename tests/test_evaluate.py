@@ -128,6 +128,21 @@ def test_again_reuses_predictions_and_adds_no_duplicate_rows(project: Project) -
         assert len(csv) == 1 and csv.iloc[0][" Train error(px)"] == 3.0  # replaced, not added
 
 
+def test_predictions_older_than_their_snapshot_are_made_again(project: Project) -> None:
+    """A snapshot trained again after its evaluation (same name, new weights): the stored
+    predictions are stale, so they are predicted again, not reused."""
+    import os
+
+    evaluate_network(project.config_path, engine=shifted())
+    index = project.snapshot_prefix(0.8, 1, 200).with_name("snapshot-200.index")
+    later = index.stat().st_mtime + 10
+    os.utime(index, (later, later))  # "retrained"
+    factory = Factory(SquareEngine(offsets=((6, 0), (0, 8)), likelihoods=(0.9, 0.3)))
+    again = evaluate_network(project.config_path, engine=factory)
+    assert factory.calls  # predicted again, with the new model
+    assert again.iloc[0][" Train error(px)"] == expected_error(project, "train", 6, 8)
+
+
 def test_snapshotindex_all_and_comparisonbodyparts(project: Project) -> None:
     set_config(project, snapshotindex="all")
     factory = shifted()
