@@ -264,9 +264,11 @@ def evaluate_network(
     *,
     engine: str | EngineFactory = "tensorflow",
     threads: int | None = None,
+    iteration: int | None = None,
 ) -> pd.DataFrame:
     """Evaluate the selected snapshots of each shuffle on the labeled frames (DLC's
-    ``evaluate_network``; see the module docstring for the files written).
+    ``evaluate_network``; see the module docstring for the files written), of the
+    config's ``iteration`` (DLC) or of ``iteration`` (an earlier model, evaluated again).
 
     ``trainingsetindex`` is an index into ``TrainingFraction`` or ``"all"``;
     ``comparisonbodyparts`` (``"all"`` or a list) restricts the errors and plots;
@@ -276,7 +278,7 @@ def evaluate_network(
     Returns the results of the evaluated snapshots (DLC's result columns).
     """
     plotting = bool(plotting)
-    project = Project(config)
+    project = Project(config, iteration=iteration)
     if project.multianimal:
         raise ValueError(
             f"{project.config_path}: multi-animal projects are not supported by evaluate_network"

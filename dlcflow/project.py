@@ -228,15 +228,20 @@ def pct(fraction: float) -> int:
 
 
 class Project:
-    """A DLC project: its validated config and every path inside it."""
+    """A DLC project: its validated config and every path inside it.
 
-    def __init__(self, config: str | os.PathLike[str]):
+    ``iteration`` overrides the config's ``iteration`` for this object (the paths of an
+    earlier iteration's model, e.g. to evaluate it again); the config file is not changed.
+    """
+
+    def __init__(self, config: str | os.PathLike[str], iteration: int | None = None):
         path = Path(config).expanduser()
         if path.is_dir():
             path = path / "config.yaml"
         self.cfg: CommentedMap = read_config(path)
         self.config_path: Path = path.resolve()
         self.root: Path = self.config_path.parent
+        self._iteration = iteration
 
     def __repr__(self) -> str:
         return f"Project({str(self.config_path)!r})"
@@ -256,7 +261,7 @@ class Project:
 
     @property
     def iteration(self) -> int:
-        return int(self.cfg["iteration"])
+        return int(self.cfg["iteration"]) if self._iteration is None else int(self._iteration)
 
     @property
     def multianimal(self) -> bool:

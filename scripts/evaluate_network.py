@@ -14,4 +14,5 @@ with rule_log(snakemake.log):
         Shuffles=[shuffle],
         trainingsetindex=project.training_fractions.index(fraction),
         plotting=snakemake.params.plotting,
+        iteration=int(snakemake.wildcards.iteration),  # not the config's, once merged
     )

@@ -143,6 +143,20 @@ def test_predictions_older_than_their_snapshot_are_made_again(project: Project) 
     assert again.iloc[0][" Train error(px)"] == expected_error(project, "train", 6, 8)
 
 
+def test_an_earlier_iteration_is_evaluated_again(project: Project) -> None:
+    """After the config moved on to iteration 1 (merge), iteration 0's model is evaluated
+    with ``iteration=0`` (what the workflow's rule passes), into iteration 0's files."""
+    set_config(project, iteration=1)
+    with pytest.raises(FileNotFoundError, match="iteration-1"):  # nothing made for it yet
+        evaluate_network(project.config_path, engine=shifted())
+    results = evaluate_network(project.config_path, engine=shifted(), iteration=0)
+    assert results.iloc[0][" Train error(px)"] == expected_error(project, "train")
+    scorer = f"DLC_mobnet_35_T{project.date}shuffle1_200"
+    assert project.evaluation_results(0.8, 1, scorer, iteration=0).is_file()
+    assert not project.evaluation_results(0.8, 1, scorer, iteration=1).exists()
+    assert Project(project.config_path).iteration == 1  # the config is not changed
+
+
 def test_snapshotindex_all_and_comparisonbodyparts(project: Project) -> None:
     set_config(project, snapshotindex="all")
     factory = shifted()
