@@ -109,7 +109,7 @@ OUTPUTS = {
     "prob": "(batch, h, w, num_joints) sigmoid part probabilities",
     "locref": "(batch, h, w, 2*num_joints) dx, dy of each part in locref_stdev units",
 }
-OUTPUT_NAMES = ["prob", "locref"]
+OUTPUT_NAMES = list(OUTPUTS)  # the order of session.run's results
 #: Most ONNX Runtime sessions one engine runs side by side on the CPU.
 MAX_STREAMS = 8
 _DIM_NAMES = {"image": ("batch", "height", "width", None)}
