@@ -385,6 +385,10 @@ def export_snapshot(
             rewrites.append("input scaling folded into the first convolution")
         if fold and (heads := onnxgraph.deconv_heads_as_convs(proto)):
             rewrites.append(f"{heads} stride-2 transposed convolutions as convolutions")
+        if fold and (merged := onnxgraph.merge_narrow_pointwise(proto)):
+            rewrites.append(f"{merged} narrow 1x1 convolutions merged into the next")
+        if fold and (shapes := onnxgraph.shapes_without_reorder(proto)):
+            rewrites.append(f"{shapes} shapes taken from smaller tensors")
         opsets = {o.domain or "ai.onnx": o.version for o in proto.opset_import}
         meta = {
             "format": EXPORT_FORMAT,

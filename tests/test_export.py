@@ -87,10 +87,14 @@ def test_export_file_metadata_and_dynamic_shapes(trained: Path) -> None:
     }
     assert meta["verified"]["max_prob_diff"] <= 1e-3
     # exact rewrites (the analyses below agree with TensorFlow): MobileNet's input scaling
-    # in the first convolution, the two heads' transposed convolutions as convolutions
+    # in the first convolution, the two heads' transposed convolutions as convolutions,
+    # the first bottleneck's 8-channel projection merged into the next expansion, and the
+    # features' shape read from the heads' tap convolution
     assert meta["graph_rewrites"] == [
         "input scaling folded into the first convolution",
         "2 stride-2 transposed convolutions as convolutions",
+        "1 narrow 1x1 convolutions merged into the next",
+        "1 shapes taken from smaller tensors",
     ]
     model = onnx.load(str(path))
     assert "ConvTranspose" not in {node.op_type for node in model.graph.node}
@@ -188,8 +192,12 @@ def test_every_backbone_family_agrees(net_type: str, tmp_path: Path) -> None:
     prefix = nets.save_snapshot(tmp_path / "snapshot-5", model, iteration=5)
     path = export_snapshot(cfg, prefix, verify=False)
     assert path == tmp_path / "snapshot-5.onnx"
-    # per-channel input scaling is not folded; the heads are rewritten
-    rewrites = ["2 stride-2 transposed convolutions as convolutions"]
+    # per-channel input scaling is not folded; the heads are rewritten, and the shape of
+    # the wide features is read from their tap convolution
+    rewrites = [
+        "2 stride-2 transposed convolutions as convolutions",
+        "1 shapes taken from smaller tensors",
+    ]
     assert read_export_metadata(path)["graph_rewrites"] == rewrites
     onnx_out = OnnxEngine(path, threads=2)(images)
     tf_out = TensorFlowEngine(cfg, prefix)(images)

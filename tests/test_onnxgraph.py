@@ -1,7 +1,8 @@
 """dlcflow.onnxgraph: the rewrites of exported graphs compute what Keras computes.
 
 Small Keras models with the layers the rewrites look for (DLC's prediction heads:
-3x3, stride-2 transposed convolutions with SAME padding) are exported with Keras' own
+3x3, stride-2 transposed convolutions with SAME padding; MobileNetV2's narrow linear
+projections) are exported with Keras' own
 ``model.export(..., format="onnx")`` as dlcflow does, rewritten, and run by ONNX Runtime
 on images whose sizes are odd and even; the outputs are compared with Keras'.
 """
@@ -40,14 +41,14 @@ def run(proto: Any, path: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, session.run(names, {"image": images}), strict=True))
 
 
-def heads_model(padding: str = "same", kernel: int = 3) -> Any:
+def heads_model(padding: str = "same", kernel: int = 3, features: int = 16) -> Any:
     """features -> two transposed-convolution heads (3 and 6 channels, with biases)."""
     import keras
 
     image = keras.Input((None, None, 3), name="image")
-    features = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(image)
-    prob = keras.layers.Conv2DTranspose(3, kernel, strides=2, padding=padding)(features)
-    locref = keras.layers.Conv2DTranspose(6, kernel, strides=2, padding=padding)(features)
+    hidden = keras.layers.Conv2D(features, 3, padding="same", activation="relu")(image)
+    prob = keras.layers.Conv2DTranspose(3, kernel, strides=2, padding=padding)(hidden)
+    locref = keras.layers.Conv2DTranspose(6, kernel, strides=2, padding=padding)(hidden)
     model = keras.Model(image, {"prob": keras.activations.sigmoid(prob), "locref": locref})
     rng = np.random.default_rng(0)
     model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
@@ -103,3 +104,72 @@ def test_prune_removes_dead_nodes_and_weights(tmp_path: Path) -> None:
     assert "dead" not in {n.name for n in graph.node}
     assert "orphan" not in {t.name for t in graph.initializer}
     assert [o.name for o in graph.output] == [o.name for o in proto.graph.output]
+
+
+def test_shape_of_wide_features_comes_from_the_tap_convolution(tmp_path: Path) -> None:
+    """tf2onnx's crop arithmetic reads the shape of the 128-channel features; after the
+    rewrite it reads the 81-channel taps, and the outputs are unchanged."""
+    import onnx
+
+    from dlcflow.onnxgraph import deconv_heads_as_convs, shapes_without_reorder
+
+    model = heads_model(features=128)
+    proto = export(model, tmp_path / "heads.onnx")
+    features = next(n for n in proto.graph.node if n.op_type == "ConvTranspose").input[0]
+    assert deconv_heads_as_convs(proto) == 2
+    shapes_of_features = [
+        n for n in proto.graph.node if n.op_type == "Shape" and n.input[0] == features
+    ]
+    assert shapes_of_features  # what the rewrite is for
+    assert shapes_without_reorder(proto) == len(shapes_of_features)
+    assert not [n for n in proto.graph.node if n.op_type == "Shape" and n.input[0] == features]
+    onnx.checker.check_model(proto)  # nodes still in topological order
+    images = np.random.default_rng(2).uniform(0, 255, (2, 7, 9, 3)).astype(np.float32)
+    expected = {k: v.numpy() for k, v in model(images).items()}
+    got = run(proto, tmp_path / "rewritten.onnx", images)
+    for key in ("prob", "locref"):
+        assert got[key].shape == expected[key].shape == (2, 14, 18, expected[key].shape[-1])
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-4, atol=1e-3)
+
+
+def bottleneck_model() -> Any:
+    """MobileNetV2's pattern: a linear 1x1 projection to 8 channels that only the next
+    expansion reads (merged), then one whose output a residual connection also reads
+    (kept), and a wide linear 1x1 one (kept)."""
+    import keras
+
+    layers = keras.layers
+    image = keras.Input((None, None, 3), name="image")
+    x = layers.Conv2D(16, 3, padding="same", activation="relu")(image)
+    x = layers.Conv2D(8, 1)(x)  # narrow, linear, read only by the next: merged
+    x = layers.Conv2D(48, 1, activation="relu6")(x)
+    narrow = layers.Conv2D(8, 1)(x)  # narrow, but the residual reads it too: kept
+    x = layers.Add()([narrow, layers.Conv2D(8, 1, activation="relu")(narrow)])
+    x = layers.Conv2D(32, 1)(x)  # 32 channels: not narrow, kept
+    x = layers.Conv2D(4, 1)(x)
+    model = keras.Model(image, {"out": x})
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: Path) -> None:
+    from dlcflow.onnxgraph import merge_narrow_pointwise
+
+    model = bottleneck_model()
+    proto = export(model, tmp_path / "bottleneck.onnx")
+    convs = [n.op_type for n in proto.graph.node].count("Conv")
+    assert convs == 7
+    assert merge_narrow_pointwise(proto) == 1
+    assert [n.op_type for n in proto.graph.node].count("Conv") == convs - 1
+    merged = [n for n in proto.graph.node if n.op_type == "Conv" and "_merged" in n.input[1]]
+    assert len(merged) == 1
+    weight = next(t for t in proto.graph.initializer if t.name == merged[0].input[1])
+    assert list(weight.dims) == [48, 16, 1, 1]
+    rng = np.random.default_rng(3)
+    for shape in [(2, 6, 10, 3), (1, 1, 1, 3)]:
+        images = rng.uniform(0, 255, shape).astype(np.float32)
+        expected = model(images)["out"].numpy()
+        got = run(proto, tmp_path / "rewritten.onnx", images)["out"]
+        assert np.abs(expected).max() > 10  # the layers do compute something
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-2)
