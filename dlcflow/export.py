@@ -14,7 +14,9 @@ JSON object; :func:`read_export_metadata`):
 - ``input``: the input policy -- ``image``, float32 NHWC RGB in 0..255, dynamic
   ``batch``, ``height``, ``width`` (at least 32 px; padded inside the network), and the
   score-map size ``(2*ceil(H/16), 2*ceil(W/16))``;
-- ``outputs``: ``prob`` (B, h, w, J) sigmoid part probabilities, ``locref`` (B, h, w, 2J);
+- ``outputs``: ``prob`` (B, h, w, J) sigmoid part probabilities, ``locref`` (B, J, 2) the
+  location refinement of each part at its maximum in ``prob`` (the only place decoding
+  reads it; :func:`dlcflow.onnxgraph.locref_at_maxima`);
 - ``pose_cfg``: what decoding and the result tables need -- ``net_type``, ``num_joints``,
   ``all_joints_names``, ``stride``, ``locref_stdev``, ``location_refinement``;
 - ``snapshot``, ``snapshot_iteration`` and ``snapshot_fingerprint`` (a hash of the
@@ -61,6 +63,7 @@ from dlcflow.predict import (
     training_fraction,
 )
 from dlcflow.project import Project, onnx_export_of, snapshot_iteration
+from dlcflow.targets import locref_at
 
 __all__ = [
     "EXPORT_CFG_KEYS",
@@ -76,8 +79,9 @@ __all__ = [
 
 #: Key of the export's ONNX metadata (``metadata_props``): a JSON object (module docstring).
 EXPORT_METADATA_KEY = "dlcflow"
-#: Format version of that JSON object.
-EXPORT_FORMAT = 1
+#: Format version of the export (2: ``locref`` at the maxima; 1: dense ``locref`` maps,
+#: still run by :class:`OnnxEngine`, re-exported by ``dlcflow export``).
+EXPORT_FORMAT = 2
 #: pose_cfg keys an export records (what decoding and the body-part table need).
 EXPORT_CFG_KEYS = (
     "net_type",
@@ -107,7 +111,8 @@ INPUT_POLICY = {
 }
 OUTPUTS = {
     "prob": "(batch, h, w, num_joints) sigmoid part probabilities",
-    "locref": "(batch, h, w, 2*num_joints) dx, dy of each part in locref_stdev units",
+    "locref": "(batch, num_joints, 2) dx, dy of each part at its first maximum in prob, "
+    "in locref_stdev units",
 }
 OUTPUT_NAMES = list(OUTPUTS)  # the order of session.run's results
 #: Most ONNX Runtime sessions one engine runs side by side on the CPU.
@@ -323,7 +328,10 @@ def _verify(
     prob, locref = OnnxEngine(path, threads=threads, providers=["CPUExecutionProvider"])(image)
     stdev = float(cfg.get("locref_stdev", 7.2801))
     prob_diff = float(np.abs(prob - expected["prob"].numpy()).max())
-    px_diff = float(np.abs(locref - expected["locref"].numpy()).max()) * stdev
+    dense = expected["locref"].numpy()
+    if locref.ndim == 3:  # at ONNX's maxima: TensorFlow's map read there
+        dense = locref_at(prob, dense)
+    px_diff = float(np.abs(locref - dense).max()) * stdev
     if not (prob_diff <= VERIFY_PROB_TOL and px_diff <= VERIFY_PX_TOL):
         raise ValueError(
             f"ONNX export differs from TensorFlow: max probability difference {prob_diff:.2e} "
@@ -383,6 +391,8 @@ def export_snapshot(
         rewrites = []
         if fold and onnxgraph.fold_input_scaling(proto):
             rewrites.append("input scaling folded into the first convolution")
+        if fold and onnxgraph.locref_at_maxima(proto):
+            rewrites.append("location refinement computed at each part's maximum only")
         if fold and (heads := onnxgraph.deconv_heads_as_convs(proto)):
             rewrites.append(f"{heads} stride-2 transposed convolutions as convolutions")
         if fold and (merged := onnxgraph.merge_narrow_pointwise(proto)):

@@ -36,6 +36,7 @@ from onnx import TensorProto, helper, numpy_helper
 __all__ = [
     "deconv_heads_as_convs",
     "fold_input_scaling",
+    "locref_at_maxima",
     "merge_narrow_pointwise",
     "prune",
     "shapes_without_reorder",
@@ -452,3 +453,145 @@ def shapes_without_reorder(model: Any) -> int:
     if done:
         _toposort(graph)
     return done
+
+
+def _locref_head(graph: Any, inits: dict[str, Any], output: str) -> Any:
+    """The 3x3, stride-2 ``ConvTranspose`` that the graph output ``output`` is cropped and
+    transposed from (through ``Identity``/``Transpose``/``Slice``/``Pad`` only), or None."""
+    producers = {name: node for node in graph.node for name in node.output}
+    node = producers.get(output)
+    while node is not None and node.op_type in ("Identity", "Transpose", "Slice", "Pad"):
+        node = producers.get(node.input[0])
+    if node is None or node.op_type != "ConvTranspose" or not _is_plain_deconv(node, inits):
+        return None
+    return node
+
+
+def locref_at_maxima(model: Any, prob: str = "prob", locref: str = "locref") -> bool:
+    """Compute the location refinement only where decoding reads it: at each body part's
+    maximum. The graph output ``locref`` (B, h, w, 2J), DLC's 3x3, stride-2 transposed
+    convolution of the features with SAME padding (``out[y] = full[y]`` for ``y < 2H``),
+    becomes ``(B, J, 2)``: for each part, the first maximum of ``prob`` (B, h, w, J) in
+    row-major order (NumPy's ``argmax``, as :func:`dlcflow.targets.decode`) is at output
+    ``(2i + a, 2j + b)``; it gathers the features at the 2x2 inputs ``(i + di, j + dj)``,
+    ``di, dj`` in ``{-1, 0}``, applies every tap to them (a matrix product, 18J x C by
+    C x 4J) and adds taps ``(a - 2di, b - 2dj)`` of the inputs inside the image, plus the
+    bias. The dense head was two thirds of the heads' arithmetic. Returns whether it
+    applied (opset 13 or later, both outputs present, the head as described)."""
+    graph = model.graph
+    opset = {o.domain or "ai.onnx": o.version for o in model.opset_import}.get("ai.onnx", 0)
+    outputs = {v.name: v for v in graph.output}
+    inits = {t.name: t for t in graph.initializer}
+    head = _locref_head(graph, inits, locref) if {prob, locref} <= outputs.keys() else None
+    if head is None or opset < 13:
+        return False
+    kernel = numpy_helper.to_array(inits[head.input[1]]).astype(np.float32)  # C, 2J, 3, 3
+    channels, parts = kernel.shape[0], kernel.shape[1] // 2
+    if kernel.shape[1] != 2 * parts or parts == 0:
+        return False
+    bias = np.zeros(2 * parts, np.float32)
+    if len(head.input) > 2 and head.input[2]:
+        bias = numpy_helper.to_array(inits[head.input[2]]).astype(np.float32)
+    s = "dlcflow_locref_"
+    taps = kernel.transpose(1, 2, 3, 0).reshape(18 * parts, channels)  # row (c*9 + p*3 + q)
+    di, dj = np.array([-1, -1, 0, 0]), np.array([-1, 0, -1, 0])
+    k, c = np.arange(parts)[:, None], np.arange(2)[None, :]
+    consts: dict[str, np.ndarray] = {
+        "taps": taps,
+        "bias": bias.reshape(1, parts, 2),
+        "perm_shape": np.array([0, 0, -1], np.int64),
+        "flat2": np.array([0, -1], np.int64),
+        "by_part": np.array([0, parts, 2, 4], np.int64),
+        "cols": np.array([0, 1, -1], np.int64),
+        "expand": np.array([1, channels, 1], np.int64),
+        "one": np.array([1], np.int64),
+        "two": np.array([2], np.int64),
+        "three": np.array([3], np.int64),
+        "zero": np.array([0], np.int64),
+        "di": di.reshape(1, 1, 4).astype(np.int64),
+        "dj": dj.reshape(1, 1, 4).astype(np.int64),
+        "pa": (-2 * di).reshape(1, 1, 4).astype(np.int64),
+        "pb": (-2 * dj).reshape(1, 1, 4).astype(np.int64),
+        # index into the (18J x 4J) tap products of row (2k + c)*9 + tap, column 4k + m
+        "base": ((2 * k + c) * 9 * 4 * parts + 4 * k)[None, :, :, None].astype(np.int64),
+        "m": np.arange(4, dtype=np.int64).reshape(1, 1, 1, 4),
+        "row": np.array([4 * parts], np.int64),
+        "axis3": np.array([3], np.int64),
+    }
+    graph.initializer.extend(numpy_helper.from_array(v, s + n) for n, v in consts.items())
+
+    def op(kind: str, inputs: list[str], name: str, **attrs: Any) -> str:
+        names = [i if i in (prob, head.input[0]) else s + i for i in inputs]
+        graph.node.append(helper.make_node(kind, names, [s + name], name=s + name, **attrs))
+        return name
+
+    op("Shape", [prob], "shape")
+    op("Slice", ["shape", "one", "two"], "height2")
+    op("Slice", ["shape", "two", "three"], "width2")
+    op("Div", ["height2", "two"], "height")
+    op("Div", ["width2", "two"], "width")
+    op("Sub", ["height", "one"], "last_row")
+    op("Sub", ["width", "one"], "last_col")
+    op("Transpose", [prob], "prob_nchw", perm=[0, 3, 1, 2])
+    op("Reshape", ["prob_nchw", "perm_shape"], "prob_flat")
+    op("ArgMax", ["prob_flat"], "argmax", axis=2, keepdims=1)  # (B, J, 1), first maximum
+    op("Div", ["argmax", "width2"], "y")
+    op("Mod", ["argmax", "width2"], "x")
+    op("Div", ["y", "two"], "i")
+    op("Mod", ["y", "two"], "a")
+    op("Div", ["x", "two"], "j")
+    op("Mod", ["x", "two"], "b")
+    op("Add", ["i", "di"], "ii")  # (B, J, 4): the 2x2 inputs
+    op("Add", ["j", "dj"], "jj")
+    op("Add", ["a", "pa"], "p")  # their taps (p, q); p or q = 3 is no tap
+    op("Add", ["b", "pb"], "q")
+    checks = [("Less", "p", "three"), ("Less", "q", "three"), ("Less", "ii", "height")]
+    checks += [("Less", "jj", "width"), ("GreaterOrEqual", "ii", "zero")]
+    checks += [("GreaterOrEqual", "jj", "zero")]
+    flags = [op(kind, [x, y], f"ok_{n}") for n, (kind, x, y) in enumerate(checks)]
+    valid = flags[0]
+    for n, flag in enumerate(flags[1:]):
+        valid = op("And", [valid, flag], f"valid_{n}")
+    op("Cast", [valid], "weight", to=TensorProto.FLOAT)
+    op("Unsqueeze", ["weight", "two"], "weight4")  # (B, J, 1, 4)
+    op("Min", ["p", "two"], "p_c")  # clamped to valid indices (masked out above)
+    op("Min", ["q", "two"], "q_c")
+    op("Mul", ["p_c", "three"], "p3")
+    op("Add", ["p3", "q_c"], "tap")
+    op("Max", ["ii", "zero"], "ii_lo")
+    op("Min", ["ii_lo", "last_row"], "ii_c")
+    op("Max", ["jj", "zero"], "jj_lo")
+    op("Min", ["jj_lo", "last_col"], "jj_c")
+    op("Mul", ["ii_c", "width"], "row_start")
+    op("Add", ["row_start", "jj_c"], "pos")  # (B, J, 4) flat input positions
+    op("Reshape", ["pos", "cols"], "pos_row")  # (B, 1, 4J)
+    op("Expand", ["pos_row", "expand"], "pos_all")  # (B, C, 4J)
+    op("Reshape", [head.input[0], "perm_shape"], "features_flat")  # (B, C, H*W)
+    op("GatherElements", ["features_flat", "pos_all"], "gathered", axis=2)
+    op("MatMul", ["taps", "gathered"], "products")  # (B, 18J, 4J)
+    op("Reshape", ["products", "flat2"], "products_flat")
+    op("Unsqueeze", ["tap", "two"], "tap4")  # (B, J, 1, 4)
+    op("Mul", ["tap4", "row"], "tap_rows")
+    op("Add", ["tap_rows", "base"], "sel_base")
+    op("Add", ["sel_base", "m"], "sel")  # (B, J, 2, 4)
+    op("Reshape", ["sel", "flat2"], "sel_flat")
+    op("GatherElements", ["products_flat", "sel_flat"], "picked_flat", axis=1)
+    op("Reshape", ["picked_flat", "by_part"], "picked")
+    op("Mul", ["picked", "weight4"], "masked")
+    op("ReduceSum", ["masked", "axis3"], "summed", keepdims=0)
+    op("Add", ["summed", "bias"], "at_maxima")
+    producers = {name: node for node in graph.node for name in node.output}
+    old = producers[locref]
+    old.output[0] = s + "dense_unused"
+    graph.node[-1].output[0] = locref
+    value = outputs[locref]
+    del value.type.tensor_type.shape.dim[:]
+    for dim in ("batch", parts, 2):
+        entry = value.type.tensor_type.shape.dim.add()
+        if isinstance(dim, str):
+            entry.dim_param = dim
+        else:
+            entry.dim_value = dim
+    prune(model)
+    _toposort(graph)
+    return True

@@ -119,6 +119,15 @@ def pose_loss(
     return losses
 
 
+def locref_at(prob: np.ndarray, locref: np.ndarray) -> np.ndarray:
+    """The locref ``(B, J, 2)`` of each part at its first maximum (row-major) in ``prob``
+    ``(B, h, w, J)``, from the map ``(B, h, w, 2J)``."""
+    b, h, w, j = prob.shape
+    idx = np.argmax(prob.reshape(b, h * w, j), axis=1)  # (B, J)
+    offsets = np.asarray(locref).reshape(b, h * w, j, 2)
+    return offsets[np.arange(b)[:, None], idx, np.arange(j)[None, :]]
+
+
 def decode(
     prob: np.ndarray,
     locref: np.ndarray,
@@ -128,7 +137,9 @@ def decode(
 ) -> np.ndarray:
     """Poses ``(B, J, 3)`` (x, y, likelihood) from probability maps ``(B, h, w, J)`` and
     locref ``(B, h, w, 2J)`` (a single ``(h, w, J)`` map counts as ``B = 1``): per body
-    part the argmax cell, refined by its locref offset."""
+    part the argmax cell (the first maximum in row-major order), refined by its locref
+    offset. ``locref`` may also be ``(B, J, 2)``: the offsets at those maxima already
+    (:func:`dlcflow.onnxgraph.locref_at_maxima`)."""
     prob = np.asarray(prob)
     locref = np.asarray(locref)
     if prob.ndim == 3:
@@ -141,8 +152,8 @@ def decode(
     x = col * float(stride) + 0.5 * float(stride)
     y = row * float(stride) + 0.5 * float(stride)
     if location_refinement:
-        offsets = locref.reshape(b, h * w, j, 2)
-        picked = offsets[np.arange(b)[:, None], idx, np.arange(j)[None, :]]  # (B, J, 2)
+        # (B, J, 2) is already at the maxima (an ONNX export's output)
+        picked = locref if locref.ndim == 3 else locref_at(prob, locref)
         x = x + picked[..., 0] * float(locref_stdev)
         y = y + picked[..., 1] * float(locref_stdev)
     return np.stack([x, y, likelihood], axis=-1).astype(np.float64)

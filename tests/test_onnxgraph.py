@@ -173,3 +173,50 @@ def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: P
         got = run(proto, tmp_path / "rewritten.onnx", images)["out"]
         assert np.abs(expected).max() > 10  # the layers do compute something
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-2)
+
+
+def test_locref_is_computed_at_each_parts_maximum(tmp_path: Path) -> None:
+    """The locref output becomes (B, J, 2): TensorFlow's map read at each part's first
+    maximum, on odd and even sizes and a 1x1 image (every neighbour but one outside), at
+    maxima of both output phases; with the heads rewrite after it, as in the export."""
+    import onnx
+
+    from dlcflow.onnxgraph import deconv_heads_as_convs, locref_at_maxima
+    from dlcflow.targets import locref_at
+
+    model = heads_model(features=32)
+    proto = export(model, tmp_path / "heads.onnx")
+    assert locref_at_maxima(proto)
+    assert deconv_heads_as_convs(proto) == 1  # only the probability head is left dense
+    onnx.checker.check_model(proto)
+    dims = proto.graph.output[[o.name for o in proto.graph.output].index("locref")]
+    assert [d.dim_param or d.dim_value for d in dims.type.tensor_type.shape.dim] == [
+        "batch",
+        3,
+        2,
+    ]
+    rng = np.random.default_rng(4)
+    rows: set[int] = set()
+    cols: set[int] = set()
+    for shape in [(2, 6, 10, 3), (1, 7, 9, 3), (1, 1, 1, 3), (4, 16, 16, 3), (8, 3, 5, 3)]:
+        images = rng.uniform(0, 255, shape).astype(np.float32)
+        expected = {k: v.numpy() for k, v in model(images).items()}
+        got = run(proto, tmp_path / "rewritten.onnx", images)
+        assert got["locref"].shape == (shape[0], 3, 2)
+        np.testing.assert_allclose(got["prob"], expected["prob"], rtol=1e-4, atol=1e-4)
+        want = locref_at(got["prob"], expected["locref"])
+        np.testing.assert_allclose(got["locref"], want, rtol=1e-4, atol=1e-3)
+        h, w = got["prob"].shape[1:3]
+        idx = np.argmax(got["prob"].reshape(shape[0], h * w, 3), axis=1)
+        rows |= set((idx // w).ravel() % 2)
+        cols |= set((idx % w).ravel() % 2)
+    assert {0, 1} <= rows and {0, 1} <= cols  # both output phases were checked
+
+
+def test_locref_rewrite_needs_the_dlc_head(tmp_path: Path) -> None:
+    from dlcflow.onnxgraph import locref_at_maxima
+
+    proto = export(heads_model(kernel=4), tmp_path / "heads.onnx")
+    before = proto.SerializeToString()
+    assert not locref_at_maxima(proto)
+    assert proto.SerializeToString() == before
