@@ -1,7 +1,8 @@
 """Exact rewrites of exported ONNX graphs that ONNX Runtime runs faster on the CPU.
 
-tf2onnx translates the Keras network op by op; two of its translations cost ONNX Runtime
-more than the arithmetic needs (measured on MobileNetV2-0.35 at 640x480, 1 thread):
+tf2onnx translates the Keras network op by op; some of its translations cost ONNX Runtime
+more than the arithmetic needs, and one output is more than decoding needs (measured on
+MobileNetV2-0.35 at 640x480, 1 thread):
 
 - :func:`fold_input_scaling`: MobileNet's ``(x - 127.5) / 127.5`` is two passes over every
   full-resolution image; folded into the first convolution's weights and bias (~15%).
@@ -12,6 +13,9 @@ more than the arithmetic needs (measured on MobileNetV2-0.35 at 640x480, 1 threa
   (the 9 kernel taps of every output channel), a grouped 2x2 convolution that adds the taps
   of each of the 4 output phases, and ``DepthToSpace`` (the sub-pixel form of a strided
   transposed convolution); ~10%.
+- :func:`locref_at_maxima`: decoding reads the location refinement only at each part's
+  maximum, so the export computes it only there (from the features at 2x2 positions)
+  instead of as a dense map; the dense head was two thirds of the heads' arithmetic.
 - :func:`merge_narrow_pointwise`: a linear 1x1 convolution to fewer channels than a
   blocked kernel holds (MobileNetV2-0.35's first bottleneck projects 16 to 8 channels
   at half resolution) followed by the next 1x1 expansion (8 to 48) becomes one
@@ -21,7 +25,7 @@ more than the arithmetic needs (measured on MobileNetV2-0.35 at 640x480, 1 threa
   for the heads' crop arithmetic, which makes ONNX Runtime reorder all of them out of the
   blocked layout; the shape is taken from the much smaller tap convolution instead; ~3%.
 
-All compute the same function (up to float rounding); :func:`dlcflow.export.export_snapshot`
+All compute the same poses (up to float rounding); :func:`dlcflow.export.export_snapshot`
 still compares the result with TensorFlow before the file gets its name. Each returns
 whether (or how often) it applied and leaves any other graph as it is.
 """
@@ -69,7 +73,8 @@ def _toposort(graph: Any) -> None:
         for node in ready:
             made.update(node.output)
         ordered += ready
-        todo = [n for n in todo if all(n is not r for r in ready)]
+        done = {id(n) for n in ready}
+        todo = [n for n in todo if id(n) not in done]
     del graph.node[:]
     graph.node.extend(ordered)
 
