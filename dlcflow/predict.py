@@ -4,7 +4,9 @@ An *engine* turns a batch of images into the network's two outputs::
 
     engine(batch: float32 (B, H, W, 3), RGB, 0..255) -> (prob (B, h, w, J), locref (B, h, w, 2J))
 
-with ``(h, w)`` the output size of stride 8 (see ``docs/network-contract.md``).
+with ``(h, w)`` the output size of stride 8 (see ``docs/network-contract.md``); an ONNX
+export (format 2) gives ``locref`` at each part's maximum only, ``(B, J, 2)``, which
+decoding takes as well.
 :class:`TensorFlowEngine` runs a snapshot with TensorFlow, :class:`dlcflow.export.OnnxEngine`
 runs its ONNX export (``snapshot-<n>.onnx`` beside it) with ONNX Runtime;
 both are registered in :data:`ENGINES`, and :func:`make_engine` also takes ``"auto"``
