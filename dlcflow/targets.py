@@ -123,8 +123,13 @@ def locref_at(prob: np.ndarray, locref: np.ndarray) -> np.ndarray:
     """The locref ``(B, J, 2)`` of each part at its first maximum (row-major) in ``prob``
     ``(B, h, w, J)``, from the map ``(B, h, w, 2J)``."""
     b, h, w, j = prob.shape
-    idx = np.argmax(prob.reshape(b, h * w, j), axis=1)  # (B, J)
-    offsets = np.asarray(locref).reshape(b, h * w, j, 2)
+    return _pick(np.argmax(prob.reshape(b, h * w, j), axis=1), locref)
+
+
+def _pick(idx: np.ndarray, locref: np.ndarray) -> np.ndarray:
+    """The locref ``(B, J, 2)`` at the flat cells ``idx`` ``(B, J)`` of the map."""
+    b, j = idx.shape
+    offsets = np.asarray(locref).reshape(b, -1, j, 2)
     return offsets[np.arange(b)[:, None], idx, np.arange(j)[None, :]]
 
 
@@ -153,7 +158,7 @@ def decode(
     y = row * float(stride) + 0.5 * float(stride)
     if location_refinement:
         # (B, J, 2) is already at the maxima (an ONNX export's output)
-        picked = locref if locref.ndim == 3 else locref_at(prob, locref)
+        picked = locref if locref.ndim == 3 else _pick(idx, locref)
         x = x + picked[..., 0] * float(locref_stdev)
         y = y + picked[..., 1] * float(locref_stdev)
     return np.stack([x, y, likelihood], axis=-1).astype(np.float64)
