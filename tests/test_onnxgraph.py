@@ -41,12 +41,21 @@ def run(proto: Any, path: Path, images: np.ndarray) -> dict[str, np.ndarray]:
     return dict(zip(names, session.run(names, {"image": images}), strict=True))
 
 
-def heads_model(padding: str = "same", kernel: int = 3, features: int = 16) -> Any:
-    """features -> two transposed-convolution heads (3 and 6 channels, with biases)."""
+def heads_model(
+    padding: str = "same", kernel: int = 3, features: int = 16, widen: bool = False
+) -> Any:
+    """features -> two transposed-convolution heads (3 and 6 channels, with biases). With
+    ``widen`` the features come from 8 channels through a 1x1 convolution and ReLU6, as
+    MobileNetV2's last layer."""
     import keras
 
+    layers = keras.layers
     image = keras.Input((None, None, 3), name="image")
-    hidden = keras.layers.Conv2D(features, 3, padding="same", activation="relu")(image)
+    if widen:
+        narrow = layers.Conv2D(8, 3, padding="same", activation="relu")(image)
+        hidden = layers.Conv2D(features, 1, activation="relu6")(narrow)
+    else:
+        hidden = layers.Conv2D(features, 3, padding="same", activation="relu")(image)
     prob = keras.layers.Conv2DTranspose(3, kernel, strides=2, padding=padding)(hidden)
     locref = keras.layers.Conv2DTranspose(6, kernel, strides=2, padding=padding)(hidden)
     model = keras.Model(image, {"prob": keras.activations.sigmoid(prob), "locref": locref})
@@ -175,20 +184,27 @@ def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: P
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-2)
 
 
-def test_locref_is_computed_at_each_parts_maximum(tmp_path: Path) -> None:
+@pytest.mark.parametrize("widen", [False, True])
+def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -> None:
     """The locref output becomes (B, J, 2): TensorFlow's map read at each part's first
     maximum, on odd and even sizes and a 1x1 image (every neighbour but one outside), at
-    maxima of both output phases; with the heads rewrite after it, as in the export."""
+    maxima of both output phases; with the heads rewrite after it, as in the export.
+    Features made by a 1x1 convolution from 8 channels (``widen``) are recomputed from
+    those: the 32-channel features are then read by the heads' convolution alone."""
     import onnx
 
     from dlcflow.onnxgraph import deconv_heads_as_convs, locref_at_maxima
     from dlcflow.targets import locref_at
 
-    model = heads_model(features=32)
+    model = heads_model(features=32, widen=widen)
     proto = export(model, tmp_path / "heads.onnx")
+    features = next(n for n in proto.graph.node if n.op_type == "ConvTranspose").input[0]
     assert locref_at_maxima(proto)
     assert deconv_heads_as_convs(proto) == 1  # only the probability head is left dense
     onnx.checker.check_model(proto)
+    readers = sorted(n.op_type for n in proto.graph.node if features in n.input)
+    readers = [op for op in readers if op != "Shape"]  # (shapes_without_reorder's part)
+    assert readers == (["Conv"] if widen else ["Conv", "Reshape"])
     dims = proto.graph.output[[o.name for o in proto.graph.output].index("locref")]
     assert [d.dim_param or d.dim_value for d in dims.type.tensor_type.shape.dim] == [
         "batch",
