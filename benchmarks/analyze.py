@@ -69,28 +69,56 @@ def timed(nframes: int, work: Callable[[], object]) -> Measure:
 
 
 def bare_run(engine: Callable, batches: list[np.ndarray], nframes: int) -> Measure:
-    """The engine alone on preloaded batches (``nframes`` frames, rounded up to batches)."""
+    """The engine alone on preloaded batches (``nframes`` frames, rounded up to batches),
+    fed as ``analyze_videos`` feeds it: the next batch is submitted before the outputs
+    of the current one are waited for (:func:`dlcflow.predict.submit`)."""
+    from dlcflow.predict import submit  # noqa: PLC0415
+
     calls = max(1, math.ceil(nframes / len(batches[0])))
 
     def work() -> None:
+        waiting = None
         for k in range(calls):
-            engine(batches[k % len(batches)])
+            started = submit(engine, batches[k % len(batches)])
+            if waiting is not None:
+                waiting()
+            waiting = started
+        if waiting is not None:
+            waiting()
 
     return timed(calls * len(batches[0]), work)
 
 
 class TimedEngine:
-    """Wraps an engine and adds up the wall seconds spent inside it."""
+    """Wraps an engine and adds up the wall seconds during which it has work (from the
+    submission of a batch to the return of its outputs, overlapping batches counted
+    once)."""
 
     def __init__(self, engine: Callable) -> None:
         self.engine, self.seconds = engine, 0.0
+        self.on_cpu = getattr(engine, "on_cpu", True)
+        self._running, self._since = 0, 0.0
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        start = time.perf_counter()
-        try:
-            return self.engine(batch)
-        finally:
-            self.seconds += time.perf_counter() - start
+        return self.submit(batch)()
+
+    def submit(self, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        from dlcflow.predict import submit  # noqa: PLC0415
+
+        if self._running == 0:
+            self._since = time.perf_counter()
+        self._running += 1
+        wait = submit(self.engine, batch)
+
+        def done() -> tuple[np.ndarray, np.ndarray]:
+            try:
+                return wait()
+            finally:
+                self._running -= 1
+                if self._running == 0:
+                    self.seconds += time.perf_counter() - self._since
+
+        return done
 
 
 def fmt(values: list[float]) -> str:

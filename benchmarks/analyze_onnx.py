@@ -9,7 +9,9 @@ order that rotates from round to round:
 
 * bare: the ONNX Runtime session of the export, with the options ``analyze_videos`` gives
   it (:class:`dlcflow.export.OnnxEngine`), on preloaded float32 batches of the video's
-  frames (same batch size and frame size; no video decoding, no output decoding, no I/O);
+  frames (same batch size and frame size; no video decoding, no output decoding, no I/O),
+  fed as the analysis feeds it (the next batch submitted before the current one's
+  outputs are waited for);
 * ``analyze_videos(..., engine="onnx", force=True)``: the whole call (loading the session,
   streaming decode, batching, output decoding, writing the h5 and metadata);
 * ``analyze_videos(..., engine="tensorflow", force=True)`` on the same video;
@@ -39,7 +41,6 @@ import argparse
 import contextlib
 import io
 import json
-import math
 import os
 import subprocess
 import sys
@@ -50,7 +51,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from analyze import Measure, TimedEngine, fmt, make_project, timed  # noqa: E402
+from analyze import Measure, TimedEngine, bare_run, fmt, make_project, timed  # noqa: E402
 
 from dlcflow.project import Project  # noqa: E402
 from dlcflow.video import VideoReader  # noqa: E402
@@ -88,16 +89,6 @@ def default_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda batch: session.run(["prob", "locref"], {"image": batch})
-
-
-def bare_rate(run: Callable[[np.ndarray], object], batches: list[np.ndarray], n: int) -> Measure:
-    calls = max(1, math.ceil(n / len(batches[0])))
-
-    def work() -> None:
-        for k in range(calls):
-            run(batches[k % len(batches)])
-
-    return timed(calls * len(batches[0]), work)
 
 
 def eager_model(config: Path) -> Callable[[np.ndarray], object]:
@@ -155,11 +146,11 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
 
     n, bs = st.nframes, args.batch_size
     steps: dict[str, Callable[[], Measure]] = {
-        "bare": lambda: bare_rate(engine, st.batches, n),
+        "bare": lambda: bare_run(engine, st.batches, n),
         "onnx": lambda: analysis_rate(st.config, st.video, n, bs, "onnx"),
         "tensorflow": lambda: analysis_rate(st.config, st.video, n, bs, "tensorflow"),
-        "default": lambda: bare_rate(default, st.batches, n),
-        "eager": lambda: bare_rate(eager, st.batches, min(n, EAGER_FRAMES)),
+        "default": lambda: bare_run(default, st.batches, n),
+        "eager": lambda: bare_run(eager, st.batches, min(n, EAGER_FRAMES)),
     }
     found: dict[str, list[Measure]] = {key: [] for key in steps}
     busy = []

@@ -2,9 +2,11 @@
 
 The video is streamed, never loaded: a background thread decodes frames
 (:class:`dlcflow.video.VideoReader`) into a few reusable float32 batch buffers and hands
-them over a bounded queue; the calling thread only runs the engine; a third thread
-decodes the network outputs (argmax + location refinement) into one preallocated
-``(nframes, 3J)`` array while the engine works on the next batch. Memory does not grow
+them over a bounded queue; the calling thread only feeds the engine, submitting the next
+batch before it waits for the current one where the engine can take it
+(:func:`dlcflow.predict.submit`); a third thread decodes the network outputs (argmax +
+location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
+works on the next batch. Memory does not grow
 with the video's length beyond that array. The engine is TensorFlow or ONNX Runtime
 (``engine="auto"``: :func:`dlcflow.predict.choose_engine`); with ONNX Runtime TensorFlow
 is not imported at all. Both share the decoding (:func:`dlcflow.predict.decode_outputs`).
@@ -34,7 +36,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -53,7 +55,9 @@ from dlcflow.predict import (
     make_engine,
     model_setup,
     predict_batch,
+    runs_on_cpu,
     select_snapshots,
+    submit,
     training_fraction,
 )
 from dlcflow.project import Project, collect_videos, snapshot_iteration
@@ -154,7 +158,7 @@ class FrameBatches:
         self.batch_size = max(1, int(batch_size))
         width, height = reader.frame_size
         self._free: queue.Queue[np.ndarray] = queue.Queue()
-        for _ in range(depth + 2):  # queued + in the engine + being filled
+        for _ in range(depth + 3):  # queued + two in the engine + being filled
             self._free.put(np.empty((self.batch_size, height, width, 3), np.float32))
         self._ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
@@ -230,23 +234,34 @@ def _run_batched(
     batch_size: int,
     bar: tqdm,
 ) -> None:
-    """Fill ``data`` (nframes, 3J) batch by batch; output decoding overlaps the engine."""
+    """Fill ``data`` (nframes, 3J) batch by batch. The next batch is submitted to the
+    engine before the outputs of the current one are waited for, and output decoding
+    runs beside the engine."""
     pending: deque[Future[None]] = deque()
+    running: deque[tuple[list[int], np.ndarray, Callable[[], Any]]] = deque()
 
     def store(indices: list[int], prob: np.ndarray, locref: np.ndarray) -> None:
         poses = decode_outputs(prob, locref, cfg)
         data[indices] = poses.reshape(len(indices), -1)
 
+    def finish(pool: ThreadPoolExecutor) -> None:
+        indices, batch, wait = running.popleft()
+        prob, locref = wait()
+        batches.release(batch)
+        while len(pending) >= 2:
+            pending.popleft().result()
+        pending.append(pool.submit(store, indices, prob, locref))
+        bar.update(len(indices))
+
     batches = FrameBatches(reader, batch_size)
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="dlcflow-decode") as pool:
             for indices, batch in batches:
-                prob, locref = engine(batch)
-                batches.release(batch)
-                while len(pending) >= 2:
-                    pending.popleft().result()
-                pending.append(pool.submit(store, indices, prob, locref))
-                bar.update(len(indices))
+                running.append((indices, batch, submit(engine, batch)))
+                if len(running) > 1:
+                    finish(pool)
+            while running:
+                finish(pool)
             while pending:
                 pending.popleft().result()
     finally:
@@ -362,7 +377,11 @@ def _analyze_video(
         f"{info.fps:.2f} fps) with {scorer}"
     )
     start = time.time()
-    with VideoReader(video, crop=crop, rgb=True) as reader:
+    # An engine on the CPU takes every core it may: FFmpeg's decoding threads (one per
+    # core) would only add synchronisation there, twice the CPU time per frame of one
+    # thread at 640x480 (benchmarks/analyze_onnx.py). A GPU engine leaves the cores free.
+    decode_threads = 1 if runs_on_cpu(engine) else None
+    with VideoReader(video, crop=crop, rgb=True, decode_threads=decode_threads) as reader:
         bar = tqdm(total=nframes, desc=video.name, unit="frame", mininterval=1.0, leave=False)
         try:
             if dynamic[0]:

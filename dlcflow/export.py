@@ -193,6 +193,7 @@ class OnnxEngine:
             self._pool, self._run_one = _session_pool(self.sessions)
             weakref.finalize(self, self._pool.shutdown, wait=False)
         self.providers: list[str] = list(self.session.get_providers())  # what it got
+        self.on_cpu = self.providers[0] == "CPUExecutionProvider"
         names = {o.name for o in self.session.get_outputs()}
         inputs = [i.name for i in self.session.get_inputs()]
         if inputs != ["image"] or not {"prob", "locref"} <= names:
@@ -243,12 +244,25 @@ class OnnxEngine:
             raise ValueError(f"{self.path}: not a loadable ONNX model ({err})") from None
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.submit(batch)()
+
+    def submit(self, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+        """Start running ``batch`` on the sessions' threads and return a function that
+        waits for its outputs. A caller that submits the next batch before it waits
+        keeps every session busy: otherwise a session that finishes its share of a
+        batch first waits for the others (~4% on 2 cores). ``batch`` must not change
+        until the outputs are in. With one session it runs at once, on the caller."""
         feed = np.ascontiguousarray(batch, dtype=np.float32)
         if self._pool is None or len(feed) == 1:
             prob, locref = self.session.run(OUTPUT_NAMES, {"image": feed})
-            return prob, locref
-        runs = list(self._pool.map(self._run_one, (feed[i : i + 1] for i in range(len(feed)))))
-        return np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs])
+            return lambda: (prob, locref)
+        runs = [self._pool.submit(self._run_one, feed[i : i + 1]) for i in range(len(feed))]
+
+        def wait() -> tuple[np.ndarray, np.ndarray]:
+            outs = [run.result() for run in runs]
+            return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+        return wait
 
     def close(self) -> None:
         """Stop the threads of the sessions (the engine cannot run afterwards)."""

@@ -6,7 +6,9 @@ An *engine* turns a batch of images into the network's two outputs::
 
 with ``(h, w)`` the output size of stride 8 (see ``docs/network-contract.md``); an ONNX
 export (format 2) gives ``locref`` at each part's maximum only, ``(B, J, 2)``, which
-decoding takes as well.
+decoding takes as well. An engine may also have ``submit(batch)``, which starts the batch
+and returns a function that waits for the outputs (:func:`submit`), so that a caller can
+keep it busy with the next batch.
 :class:`TensorFlowEngine` runs a snapshot with TensorFlow, :class:`dlcflow.export.OnnxEngine`
 runs its ONNX export (``snapshot-<n>.onnx`` beside it) with ONNX Runtime;
 both are registered in :data:`ENGINES`, and :func:`make_engine` also takes ``"auto"``
@@ -67,7 +69,9 @@ __all__ = [
     "predict_images",
     "read_image_rgb",
     "rebase",
+    "runs_on_cpu",
     "select_snapshots",
+    "submit",
     "tensorflow_sees_gpu",
     "thread_budget",
     "training_fraction",
@@ -175,6 +179,8 @@ class TensorFlowEngine:
             return out["prob"], out["locref"]
 
         self._run = run
+        #: No GPU for TensorFlow here: the network runs on the CPU.
+        self.on_cpu = not tf.config.list_logical_devices("GPU")
 
     def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         prob, locref = self._run(np.asarray(batch, dtype=np.float32))
@@ -266,6 +272,11 @@ def choose_engine(snapshot_prefix: str | os.PathLike[str]) -> tuple[str, str]:
     return "onnx", "ONNX export, CPU"
 
 
+def runs_on_cpu(engine: Engine) -> bool:
+    """Whether an engine computes on the CPU (its ``on_cpu``; True for engines without)."""
+    return bool(getattr(engine, "on_cpu", True))
+
+
 def describe_engine(engine: Engine) -> str:
     """One line naming an engine's runtime (for logs)."""
     if getattr(engine, "name", "") == "onnx":
@@ -326,6 +337,17 @@ def decode_outputs(prob: np.ndarray, locref: np.ndarray, cfg: Mapping[str, Any])
         locref_stdev=float(cfg.get("locref_stdev", 7.2801)),
         location_refinement=bool(cfg.get("location_refinement", True)),
     )
+
+
+def submit(engine: Engine, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Start running a float32 batch and return a function that waits for its outputs:
+    ``engine.submit`` where the engine runs batches on its own threads (so that the caller
+    can submit the next one first), otherwise the engine runs it now."""
+    start = getattr(engine, "submit", None)
+    if callable(start):
+        return start(batch)  # type: ignore[no-any-return]
+    outputs = engine(batch)
+    return lambda: outputs
 
 
 def predict_batch(engine: Engine, frames: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:

@@ -51,11 +51,17 @@ class VideoInfo:
     height: int
 
 
-def _open(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """Open a capture and read the header; VideoError (file and cause) when impossible."""
+def _open(path: Path, threads: int | None = None) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a capture and read the header; VideoError (file and cause) when impossible.
+    ``threads``: the decoder's threads (None: the backend's choice, FFmpeg's one per
+    core); a backend that does not take the setting opens the file without it."""
     if not path.is_file():
         raise VideoError(f"{path}: video not found")
-    cap = cv2.VideoCapture(str(path))
+    cap = None
+    if threads is not None:
+        cap = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, int(threads)])
+    if cap is None or not cap.isOpened():
+        cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise VideoError(f"{path}: cannot open video (unknown format or corrupt file)")
@@ -121,6 +127,7 @@ class VideoReader:
     frame; ``rgb`` returns RGB instead of OpenCV's BGR. ``len(reader)`` is the frame
     count from the header; :attr:`end` becomes the real end when the file turns out
     shorter (truncated), and :attr:`bad_frames` lists the frames that failed to decode.
+    ``decode_threads`` sets the decoder's threads (default: FFmpeg's, one per core).
 
     >>> with VideoReader("mouse.mp4") as reader:
     ...     for index, frame in reader.frames(0, 100, step=10):
@@ -135,9 +142,13 @@ class VideoReader:
         rgb: bool = False,
         seek_threshold: int = SEEK_THRESHOLD,
         max_bad_run: int = MAX_BAD_RUN,
+        decode_threads: int | None = None,
     ) -> None:
         self.path = Path(path)
-        self._cap, self.info = _open(self.path)
+        if decode_threads is not None and int(decode_threads) < 1:
+            raise ValueError(f"decode_threads must be a positive integer, not {decode_threads!r}")
+        self.decode_threads = None if decode_threads is None else int(decode_threads)
+        self._cap, self.info = _open(self.path, self.decode_threads)
         self.rgb = rgb
         self.seek_threshold = max(0, int(seek_threshold))
         self.max_bad_run = max(1, int(max_bad_run))
@@ -198,7 +209,7 @@ class VideoReader:
     # OpenCV: its own counter does not advance over a frame that fails to decode.
     def _reopen(self) -> None:
         self._cap.release()
-        self._cap, _ = _open(self.path)
+        self._cap, _ = _open(self.path, self.decode_threads)
         self._pos, self._grabbed = 0, None
 
     def _try_seek(self, index: int) -> bool:

@@ -332,6 +332,14 @@ def test_onnx_engine_session_options(trained: Path) -> None:
         for got, want in zip(parallel(images), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
         assert [a.shape for a in parallel(images[:1])] == [e[:1].shape for e in expected]
+        # two batches in flight at once (as analyze_videos runs it): each gets its own
+        second = images[::-1].copy()
+        first_wait, second_wait = parallel.submit(images), parallel.submit(second)
+        for got, want in zip(second_wait(), engine(second), strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        for got, want in zip(first_wait(), expected, strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert parallel.on_cpu
         parallel.close()
     with pytest.raises(ValueError, match="streams must be a positive integer"):
         OnnxEngine(path, streams=0)

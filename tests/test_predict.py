@@ -103,6 +103,26 @@ class SquareEngine:
         return encode(points, batch.shape[1], batch.shape[2])
 
 
+class SubmitEngine(SquareEngine):
+    """Takes batches with ``submit`` as ONNX Runtime's engine does, and computes each
+    only when it is waited for, from the array it was given: outputs are right only if
+    the caller leaves that array alone until then. Records submissions and waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[str, int]] = []
+
+    def submit(self, batch: np.ndarray):  # noqa: ANN201
+        number = sum(kind == "submit" for kind, _ in self.events)
+        self.events.append(("submit", number))
+
+        def wait() -> tuple[np.ndarray, np.ndarray]:
+            self.events.append(("wait", number))
+            return self(batch)
+
+        return wait
+
+
 class Factory:
     """Engine factory for ``engine=``: counts how often a model is loaded."""
 
@@ -303,6 +323,26 @@ def test_batches_partial_last_batch_and_snapshot_choice(setup) -> None:
     assert other.endswith("_200")
     set_config(project, snapshotindex="all")
     assert analyze_videos(project.config_path, video, engine=factory, force=True).endswith("_200")
+
+
+def test_next_batch_is_submitted_before_the_current_one_is_waited_for(setup) -> None:
+    project, video = setup
+    engine = SubmitEngine()
+    scorer = analyze_videos(project.config_path, video, batchsize=5, engine=Factory(engine))
+    assert engine.events == [
+        ("submit", 0),
+        ("submit", 1),
+        ("wait", 0),
+        ("submit", 2),
+        ("wait", 1),
+        ("submit", 3),
+        ("wait", 2),
+        ("submit", 4),
+        ("wait", 3),
+        ("wait", 4),
+    ]
+    df = pd.read_hdf(video.parent / f"vid{scorer}.h5")
+    np.testing.assert_allclose(xy_of(df), expected(24), atol=0.5)  # no buffer reused early
 
 
 def test_already_analyzed_is_skipped_unless_force(setup, capsys) -> None:

@@ -73,6 +73,20 @@ def test_reads_every_frame_in_order(video: Path) -> None:
     assert all(i == j for i, j in got)
 
 
+def test_decode_threads(video: Path) -> None:
+    """One decoding thread (what analysis asks for on the CPU) reads the same frames,
+    seeking included; a bad count is an error naming it."""
+    with VideoReader(video) as auto, VideoReader(video, decode_threads=1) as one:
+        assert one._cap.get(cv2.CAP_PROP_N_THREADS) == 1
+        for (i, a), (j, b) in zip(auto.frames(0, 40), one.frames(0, 40), strict=True):
+            assert i == j
+            np.testing.assert_array_equal(a, b)
+        sought = one.read_frame(100)
+        assert sought is not None and frame_index(sought) == 100
+    with pytest.raises(ValueError, match="decode_threads must be a positive integer"):
+        VideoReader(video, decode_threads=0)
+
+
 def test_range_step_and_indices(video: Path) -> None:
     with VideoReader(video) as reader:
         stepped = [(i, frame_index(f)) for i, f in reader.frames(10, 100, step=7)]
