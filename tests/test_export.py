@@ -312,7 +312,7 @@ def test_onnx_engine_threads_and_no_tensorflow_import(trained: Path, tmp_path: P
 
 
 def test_onnx_engine_session_options(trained: Path) -> None:
-    from dlcflow.export import OnnxEngine, export_model
+    from dlcflow.export import OnnxEngine, export_model, nchwc_block
 
     path = export_model(trained)
     engine = OnnxEngine(path, threads=1)
@@ -343,6 +343,20 @@ def test_onnx_engine_session_options(trained: Path) -> None:
         parallel.close()
     with pytest.raises(ValueError, match="streams must be a positive integer"):
         OnnxEngine(path, streams=0)
+    # MobileNetV2-0.35's 8-channel residual stream is padded where the kernels' block is 16
+    assert engine.padded_tensors == (1 if nchwc_block() == 16 else 0)
+
+
+def test_nchwc_block_from_cpu_flags(tmp_path: Path) -> None:
+    from dlcflow.export import nchwc_block
+
+    info = tmp_path / "cpuinfo"
+    for flags, block in [("fpu sse avx avx2 fma avx512f avx512bw", 16), ("sse avx avx2", 8)]:
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        assert nchwc_block(info) == block
+    info.write_text("processor\t: 0\nFeatures\t: fp asimd\n")  # ARM
+    assert nchwc_block(info) == 0
+    assert nchwc_block(tmp_path / "missing") == 0
 
 
 # -- workflow ----------------------------------------------------------------------------------

@@ -184,6 +184,32 @@ def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: P
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-2)
 
 
+def test_narrow_tensors_are_padded_to_a_whole_block(tmp_path: Path) -> None:
+    """The 8-channel tensors that only plain convolutions make and read (through a
+    residual Add and ReLU) get 16 channels; the output does not change. The 4-channel
+    output (a graph output) and the 48- and 32-channel tensors are left alone."""
+    import onnx
+    from onnx import numpy_helper
+
+    from dlcflow.onnxgraph import pad_channels
+
+    model = bottleneck_model()
+    proto = export(model, tmp_path / "bottleneck.onnx")
+    assert pad_channels(proto, 8) == 0  # nothing narrower than 8
+    assert pad_channels(proto, 16) == 2  # the first projection; the residual stream
+    onnx.checker.check_model(proto)
+    inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
+    shapes = [inits[n.input[1]].shape[:2] for n in proto.graph.node if n.op_type == "Conv"]
+    assert shapes == [(16, 3), (16, 16), (48, 16), (16, 48), (16, 16), (32, 16), (4, 32)]
+    rng = np.random.default_rng(5)
+    for shape in [(2, 6, 10, 3), (1, 1, 1, 3)]:
+        images = rng.uniform(0, 255, shape).astype(np.float32)
+        expected = model(images)["out"].numpy()
+        got = run(proto, tmp_path / "padded.onnx", images)["out"]
+        assert np.abs(expected).max() > 10  # the layers do compute something
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+
+
 @pytest.mark.parametrize("widen", [False, True])
 def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -> None:
     """The locref output becomes (B, J, 2): TensorFlow's map read at each part's first
