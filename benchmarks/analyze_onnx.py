@@ -28,8 +28,11 @@ the ratio analysis / bare and the speed-up of ONNX over the TensorFlow engine (a
 eager TensorFlow). The last line is
 ``analyze_onnx ratio=<min over backbones of analysis / bare>`` (goal >= 0.85: the network
 is the bottleneck). With ``--memory`` a fresh process per engine analyzes the video and
-reports its wall time (imports and model loading included), its peak memory and whether
-it imported TensorFlow.
+reports its wall time (imports and model loading included, as in one ``analyze`` job of
+the workflow), its peak memory and whether it imported TensorFlow, and the speed-up; for
+MobileNet on a longer video (``--fresh-frames``, default 1800: a minute at 30 frames/s),
+on which the fixed costs of each engine (TensorFlow's import, building and tracing the
+model) weigh as they do on a typical recording.
 
     .venv/bin/python benchmarks/analyze_onnx.py --memory
     .venv/bin/python benchmarks/analyze_onnx.py --frames 600 --resnet-frames 64 --rounds 5
@@ -194,23 +197,38 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
     return float(np.median(ratios))
 
 
-def memory_check(st: Setup) -> None:
-    """A fresh process per engine: wall time, peak memory, TensorFlow imported or not."""
+def memory_check(st: Setup, nframes: int, args: argparse.Namespace) -> None:
+    """A fresh process per engine analyzes a video of ``nframes`` frames: wall time
+    (imports and model loading included, as in one ``analyze`` job of the workflow),
+    peak memory, TensorFlow imported or not, and the speed-up."""
+    from dlcflow.demo import make_video  # noqa: PLC0415
+
+    video = st.video
+    if nframes != st.nframes:
+        size = (args.width, args.height)
+        video = make_video(st.video.with_name(f"fresh{nframes}.mp4"), nframes=nframes, size=size)
+    seconds = {}
     for engine in ("onnx", "tensorflow"):
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(st.config), str(st.video), engine],
+            [sys.executable, "-c", CHILD, str(st.config), str(video), engine],
             capture_output=True,
             text=True,
             check=True,
             env={**os.environ, "PYTHONWARNINGS": "ignore"},
         )
         info = json.loads(out.stdout.strip().splitlines()[-1])
+        seconds[engine] = info["seconds"]
         print(
             f"{st.net_type}: fresh process, engine {engine}: {info['seconds']:.1f} s for "
-            f"{st.nframes} frames (imports and model load included), peak memory "
+            f"{nframes} frames (imports and model load included), peak memory "
             f"{info['peak_mb']:.0f} MB, TensorFlow imported: {info['tensorflow']}",
             flush=True,
         )
+    print(
+        f"{st.net_type}: fresh process, ONNX speed-up over TensorFlow "
+        f"{seconds['tensorflow'] / seconds['onnx']:.2f}x ({nframes} frames)",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -221,7 +239,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--rounds", type=int, default=4, help="repeats (order rotates)")
-    parser.add_argument("--memory", action="store_true", help="fresh-process memory check")
+    parser.add_argument("--memory", action="store_true", help="fresh-process check")
+    parser.add_argument(
+        "--fresh-frames",
+        type=int,
+        default=1800,
+        help="video length of the fresh-process check (MobileNet; a minute at 30 frames/s)",
+    )
     parser.add_argument("--backbones", nargs="+", default=list(BACKBONES))
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPUs, CPU only", flush=True)
@@ -233,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         ratios = [run_backbone(st, args) for st in setups]
         if args.memory:
             for st in setups:
-                memory_check(st)
+                resnet = st.net_type.startswith("resnet")
+                memory_check(st, st.nframes if resnet else args.fresh_frames, args)
     print(f"analyze_onnx ratio={min(ratios):.3f}")
     sys.stdout.flush()
 
