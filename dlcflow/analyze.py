@@ -6,10 +6,10 @@ them over a bounded queue; the calling thread only feeds the engine, submitting 
 batch before it waits for the current one where the engine can take it
 (:func:`dlcflow.predict.submit`); a third thread decodes the network outputs (argmax +
 location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
-works on the next batch. Memory does not grow
-with the video's length beyond that array. The engine is TensorFlow or ONNX Runtime
-(``engine="auto"``: :func:`dlcflow.predict.choose_engine`); with ONNX Runtime TensorFlow
-is not imported at all. Both share the decoding (:func:`dlcflow.predict.decode_outputs`).
+works on the next batch. Memory does not grow with the video's length beyond that
+array. The engine is TensorFlow or ONNX Runtime (``engine="auto"``:
+:func:`dlcflow.predict.choose_engine`); with ONNX Runtime TensorFlow is not imported at
+all. Both share the decoding (:func:`dlcflow.predict.decode_outputs`).
 
 Outputs (DLC 2.3's, see ``shared/DLC_FORMATS.md``), all written atomically:
 
@@ -67,8 +67,9 @@ __all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos", "wri
 
 HDF_KEY = "df_with_missing"
 COORDS = ("x", "y", "likelihood")
-#: Batches decoded ahead of the engine (bounded queue).
-QUEUE_DEPTH = 2
+#: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
+#: the one being filled, four batch buffers in all.
+QUEUE_DEPTH = 1
 #: Smallest side of a dynamic crop (the network needs inputs of at least 32 px).
 MIN_CROP = 32
 Crop = tuple[int, int, int, int]
