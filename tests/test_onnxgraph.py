@@ -162,6 +162,19 @@ def bottleneck_model() -> Any:
     return model
 
 
+def assert_same_output(
+    model: Any, proto: Any, path: Path, seed: int, rtol: float, atol: float
+) -> None:
+    """The rewritten graph gives Keras' ``out`` on an even-sized batch and a 1x1 image."""
+    rng = np.random.default_rng(seed)
+    for shape in [(2, 6, 10, 3), (1, 1, 1, 3)]:
+        images = rng.uniform(0, 255, shape).astype(np.float32)
+        expected = model(images)["out"].numpy()
+        got = run(proto, path, images)["out"]
+        assert np.abs(expected).max() > 10  # the layers do compute something
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
 def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: Path) -> None:
     from dlcflow.onnxgraph import merge_narrow_pointwise
 
@@ -175,13 +188,7 @@ def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: P
     assert len(merged) == 1
     weight = next(t for t in proto.graph.initializer if t.name == merged[0].input[1])
     assert list(weight.dims) == [48, 16, 1, 1]
-    rng = np.random.default_rng(3)
-    for shape in [(2, 6, 10, 3), (1, 1, 1, 3)]:
-        images = rng.uniform(0, 255, shape).astype(np.float32)
-        expected = model(images)["out"].numpy()
-        got = run(proto, tmp_path / "rewritten.onnx", images)["out"]
-        assert np.abs(expected).max() > 10  # the layers do compute something
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-2)
+    assert_same_output(model, proto, tmp_path / "rewritten.onnx", seed=3, rtol=1e-4, atol=1e-2)
 
 
 def test_narrow_tensors_are_padded_to_a_whole_block(tmp_path: Path) -> None:
@@ -201,13 +208,7 @@ def test_narrow_tensors_are_padded_to_a_whole_block(tmp_path: Path) -> None:
     inits = {t.name: numpy_helper.to_array(t) for t in proto.graph.initializer}
     shapes = [inits[n.input[1]].shape[:2] for n in proto.graph.node if n.op_type == "Conv"]
     assert shapes == [(16, 3), (16, 16), (48, 16), (16, 48), (16, 16), (32, 16), (4, 32)]
-    rng = np.random.default_rng(5)
-    for shape in [(2, 6, 10, 3), (1, 1, 1, 3)]:
-        images = rng.uniform(0, 255, shape).astype(np.float32)
-        expected = model(images)["out"].numpy()
-        got = run(proto, tmp_path / "padded.onnx", images)["out"]
-        assert np.abs(expected).max() > 10  # the layers do compute something
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-3)
+    assert_same_output(model, proto, tmp_path / "padded.onnx", seed=5, rtol=1e-5, atol=1e-3)
 
 
 @pytest.mark.parametrize("widen", [False, True])
