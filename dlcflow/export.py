@@ -190,7 +190,7 @@ class OnnxEngine:
         else:
             self.streams = min(int(streams or MAX_STREAMS), self.threads)
         per_session = self.threads // self.streams
-        model = self._model(wanted[0] == "CPUExecutionProvider")
+        model, self.padded_tensors = self._model(wanted[0] == "CPUExecutionProvider")
         self.sessions = [self._session(model, per_session, wanted) for _ in range(self.streams)]
         self.session = self.sessions[0]
         self._pool: ThreadPoolExecutor | None = None
@@ -233,14 +233,14 @@ class OnnxEngine:
                     f"{want[key]!r}"
                 )
 
-    def _model(self, cpu: bool) -> str | bytes:
-        """The export for ONNX Runtime: on a CPU whose blocked kernels take more channels
-        than some tensors have, with those padded (:func:`dlcflow.onnxgraph.pad_channels`,
-        exact; ~2.5% for MobileNetV2-0.35 with AVX-512), else the file as it is."""
-        self.padded_tensors = 0
+    def _model(self, cpu: bool) -> tuple[str | bytes, int]:
+        """The export for ONNX Runtime and how many tensors were padded: on a CPU whose
+        blocked kernels take more channels than some tensors have, with those padded
+        (:func:`dlcflow.onnxgraph.pad_channels`, exact; ~2.5% for MobileNetV2-0.35 with
+        AVX-512), else the file as it is."""
         block = nchwc_block() if cpu else 0
         if not block:
-            return str(self.path)
+            return str(self.path), 0
         import onnx  # noqa: PLC0415
 
         from dlcflow.onnxgraph import pad_channels  # noqa: PLC0415
@@ -249,8 +249,8 @@ class OnnxEngine:
             model = onnx.load(str(self.path))
         except Exception as err:  # noqa: BLE001 (protobuf's errors are untyped)
             raise ValueError(f"{self.path}: not a loadable ONNX model ({err})") from None
-        self.padded_tensors = pad_channels(model, block)
-        return model.SerializeToString() if self.padded_tensors else str(self.path)
+        padded = pad_channels(model, block)
+        return (model.SerializeToString() if padded else str(self.path)), padded
 
     def _session(self, model: str | bytes, threads: int, providers: list[str]) -> Any:
         import onnxruntime as ort  # noqa: PLC0415 (only when an ONNX engine is made)
