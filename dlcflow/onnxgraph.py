@@ -672,8 +672,9 @@ def _channel_group(
     graph: Any, start: Any, inits: dict[str, Any], consumers: dict[str, list[Any]]
 ) -> tuple[set[str], list[Any], list[Any]] | None:
     """The tensors joined to ``start``'s output by element-wise Add/Clip/Relu (a residual
-    stream), the convolutions that make them and those that read them; None when any
-    other operation (or a graph output) touches them."""
+    stream), the convolutions (with constant biases) that make them and those that read
+    them; None when any other operation (or a graph output) touches them, so that a graph
+    is either padded whole or left as it is."""
     producers = {name: node for node in graph.node for name in node.output}
     outputs = {v.name for v in graph.output}
     tensors: set[str] = set()
@@ -688,7 +689,7 @@ def _channel_group(
         node = producers.get(name)
         if name in outputs or node is None:
             return None
-        if _plain_conv(node, inits):
+        if _plain_conv(node, inits) and _bias(node, inits, 1) is not None:
             makers[id(node)] = node
         elif node.op_type == "Add":
             todo += list(node.input)
@@ -747,8 +748,7 @@ def pad_channels(model: Any, block: int) -> int:
             pad = [(0, extra)] + [(0, 0)] * (weight.ndim - 1)
             _replace_weight(graph, inits, maker, 1, np.pad(weight, pad))
             bias = _bias(maker, inits, channels)
-            if bias is None:
-                raise ValueError(f"{maker.name}: bias is not a constant")
+            assert bias is not None  # _channel_group takes constant biases only
             while len(maker.input) < 3:
                 maker.input.append("")
             _replace_weight(graph, inits, maker, 2, np.pad(bias, (0, extra)))
