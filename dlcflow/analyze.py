@@ -47,6 +47,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from dlcflow.fileio import atomic_path
+from dlcflow.io.hdf import write_frame
 from dlcflow.predict import (
     Engine,
     EngineFactory,
@@ -65,7 +66,6 @@ from dlcflow.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
 
 __all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos", "write_analysis"]
 
-HDF_KEY = "df_with_missing"
 COORDS = ("x", "y", "likelihood")
 #: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
 #: the one being filled, four batch buffers in all.
@@ -348,8 +348,7 @@ def write_analysis(
             df.to_csv(tmp)
     with atomic_path(h5_path.with_name(stem + "_meta.pickle")) as tmp, open(tmp, "wb") as fh:
         pickle.dump({"data": dict(metadata)}, fh, pickle.HIGHEST_PROTOCOL)
-    with atomic_path(h5_path) as tmp:
-        df.to_hdf(tmp, key=HDF_KEY, format="table", mode="w")
+    write_frame(df, h5_path, table=True)
 
 
 # -- analysis --------------------------------------------------------------------------------

@@ -43,9 +43,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dlcflow.analyze import HDF_KEY, prediction_columns
+from dlcflow.analyze import prediction_columns
 from dlcflow.dataset import read_documentation
 from dlcflow.fileio import atomic_path, replace_folder
+from dlcflow.io.hdf import write_frame
 from dlcflow.labels import read_annotations
 from dlcflow.plotting import colors_bgr, draw_points
 from dlcflow.predict import (
@@ -176,8 +177,7 @@ def _upsert_results(path: Path, new: pd.DataFrame) -> None:
 
 
 def _write_predictions(path: Path, df: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        df.to_hdf(tmp, key=HDF_KEY, mode="w")
+    write_frame(df, path, table=False)
 
 
 def plot_evaluation(

@@ -23,12 +23,11 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.fileio import temp_path
+from dlcflow.io.hdf import first_line, read_frame, write_frame_to
 
 if TYPE_CHECKING:
     from dlcflow.project import Project
 
-HDF_KEY = "df_with_missing"
-NAPARI_KEY = "keypoints"
 COORDS = ("x", "y")
 MACHINE_COORDS = ("x", "y", "likelihood")
 SINGLE = "single"
@@ -126,36 +125,8 @@ def _split_path(text: str) -> list[str]:
     return [p for p in text.replace("\\", "/").split("/") if p]
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 def _read_h5(path: Path) -> pd.DataFrame:
-    try:
-        with pd.HDFStore(path, mode="r") as store:
-            keys = store.keys()
-            if not keys:
-                raise LabelError(f"{path}: the HDF5 file holds no table")
-            if len(keys) == 1:
-                key = keys[0]
-            else:
-                preferred = [k for k in (f"/{HDF_KEY}", f"/{NAPARI_KEY}") if k in keys]
-                if not preferred:
-                    raise LabelError(
-                        f"{path}: several tables ({', '.join(keys)}) and none is '{HDF_KEY}'"
-                    )
-                key = preferred[0]
-            df = store.get(key)
-    except LabelError:
-        raise
-    except Exception as err:  # PyTables/HDF5 raise many error types
-        raise LabelError(
-            f"{path}: not a readable annotation h5 file ({_first_line(err)})"
-        ) from None
-    if not isinstance(df, pd.DataFrame):
-        raise LabelError(f"{path}: holds a {type(df).__name__}, not an annotation table")
-    return df
+    return read_frame(path, error=LabelError)
 
 
 def _csv_layout(path: Path) -> tuple[int, int]:
@@ -164,7 +135,7 @@ def _csv_layout(path: Path) -> tuple[int, int]:
         with path.open(newline="", encoding="utf-8") as fh:
             head = [row for _, row in zip(range(6), csv.reader(fh), strict=False)]
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise LabelError(f"{path}: not a readable csv file ({_first_line(err)})") from None
+        raise LabelError(f"{path}: not a readable csv file ({first_line(err)})") from None
     n_header = 0
     for row in head:
         if row and row[0] in _HEADER_NAMES:
@@ -190,7 +161,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, header=list(range(n_header)), index_col=index_col)
     except Exception as err:  # pandas parser errors
-        raise LabelError(f"{path}: not a readable annotation csv ({_first_line(err)})") from None
+        raise LabelError(f"{path}: not a readable annotation csv ({first_line(err)})") from None
 
 
 def _normalize(df: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -223,7 +194,7 @@ def _normalize(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     try:
         values = df.to_numpy(dtype="float64", na_value=np.nan)
     except (TypeError, ValueError) as err:
-        raise LabelError(f"{path}: non-numeric coordinates ({_first_line(err)})") from None
+        raise LabelError(f"{path}: non-numeric coordinates ({first_line(err)})") from None
     return pd.DataFrame(values, index=row_index(rows), columns=columns)
 
 
@@ -265,7 +236,7 @@ def write_frame_files(df: pd.DataFrame, h5_path: Path, csv_path: Path | None) ->
     tmp_h5 = temp_path(h5_path)
     tmp_csv = temp_path(csv_path) if csv_path is not None else None
     try:
-        df.to_hdf(tmp_h5, key=HDF_KEY, mode="w", format="fixed")
+        write_frame_to(df, tmp_h5, table=False)
         if tmp_csv is not None:
             df.to_csv(tmp_csv)
         os.replace(tmp_h5, h5_path)

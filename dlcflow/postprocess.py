@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.fileio import atomic_path
+from dlcflow.io.hdf import first_line, read_frame, write_frame
 from dlcflow.project import Project
 
 __all__ = [
@@ -46,7 +47,6 @@ __all__ = [
     "write_table",
 ]
 
-HDF_KEY = "df_with_missing"
 FILTERTYPES = ("median", "arima", "spline")
 #: Likelihood given to points filled in by the spline filter (DLC's value).
 SPLINE_LIKELIHOOD = 0.01
@@ -76,17 +76,11 @@ def read_poses(path: str | os.PathLike[str]) -> pd.DataFrame:
         if p.suffix.lower() == ".csv":
             df = pd.read_csv(p, header=[0, 1, 2], index_col=0)
         else:
-            with pd.HDFStore(p, mode="r") as store:
-                keys = store.keys()
-                key = f"/{HDF_KEY}" if f"/{HDF_KEY}" in keys else (keys[0] if keys else None)
-                if key is None:
-                    raise PoseFileError(f"{p}: the HDF5 file holds no table")
-                df = store.get(key)
+            df = read_frame(p, error=PoseFileError)
     except PoseFileError:
         raise
     except Exception as err:  # PyTables and pandas raise many error types
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise PoseFileError(f"{p}: not a readable pose file ({first})") from None
+        raise PoseFileError(f"{p}: not a readable pose file ({first_line(err)})") from None
     names = list(getattr(df.columns, "names", []))
     if "bodyparts" not in names or "coords" not in names:
         raise PoseFileError(f"{p}: columns lack the levels 'bodyparts' and 'coords'")
@@ -106,8 +100,7 @@ def write_table(df: pd.DataFrame, h5_path: Path, save_as_csv: bool) -> None:
     if save_as_csv:
         with atomic_path(h5_path.with_suffix(".csv")) as tmp:
             df.to_csv(tmp)
-    with atomic_path(h5_path) as tmp:
-        df.to_hdf(tmp, key=HDF_KEY, format="table", mode="w")
+    write_frame(df, h5_path, table=True)
 
 
 def point_columns(df: pd.DataFrame) -> list[tuple[tuple[str, ...], int, int, int]]:

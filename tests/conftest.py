@@ -8,24 +8,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-reaching-2018"
 
-# The demo, small: 2 labeled videos x 8 frames, a held-out video, 6 + 4 training
-# iterations; deterministic training, so that two runs compute the same numbers.
-SMALL_DEMO = {
-    "n_videos": 2,
-    "nframes": 60,
-    "numframes2pick": 8,
-    "seed": 1,
-    "net_type": "mobilenet_v2_0.35",
-    "init_weights": "none",
-    "maxiters": 6,
-    "saveiters": 3,
-    "n_test_videos": 1,
-    "refined": {"maxiters": 4, "saveiters": 2, "init_weights": "previous"},
-    "pose_cfg": {"deterministic": True},
-}
+#: The demo, small (tests/small-demo.yaml, which CI's compatibility check runs too).
+SMALL_DEMO = yaml.safe_load((Path(__file__).with_name("small-demo.yaml")).read_text())
 
 
 def write_video(path: Path, nframes: int = 30, size: tuple[int, int] = (64, 48)) -> Path:

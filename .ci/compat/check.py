@@ -1,0 +1,97 @@
+"""Read a folder's pose tables in a DLC user's environment (pandas 2, NumPy 1) and compare
+them with what pandas 3 read (``expected.py``); then load an analysis file with movement's
+and dlc2kinematics' DLC loaders.
+
+Usage: python check.py FOLDER EXPECTED.json REWRITTEN
+
+Each h5 table is also written again here, by pandas 2, under REWRITTEN (same key, same
+format), so that ``reread.py`` can check that dlcflow reads what pandas 2 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tables_io import csv_layout, describe, holds_table, read_table_csv
+
+#: An analysis output: ``<video stem>DLC_<net>_<Task><date>shuffle<n>_<iterations>.h5``.
+ANALYSIS = re.compile(r"DLC_\w+shuffle\d+_\d+\.h5$")
+
+
+def read_all(folder: Path) -> dict:
+    found = {}
+    for path in sorted(folder.rglob("*.h5")):
+        if holds_table(path):
+            found[str(path.relative_to(folder))] = describe(pd.read_hdf(path))
+    for path in sorted(folder.rglob("*.csv")):
+        layout = csv_layout(path)
+        if layout is not None:
+            header, index = layout
+            df = read_table_csv(path, header, index)
+            found[str(path.relative_to(folder))] = describe(df)
+    return found
+
+
+def check_tools(path: Path) -> list[str]:
+    """movement's and dlc2kinematics' loaders on one analysis file, values as in pandas."""
+    from dlc2kinematics import load_data
+    from movement.io import load_poses
+
+    table = pd.read_hdf(path)
+    xy = table.loc[:, table.columns.get_level_values("coords") != "likelihood"].to_numpy()
+    xy = xy.reshape(len(table), -1, 2)  # frames, body parts, (x, y)
+    problems = []
+    ds = load_poses.from_dlc_file(path)
+    position = ds["position"].transpose("time", "keypoints", "space", "individuals").values
+    if not np.array_equal(position[..., 0], xy, equal_nan=True):
+        problems.append(f"{path}: movement's positions differ from the table's")
+    df, bodyparts, scorer = load_data(str(path))
+    if not np.array_equal(df.to_numpy(), table.to_numpy(), equal_nan=True):
+        problems.append(f"{path}: dlc2kinematics' values differ from the table's")
+    print(f"check: movement {ds['position'].shape} and dlc2kinematics {df.shape} read {path.name}")
+    return problems
+
+
+def rewrite(folder: Path, names: list[str], out: Path) -> None:
+    """Write every h5 table again with this pandas, as it was (key, fixed or table)."""
+    for name in names:
+        with pd.HDFStore(folder / name, mode="r") as store:
+            key = store.keys()[0]
+            df, table = store.get(key), store.get_storer(key).is_table
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        df.to_hdf(target, key=key, mode="w", format="table" if table else "fixed")
+
+
+def main(folder: Path, expected_file: Path, rewritten: Path) -> None:
+    expected = json.loads(expected_file.read_text())
+    found = read_all(folder)
+    problems = [f"{name}: not read here" for name in expected if name not in found]
+    problems += [
+        f"{name}: reads differently under pandas {pd.__version__}"
+        for name, table in expected.items()
+        if name in found and found[name] != table
+    ]
+    analysis = [folder / name for name in expected if ANALYSIS.search(name)]
+    if not analysis:
+        problems.append("no analysis file to load with movement and dlc2kinematics")
+    else:
+        problems += check_tools(analysis[0])
+    rewrite(folder, [name for name in found if name.endswith(".h5")], rewritten)
+    n_h5 = sum(name.endswith(".h5") for name in found)
+    print(
+        f"check: pandas {pd.__version__}, NumPy {np.__version__}: read {n_h5} h5 and "
+        f"{len(found) - n_h5} csv tables, {len(expected)} expected"
+    )
+    for line in problems:
+        print(f"check: {line}", file=sys.stderr)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
