@@ -1,7 +1,7 @@
 """Benchmark: video analysis speed against the bare network, per backbone.
 
 For each backbone (``mobilenet_v2_0.35`` and ``resnet_50``, random weights, ``init_weights:
-none``) a throwaway project gets a synthetic 640x480 mouse video (``dlcflow.demo``) and a
+none``) a throwaway project gets a synthetic 640x480 mouse video (``dlcflow.devtools.demo``) and a
 snapshot of the untrained network. One warm :class:`TensorFlowEngine` is then timed on
 
 * the bare model: the engine alone on preloaded float32 batches (same batch size and
@@ -40,9 +40,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from benchutil import untrained_project  # noqa: E402
 
-from dlcflow.demo import make_video  # noqa: E402
-from dlcflow.project import Project  # noqa: E402
-from dlcflow.video import VideoReader  # noqa: E402
+from dlcflow.core.video import VideoReader  # noqa: E402
+from dlcflow.devtools.demo import make_video  # noqa: E402
+from dlcflow.project.paths import Project  # noqa: E402
 
 BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
 
@@ -71,8 +71,8 @@ def timed(nframes: int, work: Callable[[], object]) -> Measure:
 def bare_run(engine: Callable, batches: list[np.ndarray], nframes: int) -> Measure:
     """The engine alone on preloaded batches (``nframes`` frames, rounded up to batches),
     fed as ``analyze_videos`` feeds it: the next batch is submitted before the outputs
-    of the current one are waited for (:func:`dlcflow.predict.submit`)."""
-    from dlcflow.predict import submit  # noqa: PLC0415
+    of the current one are waited for (:func:`dlcflow.inference.predict.submit`)."""
+    from dlcflow.inference.predict import submit  # noqa: PLC0415
 
     calls = max(1, math.ceil(nframes / len(batches[0])))
 
@@ -103,7 +103,7 @@ class TimedEngine:
         return self.submit(batch)()
 
     def submit(self, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-        from dlcflow.predict import submit  # noqa: PLC0415
+        from dlcflow.inference.predict import submit  # noqa: PLC0415
 
         if self._running == 0:
             self._since = time.perf_counter()
@@ -129,8 +129,8 @@ def run_backbone(
     net_type: str, nframes: int, batch_size: int, size: tuple[int, int], rounds: int
 ) -> float:
     """Paired rounds (bare, analysis; the order alternates); returns the median ratio."""
-    from dlcflow.analyze import analyze_videos  # noqa: PLC0415
-    from dlcflow.predict import TensorFlowEngine, load_pose_cfg  # noqa: PLC0415
+    from dlcflow.inference.analyze import analyze_videos  # noqa: PLC0415
+    from dlcflow.inference.predict import TensorFlowEngine, load_pose_cfg  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="dlcflow-bench-analyze-") as tmp:
         config = make_project(Path(tmp), net_type, nframes, size)

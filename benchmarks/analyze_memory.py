@@ -1,7 +1,7 @@
 """Benchmark: peak memory of video analysis on a short and a 10x longer video.
 
 Makes a throwaway project with an untrained ``mobilenet_v2_0.35`` snapshot and two
-synthetic mouse videos (``dlcflow.demo``) of ``--frames`` and ``10 * --frames`` frames,
+synthetic mouse videos (``dlcflow.devtools.demo``) of ``--frames`` and ``10 * --frames`` frames,
 then runs ``analyze_videos`` on each in a fresh subprocess, which reports its own peak
 RSS (``ru_maxrss``). Analysis streams the video (frames never accumulate; only the
 ``(nframes, 3J)`` result array grows), so both peaks should be about the same.
@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchutil import untrained_project  # noqa: E402
 
-from dlcflow.demo import make_video  # noqa: E402
+from dlcflow.devtools.demo import make_video  # noqa: E402
 
 NET_TYPE = "mobilenet_v2_0.35"
 
@@ -39,7 +39,7 @@ def child(config: str, video: str, batch_size: int) -> None:
     import contextlib  # noqa: PLC0415
     import io  # noqa: PLC0415
 
-    from dlcflow.analyze import analyze_videos  # noqa: PLC0415
+    from dlcflow.inference.analyze import analyze_videos  # noqa: PLC0415
 
     start = time.perf_counter()
     with contextlib.redirect_stderr(io.StringIO()):

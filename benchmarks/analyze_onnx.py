@@ -2,13 +2,13 @@
 against TensorFlow, per backbone.
 
 For each backbone (``mobilenet_v2_0.35`` and ``resnet_50``, random weights) a throwaway
-project gets a synthetic 640x480 mouse video (``dlcflow.demo``) and a snapshot of the
+project gets a synthetic 640x480 mouse video (``dlcflow.devtools.demo``) and a snapshot of the
 untrained network (``benchutil.untrained_project``), which is exported to ONNX
-(``dlcflow.export.export_model``). Then ``--rounds`` rounds time, back to back and in an
+(``dlcflow.inference.export.export_model``). Then ``--rounds`` rounds time, back to back and in an
 order that rotates from round to round:
 
 * bare: the ONNX Runtime session of the export, with the options ``analyze_videos`` gives
-  it (:class:`dlcflow.export.OnnxEngine`), on preloaded float32 batches of the video's
+  it (:class:`dlcflow.inference.export.OnnxEngine`), on preloaded float32 batches of the video's
   frames (same batch size and frame size; no video decoding, no output decoding, no I/O),
   fed as the analysis feeds it (the next batch submitted before the current one's
   outputs are waited for);
@@ -56,8 +56,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from analyze import Measure, TimedEngine, bare_run, fmt, make_project, timed  # noqa: E402
 
-from dlcflow.project import Project  # noqa: E402
-from dlcflow.video import VideoReader  # noqa: E402
+from dlcflow.core.video import VideoReader  # noqa: E402
+from dlcflow.project.paths import Project  # noqa: E402
 
 BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
 #: Frames per round for eager TensorFlow (slow; a reference only).
@@ -66,7 +66,7 @@ EAGER_FRAMES = 96
 CHILD = """
 import json, re, sys, time
 start = time.perf_counter()
-from dlcflow.analyze import analyze_videos
+from dlcflow.inference.analyze import analyze_videos
 analyze_videos(sys.argv[1], [sys.argv[2]], batchsize=8, force=True, engine=sys.argv[3])
 status = open("/proc/self/status").read()  # VmHWM: peak resident memory of this process
 print(json.dumps({
@@ -96,7 +96,7 @@ def default_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
 
 def eager_model(config: Path) -> Callable[[np.ndarray], object]:
     """The project's last snapshot as a Keras model called eagerly on a batch."""
-    from dlcflow.predict import TensorFlowEngine, model_setup  # noqa: PLC0415
+    from dlcflow.inference.predict import TensorFlowEngine, model_setup  # noqa: PLC0415
 
     project = Project(config)
     setup = model_setup(project, project.training_fractions[0], 1)
@@ -105,7 +105,7 @@ def eager_model(config: Path) -> Callable[[np.ndarray], object]:
 
 
 def analysis_rate(config: Path, video: Path, n: int, batch_size: int, engine: str) -> Measure:
-    from dlcflow.analyze import analyze_videos  # noqa: PLC0415
+    from dlcflow.inference.analyze import analyze_videos  # noqa: PLC0415
 
     def work() -> None:
         with contextlib.redirect_stderr(io.StringIO()):
@@ -118,7 +118,7 @@ class Setup:
     """One backbone's project, video, export and preloaded batches."""
 
     def __init__(self, root: Path, net_type: str, nframes: int, args: argparse.Namespace):
-        from dlcflow.export import export_model  # noqa: PLC0415
+        from dlcflow.inference.export import export_model  # noqa: PLC0415
 
         self.net_type, self.nframes = net_type, nframes
         self.config = make_project(root, net_type, nframes, (args.width, args.height))
@@ -132,8 +132,8 @@ class Setup:
 def run_backbone(st: Setup, args: argparse.Namespace) -> float:
     """Rounds of (bare, analysis with ONNX, analysis with TensorFlow, ORT's default
     session), the order rotating; returns the median of the rounds' analysis / bare."""
-    from dlcflow import predict  # noqa: PLC0415
-    from dlcflow.export import OnnxEngine  # noqa: PLC0415
+    from dlcflow.inference import predict  # noqa: PLC0415
+    from dlcflow.inference.export import OnnxEngine  # noqa: PLC0415
 
     engine = OnnxEngine(st.onnx)  # the options analyze_videos uses
     default = default_session(st.onnx)
@@ -201,7 +201,7 @@ def memory_check(st: Setup, nframes: int, args: argparse.Namespace) -> None:
     """A fresh process per engine analyzes a video of ``nframes`` frames: wall time
     (imports and model loading included, as in one ``analyze`` job of the workflow),
     peak memory, TensorFlow imported or not, and the speed-up."""
-    from dlcflow.demo import make_video  # noqa: PLC0415
+    from dlcflow.devtools.demo import make_video  # noqa: PLC0415
 
     video = st.video
     if nframes != st.nframes:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from dlcflow.demo import BODYPARTS
-from dlcflow.posecfg import write_yaml
-from dlcflow.project import Project, create_new_project
+from dlcflow.devtools.demo import BODYPARTS
+from dlcflow.project.paths import Project, create_new_project
+from dlcflow.project.posecfg import write_yaml
 
 
 def untrained_project(root: Path, videos: list[Path], net_type: str, task: str = "bench") -> Path:
     """A project over ``videos`` with a test pose_cfg and a snapshot (iteration 0) of the
     untrained ``net_type`` network (random weights): enough to analyze videos."""
-    from dlcflow import nets  # noqa: PLC0415 (TensorFlow only when needed)
+    from dlcflow.training import nets  # noqa: PLC0415 (TensorFlow only when needed)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

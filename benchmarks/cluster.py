@@ -7,7 +7,7 @@ analysis output each time:
 
 - local: ``--cores 2``, two jobs at a time;
 - SLURM, one job per video (profile workflow/profiles/slurm on a one-node local SLURM,
-  dlcflow.localslurm; jobs sized so that two run at a time, as locally);
+  dlcflow.devtools.localslurm; jobs sized so that two run at a time, as locally);
 - SLURM, grouped: ``--groups analyze_video=videos --group-components videos=<k>``, one
   job per ``k`` videos.
 
@@ -32,10 +32,10 @@ from pathlib import Path
 
 import yaml
 
-from dlcflow.demo import make_demo_project, make_video, oracle_label_project
-from dlcflow.frames import extract_frames
-from dlcflow.localslurm import LocalSlurm
-from dlcflow.project import Project
+from dlcflow.devtools.demo import make_demo_project, make_video, oracle_label_project
+from dlcflow.devtools.localslurm import LocalSlurm
+from dlcflow.labeling.frames import extract_frames
+from dlcflow.project.paths import Project
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"

@@ -28,8 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dlcflow.project import create_new_project
-from dlcflow.video import VideoWriter
+from dlcflow.core.video import VideoWriter
+from dlcflow.project.paths import create_new_project
 
 
 def make_video(path: Path, nframes: int, width: int, height: int, seed: int = 0) -> None:
@@ -54,7 +54,7 @@ def make_video(path: Path, nframes: int, width: int, height: int, seed: int = 0)
 
 def child(config: str) -> None:
     """Run extraction in this process and print timing and own peak RSS as JSON."""
-    from dlcflow.frames import extract_frames  # noqa: PLC0415 (timed/measured in child)
+    from dlcflow.labeling.frames import extract_frames  # noqa: PLC0415 (timed/measured in child)
 
     start = time.perf_counter()
     out = extract_frames(config, algo="kmeans")

@@ -7,7 +7,7 @@ training dataset (``init_weights: none``), then alternates, ``--rounds`` times:
   the previous round's snapshot; its speed is read from its own progress lines
   (``iteration: N ... (x it/s)``), leaving out the first interval of each run
   (start-up: tracing, pipeline fill) and snapshot writing;
-* a bare training step (the same network and train step, ``dlcflow.train.make_train_step``)
+* a bare training step (the same network and train step, ``dlcflow.training.train.make_train_step``)
   run ``--iters`` times on one batch cached in memory (taken from the same pipeline),
   before the first round and after every round; a round's bare speed is the mean of the
   runs before and after it.
@@ -56,9 +56,9 @@ class Rates(logging.Handler):
 
 def make_project(root: Path, batch: int, dlc_jitter: bool) -> Path:
     """A demo project with labeled frames and a mobilenet_v2_0.35 training dataset."""
-    from dlcflow.dataset import create_training_dataset
-    from dlcflow.demo import make_demo_project, oracle_label_project
-    from dlcflow.frames import extract_frames
+    from dlcflow.devtools.demo import make_demo_project, oracle_label_project
+    from dlcflow.labeling.frames import extract_frames
+    from dlcflow.training.dataset import create_training_dataset
 
     config = make_demo_project(root, n_videos=2, nframes=300, numframes2pick=50, size=(320, 240))
     with warnings.catch_warnings():
@@ -103,11 +103,11 @@ def main() -> None:
             tf.config.threading.set_intra_op_parallelism_threads(args.threads)
             tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
-        from dlcflow import nets
-        from dlcflow.augment import build_augmenter
-        from dlcflow.posecfg import load_pose_cfg
-        from dlcflow.project import Project
-        from dlcflow.train import (
+        from dlcflow.project.paths import Project
+        from dlcflow.project.posecfg import load_pose_cfg
+        from dlcflow.training import nets
+        from dlcflow.training.augment import build_augmenter
+        from dlcflow.training.train import (
             load_training_set,
             make_dataset,
             make_optimizer,
@@ -119,7 +119,7 @@ def main() -> None:
         fraction = project.training_fractions[0]
         cfg = load_pose_cfg(project.pose_cfg(fraction, 1))
         rates = Rates()
-        logging.getLogger("dlcflow.train").addHandler(rates)
+        logging.getLogger("dlcflow.training.train").addHandler(rates)
 
         # The bare step: same network and step function, one batch from the same pipeline.
         trainset = load_training_set(project, cfg, fraction, 1)
@@ -165,7 +165,7 @@ def main() -> None:
                 f" (mean of the runs before and after), ratio {ratios[-1]:.3f}",
                 flush=True,
             )
-        logging.getLogger("dlcflow.train").removeHandler(rates)
+        logging.getLogger("dlcflow.training.train").removeHandler(rates)
     print(f"train ratio={statistics.median(ratios):.3f}")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 
 def _create_project(args: argparse.Namespace) -> None:
-    from dlcflow.project import create_new_project
+    from dlcflow.project.paths import create_new_project
 
     config = create_new_project(
         args.name,
@@ -24,14 +24,14 @@ def _create_project(args: argparse.Namespace) -> None:
 
 
 def _add_videos(args: argparse.Namespace) -> None:
-    from dlcflow.project import add_new_videos
+    from dlcflow.project.paths import add_new_videos
 
     for key in add_new_videos(args.config, args.videos, copy_videos=args.copy_videos):
         print(f"added {key}")
 
 
 def _extract_frames(args: argparse.Namespace) -> None:
-    from dlcflow.frames import extract_frames
+    from dlcflow.labeling.frames import extract_frames
 
     written = extract_frames(args.config, algo=args.algo, crop=args.crop, force=args.force)
     for stem, paths in written.items():
@@ -39,14 +39,14 @@ def _extract_frames(args: argparse.Namespace) -> None:
 
 
 def _check_labels(args: argparse.Namespace) -> None:
-    from dlcflow.plotting import check_labels
+    from dlcflow.plots.drawing import check_labels
 
     for folder in check_labels(args.config):
         print(folder)
 
 
 def _create_dataset(args: argparse.Namespace) -> None:
-    from dlcflow.dataset import create_training_dataset
+    from dlcflow.training.dataset import create_training_dataset
 
     create_training_dataset(
         args.config,
@@ -57,7 +57,7 @@ def _create_dataset(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from dlcflow.train import train_network
+    from dlcflow.training.train import train_network
 
     print(
         train_network(
@@ -72,7 +72,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from dlcflow.evaluate import evaluate_network
+    from dlcflow.post.evaluate import evaluate_network
 
     results = evaluate_network(
         args.config,
@@ -85,7 +85,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from dlcflow.analyze import analyze_videos
+    from dlcflow.inference.analyze import analyze_videos
 
     scorer = analyze_videos(
         args.config,
@@ -102,7 +102,7 @@ def _analyze(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from dlcflow.export import export_model
+    from dlcflow.inference.export import export_model
 
     print(
         export_model(
@@ -116,7 +116,7 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _filter(args: argparse.Namespace) -> None:
-    from dlcflow.postprocess import filterpredictions
+    from dlcflow.post.filters import filterpredictions
 
     for path in filterpredictions(
         args.config,
@@ -134,7 +134,7 @@ def _filter(args: argparse.Namespace) -> None:
 
 
 def _plot_trajectories(args: argparse.Namespace) -> None:
-    from dlcflow.videoplot import plot_trajectories
+    from dlcflow.plots.poses import plot_trajectories
 
     for folder in plot_trajectories(
         args.config,
@@ -147,7 +147,7 @@ def _plot_trajectories(args: argparse.Namespace) -> None:
 
 
 def _labeled_video(args: argparse.Namespace) -> None:
-    from dlcflow.videoplot import create_labeled_video
+    from dlcflow.plots.poses import create_labeled_video
 
     for path in create_labeled_video(
         args.config,
@@ -167,7 +167,7 @@ def _labeled_video(args: argparse.Namespace) -> None:
 
 
 def _analyze_skeleton(args: argparse.Namespace) -> None:
-    from dlcflow.postprocess import analyzeskeleton
+    from dlcflow.post.filters import analyzeskeleton
 
     for path in analyzeskeleton(
         args.config,
@@ -181,7 +181,7 @@ def _analyze_skeleton(args: argparse.Namespace) -> None:
 
 
 def _extract_outliers(args: argparse.Namespace) -> None:
-    from dlcflow.outliers import extract_outlier_frames
+    from dlcflow.post.outliers import extract_outlier_frames
 
     frames = extract_outlier_frames(
         args.config,
@@ -198,7 +198,7 @@ def _extract_outliers(args: argparse.Namespace) -> None:
 
 
 def _merge(args: argparse.Namespace) -> None:
-    from dlcflow.outliers import merge_datasets
+    from dlcflow.post.outliers import merge_datasets
 
     print(f"iteration {merge_datasets(args.config, forceiterate=args.forceiterate)}")
 
@@ -226,7 +226,7 @@ def _label(args: argparse.Namespace) -> None:
 
 
 def _demo_data(args: argparse.Namespace) -> None:
-    from dlcflow.demo import make_demo_data
+    from dlcflow.devtools.demo import make_demo_data
 
     for video in make_demo_data(
         args.outdir, n_videos=args.n_videos, nframes=args.nframes, seed=args.seed

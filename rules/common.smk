@@ -1,10 +1,10 @@
-# Config loading, paths and input functions. Path logic lives in dlcflow.project and
-# dlcflow.workflow; this file only adapts it to Snakemake's wildcards.
+# Config loading, paths and input functions. Path logic lives in dlcflow.project.paths and
+# dlcflow.workflow.settings; this file only adapts it to Snakemake's wildcards.
 import re
 from pathlib import Path
 
-from dlcflow.project import Project, onnx_export_of
-from dlcflow import workflow as wf
+from dlcflow.project.paths import Project, onnx_export_of
+from dlcflow.workflow import settings as wf
 
 wf.validate_config(
     config, workflow.source_path("../workflow/schemas/config.schema.yaml")
@@ -86,7 +86,7 @@ def demo_targets(wildcards):
 
 
 def demo_stems():
-    from dlcflow.demo import demo_video_stems
+    from dlcflow.devtools.demo import demo_video_stems
 
     return demo_video_stems(config["demo"]["n_videos"], config["demo"]["n_test_videos"])
 
@@ -145,7 +145,7 @@ def dataset_labels(wildcards):
 
 def groundtruth(wildcards):
     """Ground truth of a demo video (held-out ones are not in video_sets yet)."""
-    from dlcflow.demo import groundtruth_path
+    from dlcflow.devtools.demo import groundtruth_path
 
     videos = wf.analysis_videos(project_of(wildcards))
     video = next(v for v in videos if v.stem == wildcards.video)

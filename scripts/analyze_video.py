@@ -1,8 +1,8 @@
 """Snakemake adapter: analyze one video with the model's last snapshot."""
 
-from dlcflow.analyze import analyze_videos
-from dlcflow.rulelog import rule_log
-from dlcflow.workflow import parse_scorer
+from dlcflow.inference.analyze import analyze_videos
+from dlcflow.workflow.rulelog import rule_log
+from dlcflow.workflow.settings import parse_scorer
 
 with rule_log(snakemake.log):
     shuffle, _ = parse_scorer(snakemake.wildcards.scorer)

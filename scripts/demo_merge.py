@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from dlcflow.fileio import atomic_write_text
-from dlcflow.outliers import merge_datasets
-from dlcflow.project import Project
-from dlcflow.rulelog import rule_log
+from dlcflow.core.fileio import atomic_write_text
+from dlcflow.post.outliers import merge_datasets
+from dlcflow.project.paths import Project
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     project = Project(Path(snakemake.input.pointer).read_text().strip())

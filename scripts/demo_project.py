@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dlcflow.demo import make_demo_project
-from dlcflow.project import atomic_write_text
-from dlcflow.rulelog import rule_log
+from dlcflow.devtools.demo import make_demo_project
+from dlcflow.project.paths import atomic_write_text
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     config = make_demo_project(

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dlcflow.demoreport import demo_report
-from dlcflow.rulelog import rule_log
+from dlcflow.devtools.demoreport import demo_report
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     print(

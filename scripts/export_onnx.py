@@ -1,7 +1,7 @@
 """Snakemake adapter: export one snapshot to ONNX (snapshot-<n>.onnx beside it)."""
 
-from dlcflow.export import export_snapshot
-from dlcflow.rulelog import rule_log
+from dlcflow.inference.export import export_snapshot
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     export_snapshot(

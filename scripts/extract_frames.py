@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dlcflow.frames import extract_video_frames
-from dlcflow.project import Project
-from dlcflow.rulelog import rule_log
+from dlcflow.labeling.frames import extract_video_frames
+from dlcflow.project.paths import Project
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     project = Project(Path(snakemake.wildcards.project) / "config.yaml")

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dlcflow.outliers import extract_outliers_file
-from dlcflow.rulelog import rule_log
+from dlcflow.post.outliers import extract_outliers_file
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     extract_outliers_file(

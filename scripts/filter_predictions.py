@@ -1,7 +1,7 @@
 """Snakemake adapter: filter one pose file."""
 
-from dlcflow.postprocess import filter_file
-from dlcflow.rulelog import rule_log
+from dlcflow.post.filters import filter_file
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     filter_file(snakemake.input[0], snakemake.output[0], **snakemake.params.options)

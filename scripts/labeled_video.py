@@ -1,7 +1,7 @@
 """Snakemake adapter: draw one video's poses into <pose file stem>_labeled.mp4."""
 
-from dlcflow.rulelog import rule_log
-from dlcflow.videoplot import labeled_video_file
+from dlcflow.plots.poses import labeled_video_file
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     options = {k: v for k, v in snakemake.params.options.items() if k != "filtered"}

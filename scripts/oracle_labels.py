@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dlcflow.demo import oracle_label
-from dlcflow.rulelog import rule_log
+from dlcflow.devtools.demo import oracle_label
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     oracle_label(

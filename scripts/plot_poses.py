@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dlcflow.rulelog import rule_log
-from dlcflow.videoplot import plot_poses_file
+from dlcflow.plots.poses import plot_poses_file
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     plot_poses_file(

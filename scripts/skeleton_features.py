@@ -1,8 +1,8 @@
 """Snakemake adapter: bone lengths, orientations and likelihoods of one pose file."""
 
-from dlcflow.postprocess import skeleton_file
-from dlcflow.project import Project
-from dlcflow.rulelog import rule_log
+from dlcflow.post.filters import skeleton_file
+from dlcflow.project.paths import Project
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     skeleton = Project(snakemake.params.config).cfg["skeleton"]

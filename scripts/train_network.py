@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from dlcflow.project import Project
-from dlcflow.rulelog import rule_log
-from dlcflow.train import train_network
+from dlcflow.project.paths import Project
+from dlcflow.training.train import train_network
+from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     project = Project(Path(snakemake.wildcards.project) / "config.yaml")

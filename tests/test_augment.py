@@ -1,4 +1,4 @@
-"""dlcflow.augment: keypoints follow the pixels, flips swap sides, out-of-frame is NaN."""
+"""dlcflow.training.augment: keypoints follow the pixels, flips swap sides, out-of-frame is NaN."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dlcflow.augment import build_augmenter, out_of_frame_to_nan, symmetric_pairs
+from dlcflow.training.augment import build_augmenter, out_of_frame_to_nan, symmetric_pairs
 
 NAMES = ["snout", "leftear", "rightear", "tailbase"]
 H, W = 120, 160

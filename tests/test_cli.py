@@ -9,7 +9,7 @@ import pytest
 from conftest import write_video
 
 from dlcflow.cli import main
-from dlcflow.project import Project
+from dlcflow.project.paths import Project
 
 
 def _one_error_line(err: str, command: str) -> str:

@@ -1,4 +1,4 @@
-"""The workflow on a real one-node SLURM (dlcflow.localslurm): the demo as SLURM jobs with
+"""The workflow on a real one-node SLURM (dlcflow.devtools.localslurm): the demo as SLURM jobs with
 the same outputs as a local run, a killed training job, Ctrl-C and the workflow lock.
 
 Needs Debian's slurmctld/slurmd/slurm-client/munge and root (`.ci/run` installs them);
@@ -23,9 +23,9 @@ import scipy.io
 import yaml
 from conftest import SMALL_DEMO
 
-from dlcflow.localslurm import LocalSlurm, SlurmError
-from dlcflow.project import Project
-from dlcflow.workflow import final_snapshot_index
+from dlcflow.devtools.localslurm import LocalSlurm, SlurmError
+from dlcflow.project.paths import Project
+from dlcflow.workflow.settings import final_snapshot_index
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "workflow" / "profiles" / "slurm"

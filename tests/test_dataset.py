@@ -1,4 +1,4 @@
-"""dlcflow.dataset: DLC 2.3 training datasets built from the real reaching project."""
+"""dlcflow.training.dataset: DLC 2.3 training datasets built from the real reaching project."""
 
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ import scipy.io as sio
 import yaml
 from conftest import write_video
 
-from dlcflow import labels, posecfg
-from dlcflow.dataset import (
+from dlcflow.io import labels
+from dlcflow.project import posecfg
+from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.training.dataset import (
     DatasetError,
     create_training_dataset,
     create_training_dataset_from_existing_split,
     read_documentation,
     split_indices,
 )
-from dlcflow.project import Project, create_new_project, read_config, write_config
 
 N = 55  # labeled frames in the fixture
 

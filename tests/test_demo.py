@@ -1,4 +1,4 @@
-"""dlcflow.demo: synthetic videos with exact ground truth, the demo project, the oracle."""
+"""dlcflow.devtools.demo: synthetic videos with exact ground truth, the demo project, the oracle."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow import demo
-from dlcflow.frames import extract_frames
-from dlcflow.project import Project, frame_name, read_config, write_config
-from dlcflow.video import video_info
+from dlcflow.core.video import video_info
+from dlcflow.devtools import demo
+from dlcflow.labeling.frames import extract_frames
+from dlcflow.project.paths import Project, frame_name, read_config, write_config
 
 PALETTE_NAMES = [*demo.BODYPARTS, "body", "head"]
 PALETTE = np.array([demo.COLORS[n] for n in PALETTE_NAMES], float)

@@ -1,4 +1,4 @@
-"""dlcflow.evaluate: DLC's evaluation files and errors, with a stand-in engine whose
+"""dlcflow.post.evaluate: DLC's evaluation files and errors, with a stand-in engine whose
 predictions are the labels shifted by a known amount (body part a: 3 px right, b: 4 px
 down and below p-cutoff)."""
 
@@ -21,10 +21,10 @@ from test_predict import (
     square_centres,
 )
 
-from dlcflow.dataset import create_training_dataset, read_documentation
-from dlcflow.evaluate import RESULT_COLUMNS, evaluate_network
-from dlcflow.labels import annotation_columns, row_index, write_annotations
-from dlcflow.project import Project, create_new_project
+from dlcflow.io.labels import annotation_columns, row_index, write_annotations
+from dlcflow.post.evaluate import RESULT_COLUMNS, evaluate_network
+from dlcflow.project.paths import Project, create_new_project
+from dlcflow.training.dataset import create_training_dataset, read_documentation
 
 NIMG = 10
 COLUMNS_CSV = ["Unnamed: 0", *RESULT_COLUMNS]

@@ -1,4 +1,4 @@
-"""dlcflow.export and the ONNX engine: export files, equivalence with TensorFlow, engine
+"""dlcflow.inference.export and the ONNX engine: export files, equivalence with TensorFlow, engine
 choice, threads, the CLI and the workflow rule.
 
 Equivalence (the issue's tolerances): for the same snapshot and frames, ONNX Runtime and
@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from dlcflow.project import Project
+from dlcflow.project.paths import Project
 
 PX_TOL, P_TOL = 0.05, 1e-3
 REPO = Path(__file__).resolve().parents[1]
@@ -30,10 +30,10 @@ REPO = Path(__file__).resolve().parents[1]
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo project (1 video x 60 frames at 160x120, 10 labeled frames) with a
     mobilenet_v2_0.35 trained for 60 iterations (snapshots 30 and 60)."""
-    from dlcflow.dataset import create_training_dataset
-    from dlcflow.demo import make_demo_project, oracle_label_project
-    from dlcflow.frames import extract_frames
-    from dlcflow.train import train_network
+    from dlcflow.devtools.demo import make_demo_project, oracle_label_project
+    from dlcflow.labeling.frames import extract_frames
+    from dlcflow.training.dataset import create_training_dataset
+    from dlcflow.training.train import train_network
 
     root = tmp_path_factory.mktemp("export")
     config = make_demo_project(root, n_videos=1, nframes=60, numframes2pick=10, size=(160, 120))
@@ -65,7 +65,7 @@ def assert_same_poses(a: np.ndarray, b: np.ndarray) -> None:
 def test_export_file_metadata_and_dynamic_shapes(trained: Path) -> None:
     import onnx
 
-    from dlcflow.export import export_model, read_export_metadata, snapshot_fingerprint
+    from dlcflow.inference.export import export_model, read_export_metadata, snapshot_fingerprint
 
     project = Project(trained)
     path = export_model(trained)
@@ -123,8 +123,8 @@ def test_cli_export_and_one_line_errors(trained: Path, capsys: pytest.CaptureFix
 
 # -- equivalence -------------------------------------------------------------------------------
 def test_onnx_and_tensorflow_analyses_agree(trained: Path, tmp_path: Path) -> None:
-    from dlcflow.analyze import analyze_videos
-    from dlcflow.export import export_model
+    from dlcflow.inference.analyze import analyze_videos
+    from dlcflow.inference.export import export_model
 
     export_model(trained)
     video = the_video(trained)
@@ -141,8 +141,8 @@ def test_onnx_and_tensorflow_analyses_agree(trained: Path, tmp_path: Path) -> No
 def test_onnx_and_tensorflow_evaluations_agree(trained: Path) -> None:
     import shutil
 
-    from dlcflow.evaluate import evaluate_network
-    from dlcflow.export import export_model
+    from dlcflow.inference.export import export_model
+    from dlcflow.post.evaluate import evaluate_network
 
     export_model(trained)
     project = Project(trained)
@@ -161,7 +161,7 @@ def calibrated_model(cfg: dict, images: np.ndarray) -> object:
     outputs are well spread (at initialisation some backbones give constant maps: ties)."""
     import keras
 
-    from dlcflow import nets
+    from dlcflow.training import nets
 
     model = nets.build_model(cfg)
     for layer in model.layers:
@@ -175,10 +175,10 @@ def calibrated_model(cfg: dict, images: np.ndarray) -> object:
 def test_every_backbone_family_agrees(net_type: str, tmp_path: Path) -> None:
     """Random weights, two 75x101 images (not multiples of 16): raw outputs and decoded
     poses agree. (MobileNetV2, the third family, is the trained model of the tests above.)"""
-    from dlcflow import nets
-    from dlcflow.export import OnnxEngine, export_snapshot, read_export_metadata
-    from dlcflow.predict import TensorFlowEngine, decode_outputs
-    from dlcflow.targets import locref_at
+    from dlcflow.inference.export import OnnxEngine, export_snapshot, read_export_metadata
+    from dlcflow.inference.predict import TensorFlowEngine, decode_outputs
+    from dlcflow.training import nets
+    from dlcflow.training.targets import locref_at
 
     cfg = {
         "net_type": net_type,
@@ -220,9 +220,14 @@ def test_auto_picks_onnx_when_a_current_export_exists(
 ) -> None:
     import shutil
 
-    from dlcflow.export import OnnxEngine, export_model
-    from dlcflow.posecfg import load_pose_cfg
-    from dlcflow.predict import StaleExportError, TensorFlowEngine, choose_engine, make_engine
+    from dlcflow.inference.export import OnnxEngine, export_model
+    from dlcflow.inference.predict import (
+        StaleExportError,
+        TensorFlowEngine,
+        choose_engine,
+        make_engine,
+    )
+    from dlcflow.project.posecfg import load_pose_cfg
 
     project = Project(trained)
     cfg = load_pose_cfg(project.pose_cfg(0.95, 1, "test"))
@@ -259,8 +264,8 @@ def test_auto_on_gpu_nodes(
     """With a GPU TensorFlow runs, unless ONNX Runtime can use it (onnxruntime-gpu)."""
     import onnxruntime
 
-    from dlcflow import predict
-    from dlcflow.export import export_model
+    from dlcflow.inference import predict
+    from dlcflow.inference.export import export_model
 
     export_model(trained)
     last = Project(trained).snapshot_prefix(0.95, 1, 60)
@@ -277,7 +282,7 @@ def test_auto_on_gpu_nodes(
 
 
 def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlcflow.predict import available_cpus, thread_budget
+    from dlcflow.inference.predict import available_cpus, thread_budget
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert thread_budget(None) is None
@@ -294,13 +299,13 @@ def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_onnx_engine_threads_and_no_tensorflow_import(trained: Path, tmp_path: Path) -> None:
     """A fresh process analyzing with ONNX never imports TensorFlow and uses the threads
     it is given (OMP_NUM_THREADS here)."""
-    from dlcflow.export import export_model
+    from dlcflow.inference.export import export_model
 
     export_model(trained)
     code = (
         "import sys\n"
-        "from dlcflow.analyze import analyze_videos\n"
-        "from dlcflow.predict import make_engine\n"
+        "from dlcflow.inference.analyze import analyze_videos\n"
+        "from dlcflow.inference.predict import make_engine\n"
         f"analyze_videos({str(trained)!r}, [{str(the_video(trained))!r}], "
         f"destfolder={str(tmp_path)!r}, engine='onnx')\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
@@ -312,7 +317,7 @@ def test_onnx_engine_threads_and_no_tensorflow_import(trained: Path, tmp_path: P
 
 
 def test_onnx_engine_session_options(trained: Path) -> None:
-    from dlcflow.export import OnnxEngine, export_model, nchwc_block
+    from dlcflow.inference.export import OnnxEngine, export_model, nchwc_block
 
     path = export_model(trained)
     engine = OnnxEngine(path, threads=1)
@@ -348,7 +353,7 @@ def test_onnx_engine_session_options(trained: Path) -> None:
 
 
 def test_nchwc_block_from_cpu_flags(tmp_path: Path) -> None:
-    from dlcflow.export import nchwc_block
+    from dlcflow.inference.export import nchwc_block
 
     info = tmp_path / "cpuinfo"
     for flags, block in [("fpu sse avx avx2 fma avx512f avx512bw", 16), ("sse avx avx2", 8)]:

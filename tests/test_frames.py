@@ -12,16 +12,16 @@ import cv2
 import numpy as np
 import pytest
 
-from dlcflow import frames as frames_mod
-from dlcflow.frames import (
+from dlcflow.core.video import VideoError
+from dlcflow.labeling import frames as frames_mod
+from dlcflow.labeling.frames import (
     cluster_representatives,
     extract_frames,
     extract_video_frames,
     frame_range,
     select_uniform,
 )
-from dlcflow.project import Project, create_new_project, frame_name, read_config, write_config
-from dlcflow.video import VideoError
+from dlcflow.project.paths import Project, create_new_project, frame_name, read_config, write_config
 
 W, H = 160, 120
 BITS = 10

@@ -20,18 +20,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow.config import read_config, write_config
-from dlcflow.demo import make_demo_project
-from dlcflow.frames import extract_frames
-from dlcflow.labeler import Labeler, LabelerError
-from dlcflow.labels import (
+from dlcflow.devtools.demo import make_demo_project
+from dlcflow.io.labels import (
     annotation_columns,
     read_annotations,
     row_index,
     write_annotations,
     write_machine_labels,
 )
-from dlcflow.project import Project, create_new_project
+from dlcflow.labeler import Labeler, LabelerError
+from dlcflow.labeling.frames import extract_frames
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.paths import Project, create_new_project
 
 VIDEO = "mouse1"
 

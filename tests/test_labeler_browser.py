@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow.demo import make_demo_project
-from dlcflow.frames import extract_frames
+from dlcflow.devtools.demo import make_demo_project
+from dlcflow.io.labels import annotation_columns, row_index, write_machine_labels
 from dlcflow.labeler import Labeler
-from dlcflow.labels import annotation_columns, row_index, write_machine_labels
-from dlcflow.project import Project
+from dlcflow.labeling.frames import extract_frames
+from dlcflow.project.paths import Project
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

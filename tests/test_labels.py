@@ -1,4 +1,4 @@
-"""dlcflow.labels: CollectedData I/O in DLC's formats, validation, project merge."""
+"""dlcflow.io.labels: CollectedData I/O in DLC's formats, validation, project merge."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from conftest import FIXTURE
 
-from dlcflow import labels
-from dlcflow.labels import LabelError
-from dlcflow.project import Project, read_config, write_config
+from dlcflow.io import labels
+from dlcflow.io.labels import LabelError
+from dlcflow.project.paths import Project, read_config, write_config
 
 FOLDER = FIXTURE / "labeled-data" / "reachingvideo1"
 H5 = FOLDER / "CollectedData_Mackenzie.h5"

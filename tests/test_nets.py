@@ -1,4 +1,4 @@
-"""Pose networks, initial weights and snapshots (dlcflow.nets, dlcflow.backbones)."""
+"""Pose networks, initial weights and snapshots (training.nets, training.backbones)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dlcflow import backbones, nets
-from dlcflow.project import list_snapshots
-from dlcflow.targets import decode, make_targets, pose_loss
+from dlcflow.project.paths import list_snapshots
+from dlcflow.training import backbones, nets
+from dlcflow.training.targets import decode, make_targets, pose_loss
 
 MOBILE = "mobilenet_v2_0.35"
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -1,4 +1,4 @@
-"""dlcflow.onnxgraph: the rewrites of exported graphs compute what Keras computes.
+"""dlcflow.inference.onnxgraph: the rewrites of exported graphs compute what Keras computes.
 
 Small Keras models with the layers the rewrites look for (DLC's prediction heads:
 3x3, stride-2 transposed convolutions with SAME padding; MobileNetV2's narrow linear
@@ -67,7 +67,7 @@ def heads_model(
 @pytest.mark.parametrize("padding", ["same", "valid"])
 def test_transposed_conv_heads_become_one_tap_convolution(padding: str, tmp_path: Path) -> None:
     """DLC's heads (SAME) and the whole output (VALID, 2H + 1) alike."""
-    from dlcflow.onnxgraph import deconv_heads_as_convs
+    from dlcflow.inference.onnxgraph import deconv_heads_as_convs
 
     model = heads_model(padding)
     proto = export(model, tmp_path / "heads.onnx")
@@ -91,7 +91,7 @@ def test_transposed_conv_heads_become_one_tap_convolution(padding: str, tmp_path
 
 
 def test_other_transposed_convolutions_are_left_alone(tmp_path: Path) -> None:
-    from dlcflow.onnxgraph import deconv_heads_as_convs
+    from dlcflow.inference.onnxgraph import deconv_heads_as_convs
 
     proto = export(heads_model(kernel=4), tmp_path / "heads.onnx")
     before = proto.SerializeToString()
@@ -102,7 +102,7 @@ def test_other_transposed_convolutions_are_left_alone(tmp_path: Path) -> None:
 def test_prune_removes_dead_nodes_and_weights(tmp_path: Path) -> None:
     from onnx import helper, numpy_helper
 
-    from dlcflow.onnxgraph import prune
+    from dlcflow.inference.onnxgraph import prune
 
     proto = export(heads_model(), tmp_path / "heads.onnx")
     graph = proto.graph
@@ -120,7 +120,7 @@ def test_shape_of_wide_features_comes_from_the_tap_convolution(tmp_path: Path) -
     rewrite it reads the 81-channel taps, and the outputs are unchanged."""
     import onnx
 
-    from dlcflow.onnxgraph import deconv_heads_as_convs, shapes_without_reorder
+    from dlcflow.inference.onnxgraph import deconv_heads_as_convs, shapes_without_reorder
 
     model = heads_model(features=128)
     proto = export(model, tmp_path / "heads.onnx")
@@ -176,7 +176,7 @@ def assert_same_output(
 
 
 def test_narrow_linear_pointwise_convolution_is_merged_into_the_next(tmp_path: Path) -> None:
-    from dlcflow.onnxgraph import merge_narrow_pointwise
+    from dlcflow.inference.onnxgraph import merge_narrow_pointwise
 
     model = bottleneck_model()
     proto = export(model, tmp_path / "bottleneck.onnx")
@@ -198,7 +198,7 @@ def test_narrow_tensors_are_padded_to_a_whole_block(tmp_path: Path) -> None:
     import onnx
     from onnx import numpy_helper
 
-    from dlcflow.onnxgraph import pad_channels
+    from dlcflow.inference.onnxgraph import pad_channels
 
     model = bottleneck_model()
     proto = export(model, tmp_path / "bottleneck.onnx")
@@ -220,8 +220,8 @@ def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -
     those: the 32-channel features are then read by the heads' convolution alone."""
     import onnx
 
-    from dlcflow.onnxgraph import deconv_heads_as_convs, locref_at_maxima
-    from dlcflow.targets import locref_at
+    from dlcflow.inference.onnxgraph import deconv_heads_as_convs, locref_at_maxima
+    from dlcflow.training.targets import locref_at
 
     model = heads_model(features=32, widen=widen)
     proto = export(model, tmp_path / "heads.onnx")
@@ -257,7 +257,7 @@ def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -
 
 
 def test_locref_rewrite_needs_the_dlc_head(tmp_path: Path) -> None:
-    from dlcflow.onnxgraph import locref_at_maxima
+    from dlcflow.inference.onnxgraph import locref_at_maxima
 
     proto = export(heads_model(kernel=4), tmp_path / "heads.onnx")
     before = proto.SerializeToString()

@@ -1,4 +1,4 @@
-"""dlcflow.outliers: outlier frames against injected errors, machine labels, merge_datasets."""
+"""dlcflow.post.outliers: outlier frames against injected errors, machine labels, merge_datasets."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow import demo, outliers
-from dlcflow.analyze import prediction_columns, write_analysis
 from dlcflow.cli import main
-from dlcflow.frames import extract_frames, select_uniform
-from dlcflow.labels import read_annotations
-from dlcflow.outliers import (
+from dlcflow.core.video import VideoReader
+from dlcflow.devtools import demo
+from dlcflow.inference.analyze import prediction_columns, write_analysis
+from dlcflow.io.labels import read_annotations
+from dlcflow.labeling.frames import extract_frames, select_uniform
+from dlcflow.post import outliers
+from dlcflow.post.outliers import (
     MergeError,
     extract_outlier_frames,
     extract_outliers_file,
     find_outliers,
     merge_datasets,
 )
-from dlcflow.project import Project, create_new_project, read_config, write_config
-from dlcflow.video import VideoReader
+from dlcflow.project.paths import Project, create_new_project, read_config, write_config
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

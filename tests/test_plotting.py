@@ -1,4 +1,4 @@
-"""dlcflow.plotting: check_labels images drawn with OpenCV."""
+"""dlcflow.plots.drawing: check_labels images drawn with OpenCV."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow import demo
-from dlcflow.frames import extract_frames
-from dlcflow.labels import annotation_columns, row_index, write_annotations
-from dlcflow.plotting import PlotError, check_labels, colors_bgr, plot_labeled_folder
-from dlcflow.project import Project, create_new_project, read_config, write_config
+from dlcflow.devtools import demo
+from dlcflow.io.labels import annotation_columns, row_index, write_annotations
+from dlcflow.labeling.frames import extract_frames
+from dlcflow.plots.drawing import PlotError, check_labels, colors_bgr, plot_labeled_folder
+from dlcflow.project.paths import Project, create_new_project, read_config, write_config
 
 ALPHA = 0.7
 

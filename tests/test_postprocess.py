@@ -1,4 +1,4 @@
-"""dlcflow.postprocess: filters and skeleton features against known trajectories."""
+"""dlcflow.post.filters: filters and skeleton features against known trajectories."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.signal import medfilt
 
-from dlcflow import demo
-from dlcflow.analyze import prediction_columns, write_analysis
 from dlcflow.cli import main
-from dlcflow.postprocess import (
+from dlcflow.devtools import demo
+from dlcflow.inference.analyze import prediction_columns, write_analysis
+from dlcflow.post.filters import (
     SPLINE_LIKELIHOOD,
     analyzeskeleton,
     filter_file,
@@ -24,7 +24,7 @@ from dlcflow.postprocess import (
     skeleton_file,
     spline_fill,
 )
-from dlcflow.project import Project, create_new_project
+from dlcflow.project.paths import Project, create_new_project
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

@@ -1,8 +1,8 @@
-"""dlcflow.predict / dlcflow.analyze: decoding, image batches, and video analysis.
+"""inference.predict / inference.analyze: decoding, image batches, and video analysis.
 
 Most tests use a stand-in engine whose output is under the test's control: it finds
 coloured squares in each image and returns score maps that decode (through the one
-decoding path, ``dlcflow.targets.decode``) to the squares' centres, so coordinates,
+decoding path, ``dlcflow.training.targets.decode``) to the squares' centres, so coordinates,
 cropping and frame bookkeeping can be checked to the pixel without training a network.
 """
 
@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow import posecfg
-from dlcflow.analyze import analyze_videos, count_frames, list_videos
-from dlcflow.predict import predict_batch, predict_images, select_snapshots
-from dlcflow.project import Project, create_new_project, read_config, write_config
+from dlcflow.inference.analyze import analyze_videos, count_frames, list_videos
+from dlcflow.inference.predict import predict_batch, predict_images, select_snapshots
+from dlcflow.project import posecfg
+from dlcflow.project.paths import Project, create_new_project, read_config, write_config
 
 W, H = 160, 120
 STRIDE, STDEV = 8, 7.2801
@@ -432,7 +432,7 @@ def test_dynamic_cropping_returns_full_frame_coordinates(setup, tmp_path: Path) 
 
 
 def test_dynamic_box_is_dlcs_box_at_least_32_px() -> None:
-    from dlcflow.analyze import _bounding_box
+    from dlcflow.inference.analyze import _bounding_box
 
     pts = np.array([[40.0, 50.0], [90.7, 60.2]])
     assert _bounding_box(pts, W, H, 12) == (28, 102, 38, 72)  # int(min) - m, int(max) + m
@@ -459,9 +459,9 @@ def test_count_frames_and_errors(setup, tmp_path: Path) -> None:
 
 def test_tensorflow_engine_on_a_real_snapshot(setup) -> None:
     """The default engine: a snapshot of an untrained network, dynamic shapes, one trace."""
-    from dlcflow import nets  # noqa: PLC0415
-    from dlcflow.posecfg import load_pose_cfg
-    from dlcflow.predict import TensorFlowEngine
+    from dlcflow.inference.predict import TensorFlowEngine
+    from dlcflow.project.posecfg import load_pose_cfg
+    from dlcflow.training import nets  # noqa: PLC0415
 
     project, video = setup
     cfg = load_pose_cfg(project.pose_cfg(0.95, 1, "test"))

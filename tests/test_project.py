@@ -1,4 +1,4 @@
-"""dlcflow.project: creating projects, reading configs, and every artifact path."""
+"""dlcflow.project.paths: creating projects, reading configs, and every artifact path."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from conftest import write_video
 from ruamel.yaml import YAML
 
-from dlcflow.project import (
+from dlcflow.project.paths import (
     ConfigError,
     Project,
     add_new_videos,

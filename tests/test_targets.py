@@ -1,11 +1,11 @@
-"""Targets, loss and decoding (dlcflow.targets) against DLC's definitions."""
+"""Targets, loss and decoding (dlcflow.training.targets) against DLC's definitions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dlcflow.targets import decode, make_targets, pose_loss
+from dlcflow.training.targets import decode, make_targets, pose_loss
 
 CFG = {
     "stride": 8.0,

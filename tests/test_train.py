@@ -1,4 +1,4 @@
-"""dlcflow.train: input pipeline, DLC's outputs, snapshots, determinism, resume after SIGKILL."""
+"""training.train: input pipeline, DLC's outputs, snapshots, determinism, resume after SIGKILL."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlcflow.project import Project
-from dlcflow.train import TrainingSet, _truncate_stats, learning_rate
+from dlcflow.project.paths import Project
+from dlcflow.training.train import TrainingSet, _truncate_stats, learning_rate
 
 NAMES = ["snout", "leftear", "rightear", "tailbase"]
 
@@ -22,9 +22,9 @@ NAMES = ["snout", "leftear", "rightear", "tailbase"]
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny demo project: 1 video x 60 frames at 160x120, 10 labeled frames, one
     mobilenet_v2_0.35 training dataset per shuffle 1..4 (init_weights none)."""
-    from dlcflow.dataset import create_training_dataset
-    from dlcflow.demo import make_demo_project, oracle_label_project
-    from dlcflow.frames import extract_frames
+    from dlcflow.devtools.demo import make_demo_project, oracle_label_project
+    from dlcflow.labeling.frames import extract_frames
+    from dlcflow.training.dataset import create_training_dataset
 
     root = tmp_path_factory.mktemp("train")
     config = make_demo_project(root, n_videos=1, nframes=60, numframes2pick=10, size=(160, 120))
@@ -43,7 +43,7 @@ def stats_rows(path: Path) -> list[list[str]]:
 # -- no TensorFlow needed -------------------------------------------------------------------
 def test_import_does_not_load_tensorflow() -> None:
     code = (
-        "import sys, dlcflow, dlcflow.train, dlcflow.augment; "
+        "import sys, dlcflow, dlcflow.training.train, dlcflow.training.augment; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -75,8 +75,8 @@ def test_truncate_stats(tmp_path: Path) -> None:
 
 # -- input pipeline ---------------------------------------------------------------------------
 def test_batches_of_differently_sized_images_are_padded() -> None:
-    from dlcflow.augment import build_augmenter
-    from dlcflow.train import make_dataset
+    from dlcflow.training.augment import build_augmenter
+    from dlcflow.training.train import make_dataset
 
     cfg = {
         "num_joints": 4,
@@ -117,7 +117,7 @@ def test_batches_of_differently_sized_images_are_padded() -> None:
 
 # -- training runs ------------------------------------------------------------------------------
 def test_training_writes_dlc_outputs(project: Path) -> None:
-    from dlcflow.train import train_network
+    from dlcflow.training.train import train_network
 
     p = Project(project)
     fraction = p.training_fractions[0]
@@ -148,7 +148,7 @@ def test_training_writes_dlc_outputs(project: Path) -> None:
 
 
 def test_deterministic_runs_repeat(project: Path) -> None:
-    from dlcflow.train import train_network
+    from dlcflow.training.train import train_network
 
     p = Project(project)
     fraction = p.training_fractions[0]
@@ -171,12 +171,12 @@ def test_deterministic_runs_repeat(project: Path) -> None:
 
 
 def test_resume_after_sigkill(project: Path) -> None:
-    from dlcflow.train import train_network
+    from dlcflow.training.train import train_network
 
     p = Project(project)
     fraction = p.training_fractions[0]
     code = (
-        "from dlcflow.train import train_network; "
+        "from dlcflow.training.train import train_network; "
         f"train_network({str(project)!r}, shuffle=3, maxiters=100000, saveiters=5, "
         "displayiters=1, max_snapshots_to_keep=100, batch_size=1)"
     )

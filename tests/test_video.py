@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dlcflow.video import VideoError, VideoReader, VideoWriter, video_info
+from dlcflow.core.video import VideoError, VideoReader, VideoWriter, video_info
 
 W, H = 160, 120
 BITS = 10  # indices up to 1023

@@ -1,4 +1,4 @@
-"""dlcflow.videoplot: trajectory plots and labeled videos of analyzed videos."""
+"""dlcflow.plots.poses: trajectory plots and labeled videos of analyzed videos."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow import demo
-from dlcflow.analyze import prediction_columns, write_analysis
 from dlcflow.cli import main
-from dlcflow.plotting import colors_bgr
-from dlcflow.project import Project, create_new_project, read_config, write_config
-from dlcflow.video import VideoReader
-from dlcflow.videoplot import (
+from dlcflow.core.video import VideoReader
+from dlcflow.devtools import demo
+from dlcflow.inference.analyze import prediction_columns, write_analysis
+from dlcflow.plots.drawing import colors_bgr
+from dlcflow.plots.poses import (
     PLOT_NAMES,
     confidence_alpha,
     create_labeled_video,
@@ -24,6 +23,7 @@ from dlcflow.videoplot import (
     plot_poses,
     plot_trajectories,
 )
+from dlcflow.project.paths import Project, create_new_project, read_config, write_config
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

@@ -16,9 +16,9 @@ import scipy.io
 import yaml
 from conftest import SMALL_DEMO
 
-from dlcflow.labels import read_annotations
-from dlcflow.project import Project
-from dlcflow.workflow import MissingLabelsError, annotated_stems, labels_inputs
+from dlcflow.io.labels import read_annotations
+from dlcflow.project.paths import Project
+from dlcflow.workflow.settings import MissingLabelsError, annotated_stems, labels_inputs
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
@@ -44,7 +44,7 @@ def test_refined_demo_model_must_be_told_apart(tmp_path: Path) -> None:
     snapshot of the first iteration is refused, naming the key."""
     import copy
 
-    from dlcflow.workflow import check_refined, settings, snapshot_iterations
+    from dlcflow.workflow.settings import check_refined, settings, snapshot_iterations
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     first, refined = settings(config, demo=True), settings(config, demo=True, refined=True)

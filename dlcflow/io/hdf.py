@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dlcflow.fileio import atomic_path
+from dlcflow.core.fileio import atomic_path
 
 __all__ = ["HDF_KEY", "KNOWN_KEYS", "FormatError", "read_frame", "write_frame", "write_frame_to"]
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from dlcflow.io.labels import LabelError
 from dlcflow.labeler.store import IMAGE_SUFFIXES, LabelerError, LabelStore, Mode
-from dlcflow.labels import LabelError
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 MAX_BODY = 32 * 1024 * 1024

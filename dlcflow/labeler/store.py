@@ -4,7 +4,7 @@ Everything the page reads or writes goes through :class:`LabelStore`. Labels tra
 lists ``[individual, bodypart, x, y]`` (``individual`` is ``""`` in single-animal projects,
 ``"single"`` for unique body parts); machine predictions add the likelihood. Files are
 DLC's: ``labeled-data/<video>/CollectedData_<scorer>.h5`` + ``.csv`` (fixed format, key
-``df_with_missing``, 3-level row index), written atomically by :mod:`dlcflow.labels`.
+``df_with_missing``, 3-level row index), written atomically by :mod:`dlcflow.io.labels`.
 Writes to one video folder are serialized by a lock, so two saves at once cannot
 interleave; a crash leaves the previous complete file in place.
 """
@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from dlcflow.labels import (
+from dlcflow.io.labels import (
     LABELED_DATA,
     MULTI_LEVELS,
     SINGLE_LEVELS,
@@ -34,7 +34,7 @@ from dlcflow.labels import (
     write_annotations,
     write_machine_labels,
 )
-from dlcflow.project import Project
+from dlcflow.project.paths import Project
 
 Mode = Literal["label", "refine"]
 Key = tuple[str, str]  # (individual or "", body part)
@@ -237,7 +237,7 @@ class LabelStore:
 
     def info(self) -> dict[str, Any]:
         """Project facts for the page: body parts, colours, individuals, videos."""
-        from dlcflow.plotting import PlotError, get_cmap  # noqa: PLC0415 (matplotlib, lazily)
+        from dlcflow.plots.drawing import PlotError, get_cmap  # noqa: PLC0415 (matplotlib, lazily)
 
         project = self.project
         cfg = project.cfg

@@ -1,0 +1,1 @@
+"""The lowest layer: atomic file writes, videos, drawing, logging, threads."""

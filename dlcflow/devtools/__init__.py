@@ -1,0 +1,1 @@
+"""Synthetic demo data and report, and the local one-node SLURM for tests."""

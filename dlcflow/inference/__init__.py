@@ -1,0 +1,1 @@
+"""Engines (TensorFlow, ONNX Runtime), export and graph rewrites, decoding, video analysis."""

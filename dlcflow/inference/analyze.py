@@ -1,0 +1,511 @@
+"""Video analysis (DLC's ``analyze_videos``): every frame of a video through the network.
+
+The video is streamed, never loaded: a background thread decodes frames
+(:class:`dlcflow.core.video.VideoReader`) into a few reusable float32 batch buffers and hands
+them over a bounded queue; the calling thread only feeds the engine, submitting the next
+batch before it waits for the current one where the engine can take it
+(:func:`dlcflow.inference.predict.submit`); a third thread decodes the network outputs (argmax +
+location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
+works on the next batch. Memory does not grow with the video's length beyond that
+array. The engine is TensorFlow or ONNX Runtime (``engine="auto"``:
+:func:`dlcflow.inference.predict.choose_engine`); with ONNX Runtime TensorFlow is not imported at
+all. Both share the decoding (:func:`dlcflow.inference.predict.decode_outputs`).
+
+Outputs (DLC 2.3's, see ``shared/DLC_FORMATS.md``), all written atomically:
+
+- ``<destfolder or video folder>/<video stem><scorer>.h5``: pandas **table** format, key
+  ``df_with_missing``; columns ``scorer × bodyparts × (x, y, likelihood)``; rows
+  ``range(nframes)`` (frames that cannot be decoded are NaN rows, with a warning);
+- ``<stem><scorer>.csv`` with ``save_as_csv``;
+- ``<stem><scorer>_meta.pickle``: ``{"data": {...}}`` with DLC's keys.
+
+With cropping (the config's ``cropping`` and ``x1, x2, y1, y2``, or the ``cropping``
+argument) coordinates are relative to the crop, as in DLC. Dynamic cropping
+(``dynamic=(True, pcutoff, margin)``) analyzes each frame inside a box around the last
+confident detection (``margin`` px around all body parts), falls back to the whole frame
+when nothing is detected, and stores coordinates in whole-frame pixels.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from dlcflow.core.fileio import atomic_path
+from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
+from dlcflow.inference.predict import (
+    Engine,
+    EngineFactory,
+    ModelSetup,
+    decode_outputs,
+    make_engine,
+    model_setup,
+    predict_batch,
+    runs_on_cpu,
+    select_snapshots,
+    submit,
+    training_fraction,
+)
+from dlcflow.io.hdf import write_frame
+from dlcflow.project.paths import Project, collect_videos, snapshot_iteration
+
+__all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos", "write_analysis"]
+
+COORDS = ("x", "y", "likelihood")
+#: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
+#: the one being filled, four batch buffers in all.
+QUEUE_DEPTH = 1
+#: Smallest side of a dynamic crop (the network needs inputs of at least 32 px).
+MIN_CROP = 32
+Crop = tuple[int, int, int, int]
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- videos ----------------------------------------------------------------------------------
+def list_videos(
+    videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], videotype: str = ""
+) -> list[Path]:
+    """Video files to analyze: files as given, folders expanded to their videos.
+
+    ``videotype`` (``"mp4"`` or ``".mp4"``) filters both; without it folders give every
+    known video type. As in DLC, ``*_labeled.*`` and ``*_full.*`` videos (made by dlcflow
+    and DLC from analyses) are left out.
+    """
+    items = [videos] if isinstance(videos, str | os.PathLike) else list(videos)
+    ext = videotype.strip().lower()
+    if ext and not ext.startswith("."):
+        ext = "." + ext
+    found = collect_videos(items, ext)
+    keep = []
+    for path in found:
+        if ext and path.suffix.lower() != ext:
+            _log(f"{path}: not a {ext} video; skipped")
+        elif "_labeled." in path.name or "_full." in path.name:
+            _log(f"{path}: a labeled video; skipped")
+        else:
+            keep.append(path)
+    return list(dict.fromkeys(keep))
+
+
+def count_frames(path: str | os.PathLike[str], max_bad_run: int = MAX_BAD_RUN) -> int:
+    """Frames in a video counted by grabbing through it (``robust_nframes``): the index
+    after the last frame that could be grabbed (a run of ``max_bad_run`` failures ends it)."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        count = bad = last_good = 0
+        while bad < max_bad_run:
+            if cap.grab():
+                count += 1
+                last_good, bad = count, 0
+            else:
+                count += 1
+                bad += 1
+        return last_good
+    finally:
+        cap.release()
+
+
+def _crop_setting(project: Project, cropping: Sequence[int] | None) -> Crop | None:
+    """The crop box: the ``cropping`` argument, else the config's when ``cropping: true``."""
+    if cropping is not None:
+        if len(cropping) != 4:
+            raise ValueError(f"cropping {list(cropping)} must be [x1, x2, y1, y2]")
+        box = tuple(int(v) for v in cropping)
+    elif project.cfg.get("cropping"):
+        try:
+            box = tuple(int(project.cfg[k]) for k in ("x1", "x2", "y1", "y2"))
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(
+                f"{project.config_path}: cropping is on but x1, x2, y1, y2 are not all integers"
+            ) from None
+    else:
+        return None
+    x1, x2, y1, y2 = box
+    if x2 <= x1 or y2 <= y1 or x1 < 0 or y1 < 0:
+        raise ValueError(f"cropping [x1, x2, y1, y2] = {list(box)} is empty or negative")
+    return x1, x2, y1, y2
+
+
+# -- streaming -------------------------------------------------------------------------------
+class FrameBatches:
+    """Decode a video in a background thread into reusable float32 batch buffers.
+
+    Iterating yields ``(indices, batch)`` (``batch`` is a view of ``len(indices)`` frames);
+    the consumer gives a buffer back with :meth:`release` once the engine has used it. At
+    most ``depth`` batches wait in the queue, so memory stays constant. Errors raised in
+    the thread are raised again in the consumer.
+    """
+
+    def __init__(self, reader: VideoReader, batch_size: int, depth: int = QUEUE_DEPTH) -> None:
+        self.reader = reader
+        self.batch_size = max(1, int(batch_size))
+        width, height = reader.frame_size
+        self._free: queue.Queue[np.ndarray] = queue.Queue()
+        for _ in range(depth + 3):  # queued + two in the engine + being filled
+            self._free.put(np.empty((self.batch_size, height, width, 3), np.float32))
+        self._ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="dlcflow-frames", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _take_free(self) -> np.ndarray | None:
+        while not self._stop.is_set():
+            try:
+                return self._free.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        return None
+
+    def _work(self) -> None:
+        try:
+            buf = self._take_free()
+            indices: list[int] = []
+            for index, frame in self.reader.frames():
+                if buf is None:
+                    return
+                buf[len(indices)] = frame
+                indices.append(index)
+                if len(indices) == self.batch_size:
+                    if not self._put((indices, buf)):
+                        return
+                    buf, indices = self._take_free(), []
+            if indices and buf is not None:
+                self._put((indices, buf))
+        except BaseException as err:  # handed to the consumer
+            self._put(err)
+        finally:
+            self._put(None)
+
+    def __iter__(self) -> Iterator[tuple[list[int], np.ndarray]]:
+        while True:
+            item = self._ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            indices, buf = item
+            yield indices, buf[: len(indices)]
+
+    def release(self, batch: np.ndarray) -> None:
+        """Give a batch's buffer back for reuse."""
+        base = batch.base if batch.base is not None else batch
+        self._free.put(base)
+
+    def close(self) -> None:
+        """Stop the thread (if still running) and wait for it."""
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._ready.get_nowait()
+        self._thread.join()
+
+
+def _run_batched(
+    engine: Engine,
+    cfg: Mapping[str, Any],
+    reader: VideoReader,
+    data: np.ndarray,
+    batch_size: int,
+    bar: tqdm,
+) -> None:
+    """Fill ``data`` (nframes, 3J) batch by batch. The next batch is submitted to the
+    engine before the outputs of the current one are waited for, and output decoding
+    runs beside the engine."""
+    pending: deque[Future[None]] = deque()
+    running: deque[tuple[list[int], np.ndarray, Callable[[], Any]]] = deque()
+
+    def store(indices: list[int], prob: np.ndarray, locref: np.ndarray) -> None:
+        poses = decode_outputs(prob, locref, cfg)
+        data[indices] = poses.reshape(len(indices), -1)
+
+    def finish(pool: ThreadPoolExecutor) -> None:
+        indices, batch, wait = running.popleft()
+        prob, locref = wait()
+        batches.release(batch)
+        while len(pending) >= 2:
+            pending.popleft().result()
+        pending.append(pool.submit(store, indices, prob, locref))
+        bar.update(len(indices))
+
+    batches = FrameBatches(reader, batch_size)
+    try:
+        with ThreadPoolExecutor(1, thread_name_prefix="dlcflow-decode") as pool:
+            for indices, batch in batches:
+                running.append((indices, batch, submit(engine, batch)))
+                if len(running) > 1:
+                    finish(pool)
+            while running:
+                finish(pool)
+            while pending:
+                pending.popleft().result()
+    finally:
+        batches.close()
+
+
+def _bounding_box(xy: np.ndarray, nx: int, ny: int, margin: int) -> Crop:
+    """DLC's box around all body parts plus ``margin``, at least MIN_CROP px a side."""
+    x1 = max(0, int(np.nanmin(xy[:, 0])) - margin)
+    x2 = min(nx, int(np.nanmax(xy[:, 0])) + margin)
+    y1 = max(0, int(np.nanmin(xy[:, 1])) - margin)
+    y2 = min(ny, int(np.nanmax(xy[:, 1])) + margin)
+
+    def widen(lo: int, hi: int, size: int) -> tuple[int, int]:
+        want = min(MIN_CROP, size)
+        if hi - lo >= want:
+            return lo, hi
+        lo = max(0, min(lo - (want - (hi - lo)) // 2, size - want))
+        return lo, lo + want
+
+    x1, x2 = widen(x1, x2, nx)
+    y1, y2 = widen(y1, y2, ny)
+    return x1, x2, y1, y2
+
+
+def _run_dynamic(
+    engine: Engine,
+    cfg: Mapping[str, Any],
+    reader: VideoReader,
+    data: np.ndarray,
+    threshold: float,
+    margin: int,
+    bar: tqdm,
+) -> None:
+    """DLC's dynamic cropping, frame by frame (see the module docstring)."""
+    nx, ny = reader.frame_size
+    full: Crop = (0, nx, 0, ny)
+    box, detected = full, False
+    batches = FrameBatches(reader, 1)
+    try:
+        for indices, batch in batches:
+            frame = batch[0]
+            x1, x2, y1, y2 = box
+            pose = predict_batch(engine, frame[None, y1:y2, x1:x2], cfg)[0]
+            if np.any(pose[:, 2] > threshold):
+                pose[:, 0] += x1
+                pose[:, 1] += y1
+                box, detected = _bounding_box(pose[:, :2], nx, ny, int(margin)), True
+            else:
+                if detected and box != full:  # lost inside the box: look at the whole frame
+                    pose = predict_batch(engine, frame[None], cfg)[0]
+                box, detected = full, False
+            batches.release(batch)
+            data[indices[0]] = pose.reshape(-1)
+            bar.update(1)
+    finally:
+        batches.close()
+
+
+# -- outputs ---------------------------------------------------------------------------------
+def prediction_columns(scorer: str, bodyparts: Sequence[str]) -> pd.MultiIndex:
+    """``scorer × bodyparts × (x, y, likelihood)`` named as DLC names them."""
+    return pd.MultiIndex.from_product(
+        [[scorer], list(bodyparts), list(COORDS)], names=["scorer", "bodyparts", "coords"]
+    )
+
+
+def write_analysis(
+    data: np.ndarray,
+    scorer: str,
+    bodyparts: Sequence[str],
+    h5_path: Path,
+    metadata: Mapping[str, Any],
+    save_as_csv: bool,
+) -> None:
+    """The h5 (table format), optional csv and ``_meta.pickle`` of one video, atomically
+    (the h5, whose presence means "analyzed", goes last)."""
+    df = pd.DataFrame(data, columns=prediction_columns(scorer, bodyparts), index=range(len(data)))
+    stem = h5_path.name[: -len(".h5")]
+    h5_path.parent.mkdir(parents=True, exist_ok=True)
+    if save_as_csv:
+        with atomic_path(h5_path.with_name(stem + ".csv")) as tmp:
+            df.to_csv(tmp)
+    with atomic_path(h5_path.with_name(stem + "_meta.pickle")) as tmp, open(tmp, "wb") as fh:
+        pickle.dump({"data": dict(metadata)}, fh, pickle.HIGHEST_PROTOCOL)
+    write_frame(df, h5_path, table=True)
+
+
+# -- analysis --------------------------------------------------------------------------------
+def _analyze_video(
+    video: Path,
+    engine: Engine,
+    setup: ModelSetup,
+    snapshot: Path,
+    scorer: str,
+    project: Project,
+    h5_path: Path,
+    batch_size: int,
+    crop: Crop | None,
+    dynamic: tuple[bool, float, int],
+    robust_nframes: bool,
+    save_as_csv: bool,
+) -> None:
+    info = video_info(video)
+    nframes = info.nframes
+    if robust_nframes or nframes <= 0:
+        nframes = count_frames(video)
+    num_joints = len(setup.bodyparts)
+    data = np.full((nframes, 3 * num_joints), np.nan)
+    _log(
+        f"Analyzing {video} ({nframes} frames, {info.width}x{info.height}, "
+        f"{info.fps:.2f} fps) with {scorer}"
+    )
+    start = time.time()
+    # An engine on the CPU takes every core it may: FFmpeg's decoding threads (one per
+    # core) would only add synchronisation there, twice the CPU time per frame of one
+    # thread at 640x480 (benchmarks/analyze_onnx.py). A GPU engine leaves the cores free.
+    decode_threads = 1 if runs_on_cpu(engine) else None
+    with VideoReader(video, crop=crop, rgb=True, decode_threads=decode_threads) as reader:
+        bar = tqdm(total=nframes, desc=video.name, unit="frame", mininterval=1.0, leave=False)
+        try:
+            if dynamic[0]:
+                _run_dynamic(
+                    engine, setup.cfg, reader, data, float(dynamic[1]), int(dynamic[2]), bar
+                )
+            else:
+                _run_batched(engine, setup.cfg, reader, data, batch_size, bar)
+        finally:
+            bar.close()
+        used_crop = reader.crop
+    stop = time.time()
+    missing = int(np.isnan(data[:, 2::3]).all(axis=1).sum()) if nframes else 0
+    if missing:
+        _log(f"{video.name}: {missing} of {nframes} frame(s) could not be read; their rows are NaN")
+    model_cfg = dict(setup.cfg)
+    model_cfg.update(init_weights=str(snapshot), batch_size=batch_size)
+    metadata = {
+        "start": start,
+        "stop": stop,
+        "run_duration": stop - start,
+        "Scorer": scorer,
+        "DLC-model-config file": model_cfg,
+        "fps": info.fps,
+        "batch_size": batch_size,
+        "frame_dimensions": (info.height, info.width),
+        "nframes": nframes,
+        "iteration (active-learning)": project.iteration,
+        "training set fraction": setup.fraction,
+        "cropping": used_crop is not None,
+        "cropping_parameters": list(used_crop) if used_crop else [0, info.width, 0, info.height],
+    }
+    write_analysis(data, scorer, setup.bodyparts, h5_path, metadata, save_as_csv)
+    rate = nframes / max(stop - start, 1e-9)
+    _log(f"Saved {h5_path} ({rate:.1f} frames/s)")
+
+
+def analyze_videos(
+    config: str | os.PathLike[str],
+    videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    videotype: str = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    batchsize: int | None = None,
+    save_as_csv: bool = False,
+    destfolder: str | os.PathLike[str] | None = None,
+    cropping: Sequence[int] | None = None,
+    dynamic: tuple[bool, float, int] = (False, 0.5, 10),
+    gputouse: int | None = None,
+    robust_nframes: bool = False,
+    snapshot_index: int | str | None = None,
+    force: bool = False,
+    threads: int | None = None,
+    *,
+    modelprefix: str = "",
+    engine: str | EngineFactory = "auto",
+) -> str:
+    """Predict body-part positions in every frame of ``videos`` (DLC's ``analyze_videos``).
+
+    ``videos``: files and/or folders (``videotype`` filters, e.g. ``".mp4"``). The model
+    is the config's ``snapshotindex`` snapshot (``snapshot_index`` overrides it; ``"all"``
+    means the last) of ``TrainingFraction[trainingsetindex]`` and ``shuffle``. Frames go
+    through in batches of ``batchsize`` (default: the config's ``batch_size``).
+    ``cropping=[x1, x2, y1, y2]`` overrides the config's crop; ``dynamic=(True, pcutoff,
+    margin)`` turns on dynamic cropping (batch size 1). Videos whose ``.h5`` exists are
+    skipped unless ``force``. ``gputouse`` sets ``CUDA_VISIBLE_DEVICES``; ``threads``
+    limits the engine's CPU threads (so does ``OMP_NUM_THREADS``; see
+    :func:`dlcflow.inference.predict.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when the
+    snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
+    not or when TensorFlow has a GPU; :func:`dlcflow.inference.predict.choose_engine`),
+    ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
+    ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
+
+    Returns the scorer name ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``.
+    """
+    project = Project(config)
+    if project.multianimal:
+        raise ValueError(
+            f"{project.config_path}: multi-animal projects are not supported by analyze_videos"
+        )
+    if gputouse is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
+    fraction = training_fraction(project, trainingsetindex)
+    setup = model_setup(project, fraction, shuffle, modelprefix)
+    index = project.cfg.get("snapshotindex", -1) if snapshot_index is None else snapshot_index
+    snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[0]
+    scorer = project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+    batch_size = int(batchsize if batchsize is not None else project.cfg.get("batch_size") or 1)
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, not {batch_size}")
+    if len(dynamic) != 3:
+        raise ValueError(f"dynamic {dynamic!r} must be (state, pcutoff, margin)")
+    dyn = (bool(dynamic[0]), float(dynamic[1]), int(dynamic[2]))
+    if dyn[0]:
+        batch_size = 1
+        _log(f"Dynamic cropping (pcutoff {dyn[1]}, margin {dyn[2]} px): batch size 1")
+    crop = _crop_setting(project, cropping)
+    found = list_videos(videos, videotype)
+    if not found:
+        exts = videotype or ", ".join(VIDEO_EXTENSIONS)
+        _log(f"No videos found in {videos} (looked for {exts})")
+        return scorer
+    _log(f"Using {snapshot.name} of {setup.test_cfg_path.parent.parent.name}: scorer {scorer}")
+    loaded: Engine | None = None
+    for video in found:
+        h5_path = Project.analysis_output(video, scorer, destfolder)
+        if h5_path.exists() and not force:
+            _log(f"{video}: already analyzed ({h5_path.name}); skipped (force=True to redo)")
+            continue
+        if loaded is None:
+            loaded = make_engine(engine, setup.cfg, snapshot, threads=threads)
+        _analyze_video(
+            video,
+            loaded,
+            setup,
+            snapshot,
+            scorer,
+            project,
+            h5_path,
+            batch_size,
+            crop,
+            dyn,
+            robust_nframes,
+            save_as_csv,
+        )
+    _log("The videos are analyzed.")
+    return scorer

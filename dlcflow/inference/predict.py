@@ -1,0 +1,540 @@
+"""Inference: engines that run a trained network, decoding, predictions on images.
+
+An *engine* turns a batch of images into the network's two outputs::
+
+    engine(batch: float32 (B, H, W, 3), RGB, 0..255) -> (prob (B, h, w, J), locref (B, h, w, 2J))
+
+with ``(h, w)`` the output size of stride 8 (see ``docs/network-contract.md``); an ONNX
+export (format 2) gives ``locref`` at each part's maximum only, ``(B, J, 2)``, which
+decoding takes as well. An engine may also have ``submit(batch)``, which starts the batch
+and returns a function that waits for the outputs (:func:`submit`), so that a caller can
+keep it busy with the next batch.
+:class:`TensorFlowEngine` runs a snapshot with TensorFlow,
+:class:`~dlcflow.inference.export.OnnxEngine` runs its ONNX export (``snapshot-<n>.onnx``
+beside it) with ONNX Runtime;
+both are registered in :data:`ENGINES`, and :func:`make_engine` also takes ``"auto"``
+(:func:`choose_engine`: ONNX Runtime when a current export exists, TensorFlow when there
+is none or when TensorFlow has a GPU to run on). Every engine's output goes through the
+same decoding, :func:`dlcflow.training.targets.decode` (argmax + location refinement), in
+:func:`decode_outputs`.
+
+Threads: an engine uses at most :func:`thread_budget` CPU threads -- the ``threads``
+asked for (Snakemake's ``threads``), ``OMP_NUM_THREADS`` and the CPUs the process may
+run on (its affinity, e.g. a SLURM allocation), the smallest of them -- so that parallel
+jobs on one node do not oversubscribe it.
+
+:func:`predict_images` predicts on labeled frames (evaluation): images of different sizes
+are batched by size, and ``scale`` feeds them resized (DLC's ``rescale`` evaluation) with
+the predictions scaled back to the original pixels.
+
+This module also chooses models the DLC way (:func:`model_setup`: the test pose_cfg of a
+training fraction and shuffle, snapshots picked by the config's ``snapshotindex``).
+TensorFlow is imported only when a TensorFlow engine is made (or, for ``"auto"``, when an
+NVIDIA GPU is present and TensorFlow is asked whether it can use it); ONNX Runtime only
+when an ONNX engine is made.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from dlcflow.project.paths import Project, onnx_export_of
+from dlcflow.project.posecfg import load_pose_cfg
+
+__all__ = [
+    "ENGINES",
+    "ENGINE_NAMES",
+    "Engine",
+    "EngineFactory",
+    "ModelSetup",
+    "StaleExportError",
+    "TensorFlowEngine",
+    "available_cpus",
+    "choose_engine",
+    "configure_threads",
+    "decode_outputs",
+    "describe_engine",
+    "make_engine",
+    "model_setup",
+    "onnx_providers",
+    "predict_batch",
+    "predict_images",
+    "read_image_rgb",
+    "rebase",
+    "runs_on_cpu",
+    "select_snapshots",
+    "submit",
+    "tensorflow_sees_gpu",
+    "thread_budget",
+    "training_fraction",
+]
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- engines ---------------------------------------------------------------------------------
+@runtime_checkable
+class Engine(Protocol):
+    """Runs the network: float32 RGB (B, H, W, 3) in 0..255 -> (prob, locref) NumPy arrays."""
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+#: Makes an engine for a pose_cfg (dict) and a snapshot prefix (``.../train/snapshot-N``).
+EngineFactory = Callable[[Mapping[str, Any], Path], Engine]
+
+
+#: Environment variables read as a limit on CPU threads (OpenMP's convention).
+THREAD_ENV = ("OMP_NUM_THREADS",)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity: a cgroup/SLURM allocation, ``taskset``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_budget(threads: int | None = None) -> int | None:
+    """CPU threads an engine may use: the smallest of ``threads`` (Snakemake's), the
+    ``OMP_NUM_THREADS`` environment variable and :func:`available_cpus`; None when neither
+    ``threads`` nor the variable is set (the runtime's own default then applies)."""
+    limits = []
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, not {threads!r}")
+        limits.append(threads)
+    for name in THREAD_ENV:
+        value = os.environ.get(name, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            limits.append(int(value))
+    return min([*limits, available_cpus()]) if limits else None
+
+
+def configure_threads(threads: int | None) -> None:
+    """Limit TensorFlow's intra-op threads to ``threads`` (None: TensorFlow's default).
+
+    Only possible before TensorFlow has run anything; later it warns and changes nothing.
+    """
+    if threads is None:
+        return
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when an engine is made)
+
+    if int(threads) < 1:
+        raise ValueError(f"threads must be a positive integer, not {threads}")
+    try:
+        if tf.config.threading.get_intra_op_parallelism_threads() != int(threads):
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
+    except RuntimeError:
+        warnings.warn(
+            f"threads={threads} ignored: TensorFlow already runs with its thread pools set",
+            stacklevel=3,
+        )
+
+
+class TensorFlowEngine:
+    """A snapshot run by TensorFlow: ``nets.inference_model`` in a ``tf.function`` whose
+    input has dynamic batch, height and width (one trace serves every frame size).
+
+    ``pose_cfg`` is a pose_cfg dict or the path of a pose_cfg.yaml; ``snapshot_prefix``
+    the checkpoint prefix (``.../train/snapshot-<n>``); ``threads`` limits TensorFlow's
+    intra-op threads (with ``OMP_NUM_THREADS``: :func:`thread_budget`).
+    """
+
+    name = "tensorflow"
+
+    def __init__(
+        self,
+        pose_cfg: Mapping[str, Any] | str | os.PathLike[str],
+        snapshot_prefix: str | os.PathLike[str],
+        threads: int | None = None,
+    ) -> None:
+        configure_threads(thread_budget(threads))
+        import tensorflow as tf  # noqa: PLC0415
+
+        from dlcflow.training import nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
+
+        cfg = dict(pose_cfg) if isinstance(pose_cfg, Mapping) else load_pose_cfg(pose_cfg)
+        self.cfg = cfg
+        self.snapshot_prefix = Path(snapshot_prefix)
+        self.model = nets.inference_model(nets.load_trained_model(cfg, self.snapshot_prefix))
+        model = self.model
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="image")
+
+        @tf.function(input_signature=[spec])
+        def run(batch: Any) -> tuple[Any, Any]:
+            out = model(batch, training=False)
+            return out["prob"], out["locref"]
+
+        self._run = run
+        #: No GPU for TensorFlow here: the network runs on the CPU.
+        self.on_cpu = not tf.config.list_logical_devices("GPU")
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prob, locref = self._run(np.asarray(batch, dtype=np.float32))
+        return prob.numpy(), locref.numpy()
+
+    def __repr__(self) -> str:
+        return f"TensorFlowEngine({str(self.snapshot_prefix)!r})"
+
+
+# -- devices ---------------------------------------------------------------------------------
+class StaleExportError(ValueError):
+    """An ONNX export that does not belong to the snapshot or pose_cfg it should serve."""
+
+
+def _nvidia_gpu_present() -> bool:
+    """An NVIDIA GPU visible to this process (device files, ``CUDA_VISIBLE_DEVICES``)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def tensorflow_sees_gpu() -> bool:
+    """TensorFlow can run on a GPU here (TensorFlow is imported only if one is present)."""
+    if not _nvidia_gpu_present():
+        return False
+    import tensorflow as tf  # noqa: PLC0415
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def onnx_providers() -> list[str]:
+    """ONNX Runtime execution providers to use: CUDA first when onnxruntime-gpu is
+    installed and a GPU is present, then the CPU."""
+    import onnxruntime as ort  # noqa: PLC0415
+
+    if "CUDAExecutionProvider" in ort.get_available_providers() and _nvidia_gpu_present():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+# -- choosing and making engines -------------------------------------------------------------
+def _tensorflow_factory(
+    pose_cfg: Mapping[str, Any], snapshot_prefix: Path, threads: int | None = None
+) -> Engine:
+    return TensorFlowEngine(pose_cfg, snapshot_prefix, threads=threads)
+
+
+def _onnx_factory(
+    pose_cfg: Mapping[str, Any], snapshot_prefix: Path, threads: int | None = None
+) -> Engine:
+    from dlcflow.inference.export import OnnxEngine  # noqa: PLC0415 (ONNX Runtime only when asked for)
+
+    path = onnx_export_of(snapshot_prefix)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no ONNX export of {snapshot_prefix.name}; make it with `dlcflow export "
+            "CONFIG --shuffle N` (the workflow does with analyze.engine: onnx or auto), or "
+            "use engine 'auto' or 'tensorflow'"
+        )
+    engine = OnnxEngine(path, threads=threads)
+    try:
+        engine.check(pose_cfg, snapshot_prefix)
+    except StaleExportError as err:
+        raise StaleExportError(f"{err}; export it again (`dlcflow export CONFIG`)") from None
+    return engine
+
+
+#: Engines by name: ``factory(pose_cfg, snapshot_prefix, threads=None) -> Engine``.
+ENGINES: dict[str, Callable[..., Engine]] = {
+    "tensorflow": _tensorflow_factory,
+    "onnx": _onnx_factory,
+}
+#: What ``engine`` arguments and the workflow's ``analyze.engine`` accept.
+ENGINE_NAMES = ("auto", "tensorflow", "onnx")
+
+
+def choose_engine(snapshot_prefix: str | os.PathLike[str]) -> tuple[str, str]:
+    """What ``"auto"`` runs a snapshot with, and why: ``"onnx"`` when its export
+    (``snapshot-<n>.onnx``) exists, unless TensorFlow has a GPU and ONNX Runtime has not
+    (onnxruntime-gpu installed); ``"tensorflow"`` otherwise."""
+    path = onnx_export_of(snapshot_prefix)
+    if not path.is_file():
+        return "tensorflow", f"no ONNX export {path.name}"
+    if onnx_providers()[0] == "CUDAExecutionProvider":
+        return "onnx", "ONNX export, GPU"
+    if tensorflow_sees_gpu():
+        return "tensorflow", "TensorFlow has a GPU"
+    return "onnx", "ONNX export, CPU"
+
+
+def runs_on_cpu(engine: Engine) -> bool:
+    """Whether an engine computes on the CPU (its ``on_cpu``; True for engines without)."""
+    return bool(getattr(engine, "on_cpu", True))
+
+
+def describe_engine(engine: Engine) -> str:
+    """One line naming an engine's runtime (for logs)."""
+    if getattr(engine, "name", "") == "onnx":
+        path, threads = getattr(engine, "path", None), getattr(engine, "threads", None)
+        providers = getattr(engine, "providers", None) or ["?"]
+        name = path.name if isinstance(path, Path) else "?"
+        streams = getattr(engine, "streams", 1)
+        sessions = f" in {streams} sessions" if streams > 1 else ""
+        return f"ONNX Runtime ({name}, {providers[0]}, {threads} threads{sessions})"
+    if getattr(engine, "name", "") == "tensorflow":
+        return "TensorFlow"
+    return repr(engine)
+
+
+def make_engine(
+    engine: str | EngineFactory,
+    pose_cfg: Mapping[str, Any],
+    snapshot_prefix: str | os.PathLike[str],
+    threads: int | None = None,
+) -> Engine:
+    """An engine by name (:data:`ENGINES`, or ``"auto"``: :func:`choose_engine`, falling
+    back to TensorFlow when the export is stale) or from a factory ``(pose_cfg, prefix)
+    -> Engine``. Named engines log which runtime they use."""
+    if callable(engine):
+        return engine(pose_cfg, Path(snapshot_prefix))
+    prefix = Path(snapshot_prefix)
+    name, label = str(engine), "Engine"
+    if name == "auto":
+        name, why = choose_engine(prefix)
+        label = f"Engine auto ({why})"
+        if name == "onnx":
+            try:
+                made = ENGINES["onnx"](pose_cfg, prefix, threads=threads)
+            except StaleExportError as err:
+                name, label = "tensorflow", f"Engine auto ({err}; not used)"
+            else:
+                _log(f"{label}: {describe_engine(made)}")
+                return made
+    factory = ENGINES.get(name)
+    if factory is None:
+        known = ", ".join(sorted({*ENGINES, "auto"}))
+        raise ValueError(f"unknown engine {engine!r} (known: {known})")
+    made = factory(pose_cfg, prefix, threads=threads)
+    _log(f"{label}: {describe_engine(made)}")
+    return made
+
+
+# -- decoding --------------------------------------------------------------------------------
+def decode_outputs(prob: np.ndarray, locref: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+    """(B, J, 3) x, y, likelihood from the network outputs, with the pose_cfg's ``stride``,
+    ``locref_stdev`` and ``location_refinement`` (:func:`dlcflow.training.targets.decode`)."""
+    from dlcflow.training.targets import decode  # noqa: PLC0415 (NumPy only, but a sibling of nets)
+
+    return decode(
+        np.asarray(prob),
+        np.asarray(locref),
+        stride=float(cfg.get("stride", 8)),
+        locref_stdev=float(cfg.get("locref_stdev", 7.2801)),
+        location_refinement=bool(cfg.get("location_refinement", True)),
+    )
+
+
+def submit(engine: Engine, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    """Start running a float32 batch and return a function that waits for its outputs:
+    ``engine.submit`` where the engine runs batches on its own threads (so that the caller
+    can submit the next one first), otherwise the engine runs it now."""
+    start = getattr(engine, "submit", None)
+    if callable(start):
+        return start(batch)  # type: ignore[no-any-return]
+    outputs = engine(batch)
+    return lambda: outputs
+
+
+def predict_batch(engine: Engine, frames: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
+    """Poses (B, J, 3) (x, y, likelihood in the frames' pixels) of a batch of RGB frames
+    ``(B, H, W, 3)`` (uint8 or float in 0..255)."""
+    batch = np.asarray(frames)
+    if batch.ndim != 4 or batch.shape[-1] != 3:
+        raise ValueError(f"frames must be a (B, H, W, 3) RGB batch, not {batch.shape}")
+    prob, locref = engine(batch.astype(np.float32, copy=False))
+    return decode_outputs(prob, locref, cfg)
+
+
+# -- images ----------------------------------------------------------------------------------
+def read_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as uint8 RGB (H, W, 3) (grey images get three equal channels)."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"{path}: image missing or unreadable")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def _as_rgb(image: np.ndarray, where: str) -> np.ndarray:
+    img = np.asarray(image)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{where}: expected an (H, W, 3) RGB image, not {img.shape}")
+    return img
+
+
+def _image_hw(item: str | os.PathLike[str] | np.ndarray) -> tuple[int, int]:
+    if isinstance(item, np.ndarray):
+        return int(item.shape[0]), int(item.shape[1])
+    from dlcflow.io.labels import image_shape  # noqa: PLC0415
+
+    _, height, width = image_shape(item)
+    return height, width
+
+
+def predict_images(
+    engine: Engine,
+    images: Sequence[str | os.PathLike[str] | np.ndarray],
+    cfg: Mapping[str, Any],
+    batch_size: int = 1,
+    scale: float = 1.0,
+    progress: bool = False,
+) -> np.ndarray:
+    """Poses (N, J, 3) of images given as paths or RGB arrays, in the input order.
+
+    Images of the same size are batched together (``batch_size`` at most); files are read
+    one batch at a time. With ``scale != 1`` every image is resized by ``scale`` before
+    it goes in and the coordinates are divided by ``scale`` (original pixels, as DLC's
+    ``rescale`` plots them).
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, not {scale}")
+    batch_size = max(1, int(batch_size))
+    num_joints = int(cfg["num_joints"]) if "num_joints" in cfg else None
+    groups: dict[tuple[int, int], list[int]] = {}
+    for i, item in enumerate(images):
+        groups.setdefault(_image_hw(item), []).append(i)
+    out: np.ndarray | None = None
+    if num_joints is not None:
+        out = np.full((len(images), num_joints, 3), np.nan)
+    from tqdm import tqdm  # noqa: PLC0415
+
+    bar = tqdm(total=len(images), unit="image", disable=not progress, leave=False)
+    try:
+        for indices in groups.values():
+            for start in range(0, len(indices), batch_size):
+                chunk = indices[start : start + batch_size]
+                arrays = []
+                for i in chunk:
+                    item = images[i]
+                    img = (
+                        _as_rgb(item, f"image {i}")
+                        if isinstance(item, np.ndarray)
+                        else read_image_rgb(item)
+                    )
+                    if scale != 1:
+                        h, w = img.shape[:2]
+                        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                        img = cv2.resize(img, size, interpolation=interp)
+                    arrays.append(img)
+                poses = predict_batch(engine, np.stack(arrays), cfg)
+                if scale != 1:
+                    poses[..., :2] /= scale
+                if out is None:
+                    out = np.full((len(images), poses.shape[1], 3), np.nan)
+                out[chunk] = poses
+                bar.update(len(chunk))
+    finally:
+        bar.close()
+    return out if out is not None else np.zeros((0, 0, 3))
+
+
+# -- models ----------------------------------------------------------------------------------
+def rebase(project: Project, path: Path, modelprefix: str = "") -> Path:
+    """``path`` (inside the project) moved under ``<project>/<modelprefix>/`` (DLC's
+    ``modelprefix`` puts dlc-models and evaluation-results in a sub-folder)."""
+    if not modelprefix:
+        return path
+    return project.root / modelprefix / path.relative_to(project.root)
+
+
+def training_fraction(project: Project, trainingsetindex: int) -> float:
+    """The config's ``TrainingFraction[trainingsetindex]`` (one-line error when out of range)."""
+    fractions = project.training_fractions
+    if not isinstance(trainingsetindex, int) or not 0 <= trainingsetindex < len(fractions):
+        raise ValueError(
+            f"trainingsetindex {trainingsetindex!r} must be an integer from 0 to "
+            f"{len(fractions) - 1} (TrainingFraction: {fractions})"
+        )
+    return fractions[trainingsetindex]
+
+
+@dataclass(frozen=True)
+class ModelSetup:
+    """One trained model of a project: its test pose_cfg and its snapshots."""
+
+    fraction: float
+    shuffle: int
+    test_cfg_path: Path
+    cfg: dict[str, Any]  # the test pose_cfg over DLC's code defaults
+    snapshots: list[Path]  # complete snapshots sorted by iteration
+
+    @property
+    def net_type(self) -> str:
+        return str(self.cfg.get("net_type", "resnet_50"))
+
+    @property
+    def bodyparts(self) -> list[str]:
+        return [str(b) for b in self.cfg["all_joints_names"]]
+
+
+def model_setup(
+    project: Project, fraction: float, shuffle: int, modelprefix: str = ""
+) -> ModelSetup:
+    """The test pose_cfg and the snapshots of a training fraction and shuffle."""
+    test_cfg = rebase(project, project.pose_cfg(fraction, shuffle, "test"), modelprefix)
+    if not test_cfg.is_file():
+        raise FileNotFoundError(
+            f"{test_cfg}: no model for iteration {project.iteration}, shuffle {shuffle} and "
+            f"training fraction {fraction} (create the training dataset and train it first)"
+        )
+    cfg = load_pose_cfg(test_cfg)
+    from dlcflow.project.paths import list_snapshots  # noqa: PLC0415
+
+    train = rebase(project, project.train_folder(fraction, shuffle), modelprefix)
+    snapshots = list_snapshots(train)
+    if not snapshots:
+        raise FileNotFoundError(f"{train}: no snapshot (snapshot-<n>.index) yet; train first")
+    if project.bodyparts and list(cfg.get("all_joints_names", [])) != project.bodyparts:
+        warnings.warn(
+            f"{test_cfg}: body parts {cfg.get('all_joints_names')} differ from the config's "
+            f"{project.bodyparts}; the model's are used",
+            stacklevel=2,
+        )
+    return ModelSetup(fraction, shuffle, test_cfg, cfg, snapshots)
+
+
+def select_snapshots(
+    snapshots: Sequence[Path], snapshotindex: int | str, allow_all: bool = True
+) -> list[Path]:
+    """The snapshots that config ``snapshotindex`` picks: an index into the sorted list
+    (-1 = last) or ``"all"`` (every one; with ``allow_all=False`` the last, with a message)."""
+    if not snapshots:
+        raise FileNotFoundError("no snapshot to choose from (train the network first)")
+    if isinstance(snapshotindex, str) and snapshotindex.strip().lower() == "all":
+        if allow_all:
+            return list(snapshots)
+        _log(
+            "snapshotindex is 'all': analyzing with the last snapshot "
+            f"({Path(snapshots[-1]).name}); use evaluate_network to compare snapshots"
+        )
+        return [snapshots[-1]]
+    try:
+        index = int(snapshotindex)
+    except (TypeError, ValueError):
+        raise ValueError(f"snapshotindex {snapshotindex!r} must be an integer or 'all'") from None
+    if not -len(snapshots) <= index < len(snapshots):
+        names = ", ".join(Path(s).name for s in snapshots)
+        raise IndexError(
+            f"snapshotindex {index} is out of range: {len(snapshots)} snapshot(s) ({names})"
+        )
+    return [snapshots[index]]

@@ -1,0 +1,464 @@
+"""Annotation files: ``CollectedData_<scorer>.h5/.csv`` and machine labels, DLC 2.3's layout.
+
+Columns are a MultiIndex named ``scorer, bodyparts, coords`` (multi animal:
+``scorer, individuals, bodyparts, coords``; unique body parts sit under the individual
+``single``, placed last), values float64 with NaN for "not labeled". Rows are an unnamed
+3-level MultiIndex ``("labeled-data", <video>, "imgNNN.png")``. Older DLC versions wrote
+one string ``labeled-data/<video>/imgNNN.png`` (either slash) as the row index; it is
+split on read. Files are written as DLC writes them: h5 in pandas "fixed" format under the
+key ``df_with_missing`` and a csv beside it, both atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import struct
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from dlcflow.core.fileio import temp_path
+from dlcflow.io.hdf import first_line, read_frame, write_frame_to
+
+if TYPE_CHECKING:
+    from dlcflow.project.paths import Project
+
+COORDS = ("x", "y")
+MACHINE_COORDS = ("x", "y", "likelihood")
+SINGLE = "single"
+SINGLE_LEVELS = ("scorer", "bodyparts", "coords")
+MULTI_LEVELS = ("scorer", "individuals", "bodyparts", "coords")
+LABELED_DATA = "labeled-data"
+_HEADER_NAMES = frozenset(MULTI_LEVELS)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+RowKey = tuple[str, str, str]
+
+
+class LabelError(ValueError):
+    """An annotation file that cannot be used; the one-line message names the file and cause."""
+
+
+# -- columns and empty frames ----------------------------------------------------------------
+def annotation_columns(
+    scorer: str,
+    bodyparts: Sequence[str],
+    individuals: Sequence[str] | None = None,
+    unique_bodyparts: Sequence[str] | None = None,
+    coords: Sequence[str] = COORDS,
+) -> pd.MultiIndex:
+    """DLC's annotation columns.
+
+    Single animal (``individuals`` is None): ``scorer × bodyparts × coords``. Multi animal:
+    every individual × ``bodyparts`` × coords, then the ``unique_bodyparts`` under the
+    individual ``single``.
+    """
+    if individuals is None:
+        if unique_bodyparts:
+            raise ValueError("unique_bodyparts need a multi-animal layout (give individuals)")
+        return pd.MultiIndex.from_product(
+            [[scorer], list(bodyparts), list(coords)], names=list(SINGLE_LEVELS)
+        )
+    tuples = [(scorer, ind, bp, c) for ind in individuals for bp in bodyparts for c in coords]
+    tuples += [(scorer, SINGLE, bp, c) for bp in unique_bodyparts or () for c in coords]
+    return pd.MultiIndex.from_tuples(tuples, names=list(MULTI_LEVELS))
+
+
+def project_columns(
+    project: Project, scorer: str | None = None, coords: Sequence[str] = COORDS
+) -> pd.MultiIndex:
+    """The annotation columns of a project's config (project scorer unless ``scorer``)."""
+    scorer = scorer or project.scorer
+    if project.multianimal:
+        return annotation_columns(
+            scorer,
+            project.multianimal_bodyparts,
+            project.individuals,
+            project.unique_bodyparts,
+            coords,
+        )
+    return annotation_columns(scorer, project.bodyparts, coords=coords)
+
+
+def row_index(rows: Iterable[Sequence[str]]) -> pd.MultiIndex:
+    """An unnamed 3-level row MultiIndex of plain strings."""
+    tuples = [tuple(str(part) for part in row) for row in rows]
+    if not tuples:
+        return pd.MultiIndex.from_arrays([[], [], []])
+    return pd.MultiIndex.from_tuples(tuples)
+
+
+def image_row(image: str | os.PathLike[str], video: str | None = None) -> RowKey:
+    """The row key ``("labeled-data", video, name)`` of an image path or name."""
+    parts = _split_path(str(image))
+    name = parts[-1]
+    if video is None:
+        if len(parts) < 2:
+            raise ValueError(f"{image}: give the video (folder) name for a bare image name")
+        video = parts[-2]
+    return (LABELED_DATA, str(video), name)
+
+
+def empty_annotations(
+    project: Project,
+    images: Iterable[str | os.PathLike[str]],
+    scorer: str | None = None,
+    video: str | None = None,
+) -> pd.DataFrame:
+    """An all-NaN annotation frame for images of one labeled-data folder.
+
+    ``images`` are paths (``labeled-data/<video>/imgNNN.png``, the folder name gives the
+    video) or bare names with ``video`` given.
+    """
+    index = row_index(image_row(img, video) for img in images)
+    columns = project_columns(project, scorer)
+    return pd.DataFrame(np.nan, index=index, columns=columns, dtype="float64")
+
+
+# -- reading --------------------------------------------------------------------------------
+def _split_path(text: str) -> list[str]:
+    return [p for p in text.replace("\\", "/").split("/") if p]
+
+
+def _read_h5(path: Path) -> pd.DataFrame:
+    return read_frame(path, error=LabelError)
+
+
+def _csv_layout(path: Path) -> tuple[int, int]:
+    """(header rows, index columns) of a DLC csv."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            head = [row for _, row in zip(range(6), csv.reader(fh), strict=False)]
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise LabelError(f"{path}: not a readable csv file ({first_line(err)})") from None
+    n_header = 0
+    for row in head:
+        if row and row[0] in _HEADER_NAMES:
+            n_header += 1
+        else:
+            break
+    if n_header not in (3, 4) or head[0][0] != "scorer" or head[n_header - 1][0] != "coords":
+        raise LabelError(
+            f"{path}: expected DLC header rows scorer, (individuals,) bodyparts, coords"
+        )
+    first = head[0]
+    n_index = 1
+    while n_index < len(first) and first[n_index] == "":
+        n_index += 1
+    if n_index not in (1, 3) or n_index >= len(first):
+        raise LabelError(f"{path}: expected 1 or 3 index columns, found {n_index}")
+    return n_header, n_index
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    n_header, n_index = _csv_layout(path)
+    index_col: int | list[int] = 0 if n_index == 1 else list(range(n_index))
+    try:
+        return pd.read_csv(path, header=list(range(n_header)), index_col=index_col)
+    except Exception as err:  # pandas parser errors
+        raise LabelError(f"{path}: not a readable annotation csv ({first_line(err)})") from None
+
+
+def _normalize(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Canonical columns (named levels, str), rows (3-level str MultiIndex), float64 values."""
+    cols = df.columns
+    if not isinstance(cols, pd.MultiIndex) or cols.nlevels not in (3, 4):
+        raise LabelError(
+            f"{path}: columns must have the levels scorer, (individuals,) bodyparts, coords"
+        )
+    names = SINGLE_LEVELS if cols.nlevels == 3 else MULTI_LEVELS
+    given = [n for n in cols.names if n is not None]
+    if given and list(cols.names) != list(names):
+        raise LabelError(f"{path}: column levels are {list(cols.names)}, expected {list(names)}")
+    columns = pd.MultiIndex.from_tuples([tuple(str(v) for v in t) for t in cols], names=list(names))
+    index = df.index
+    if isinstance(index, pd.MultiIndex):
+        if index.nlevels != 3:
+            raise LabelError(f"{path}: row index has {index.nlevels} levels, expected 3")
+        rows = [tuple(str(v) for v in t) for t in index]
+    else:
+        rows = []
+        for value in index:
+            if not isinstance(value, str):
+                raise LabelError(f"{path}: row {value!r} is not an image path")
+            parts = _split_path(value)
+            if len(parts) >= 3:
+                rows.append(tuple(parts[-3:]))
+            else:  # a bare image name: the file's folder is the video
+                rows.append((LABELED_DATA, path.parent.name, parts[-1]))
+    try:
+        values = df.to_numpy(dtype="float64", na_value=np.nan)
+    except (TypeError, ValueError) as err:
+        raise LabelError(f"{path}: non-numeric coordinates ({first_line(err)})") from None
+    return pd.DataFrame(values, index=row_index(rows), columns=columns)
+
+
+def read_annotations(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a CollectedData (or machine-label) file, h5 or csv, in any DLC-era style.
+
+    h5: any key (``df_with_missing``, the napari plugin's ``keypoints``, ...). csv: 3 header
+    rows (4 multi animal), 3 index columns or one legacy path column. Returns float64 values
+    with named column levels and a 3-level row MultiIndex of str. Raises LabelError.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise LabelError(f"{p}: annotation file not found")
+    suffix = p.suffix.lower()
+    if suffix in (".h5", ".hdf5", ".hdf"):
+        df = _read_h5(p)
+    elif suffix == ".csv":
+        df = _read_csv(p)
+    else:
+        raise LabelError(f"{p}: unknown annotation file type (expected .h5 or .csv)")
+    return _normalize(df, p)
+
+
+# -- writing --------------------------------------------------------------------------------
+def _check_writable(df: pd.DataFrame, where: Path) -> None:
+    if not isinstance(df.columns, pd.MultiIndex) or df.columns.nlevels not in (3, 4):
+        raise LabelError(f"{where}: columns must be scorer, (individuals,) bodyparts, coords")
+    if not isinstance(df.index, pd.MultiIndex) or df.index.nlevels != 3:
+        raise LabelError(f"{where}: rows must be a 3-level index (labeled-data, video, image)")
+
+
+def write_frame_files(df: pd.DataFrame, h5_path: Path, csv_path: Path | None) -> None:
+    """Write ``df`` to h5 (fixed format, key df_with_missing) and csv, atomically.
+
+    Both go to temp files in the target folder first; only when both are complete are they
+    renamed into place, so a crash never leaves a half-written file.
+    """
+    h5_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_h5 = temp_path(h5_path)
+    tmp_csv = temp_path(csv_path) if csv_path is not None else None
+    try:
+        write_frame_to(df, tmp_h5, table=False)
+        if tmp_csv is not None:
+            df.to_csv(tmp_csv)
+        os.replace(tmp_h5, h5_path)
+        if tmp_csv is not None and csv_path is not None:
+            os.replace(tmp_csv, csv_path)
+    finally:
+        tmp_h5.unlink(missing_ok=True)
+        if tmp_csv is not None:
+            tmp_csv.unlink(missing_ok=True)
+
+
+def _canonical(df: pd.DataFrame, where: Path) -> pd.DataFrame:
+    _check_writable(df, where)
+    names = SINGLE_LEVELS if df.columns.nlevels == 3 else MULTI_LEVELS
+    out = df.astype("float64")
+    out.columns = out.columns.set_names(list(names))
+    out.index = row_index(out.index)
+    return out
+
+
+def write_annotations(df: pd.DataFrame, h5_path: str | os.PathLike[str]) -> None:
+    """Write annotations as DLC does: ``<h5_path>`` and the csv beside it, atomically."""
+    path = Path(h5_path)
+    write_frame_files(_canonical(df, path), path, path.with_suffix(".csv"))
+
+
+def read_machine_labels(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a ``machinelabels-iter<N>.h5`` (columns x, y, likelihood)."""
+    return read_annotations(path)
+
+
+def write_machine_labels(
+    df: pd.DataFrame, h5_path: str | os.PathLike[str], csv_path: str | os.PathLike[str] | None
+) -> None:
+    """Write machine labels (x, y, likelihood) to h5 and, if given, ``machinelabels.csv``."""
+    path = Path(h5_path)
+    write_frame_files(_canonical(df, path), path, Path(csv_path) if csv_path else None)
+
+
+# -- validation -----------------------------------------------------------------------------
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # IHDR colour type -> bands (as PIL counts)
+
+
+def png_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """(channels, height, width) of a PNG from its IHDR header (reads 26 bytes)."""
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    if len(head) < 26 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise LabelError(f"{path}: not a PNG image")
+    width, height = struct.unpack(">II", head[16:24])
+    return _PNG_CHANNELS.get(head[25], 3), int(height), int(width)
+
+
+def png_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of a PNG from its header."""
+    _, height, width = png_shape(path)
+    return width, height
+
+
+def image_shape(path: str | os.PathLike[str]) -> tuple[int, int, int]:
+    """(channels, height, width) of an image, DLC's ``size``: PNG header, else OpenCV."""
+    try:
+        return png_shape(path)
+    except LabelError:
+        import cv2  # noqa: PLC0415 (only for non-PNG frames)
+
+        img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if img is None:
+            raise LabelError(f"{path}: image cannot be read") from None
+        channels = 1 if img.ndim == 2 else int(img.shape[2])
+        return channels, int(img.shape[0]), int(img.shape[1])
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(width, height) of an image."""
+    _, height, width = image_shape(path)
+    return width, height
+
+
+def image_sizes(project: Project, rows: Iterable[RowKey]) -> dict[RowKey, tuple[int, int]]:
+    """(width, height) of each row's image inside the project (missing images omitted)."""
+    sizes = {}
+    for row in rows:
+        img = project.root.joinpath(*row)
+        if img.is_file():
+            sizes[tuple(row)] = image_size(img)
+    return sizes
+
+
+def outside_points(
+    df: pd.DataFrame, sizes: Mapping[RowKey, tuple[int, int]]
+) -> list[tuple[RowKey, tuple[str, ...], float, float]]:
+    """Labeled points not strictly inside their image (DLC keeps 0 < x < w, 0 < y < h).
+
+    Returns ``(row, column key without scorer/coord, x, y)`` for each; rows without a size
+    are not checked.
+    """
+    found = []
+    xcols = [c for c in df.columns if c[-1] == "x"]
+    for row, values in zip(df.index, df.itertuples(index=False, name=None), strict=True):
+        size = sizes.get(tuple(row))
+        if size is None:
+            continue
+        width, height = size
+        record = dict(zip(df.columns, values, strict=True))
+        for xc in xcols:
+            x, y = record[xc], record.get((*xc[:-1], "y"), np.nan)
+            if np.isnan(x) or np.isnan(y):
+                continue
+            if not (0 < x < width and 0 < y < height):
+                found.append((tuple(row), tuple(xc[1:-1]), float(x), float(y)))
+    return found
+
+
+def validate_annotations(
+    df: pd.DataFrame,
+    project: Project,
+    path: str | os.PathLike[str],
+    image_sizes: Mapping[RowKey, tuple[int, int]] | None = None,
+    outside: Literal["error", "warn", "ignore"] = "error",
+    coords: Sequence[str] = COORDS,
+) -> None:
+    """Check annotations read from ``path`` against the project; raise LabelError.
+
+    Checks the column levels (single vs multi animal), one scorer, coords, body parts and
+    individuals known to the config, unique rows, and (given ``image_sizes``, keyed by row)
+    points inside their image: ``outside`` says whether those raise, warn or pass.
+    """
+    where = str(path)
+    cols = df.columns
+    expected = MULTI_LEVELS if project.multianimal else SINGLE_LEVELS
+    if not isinstance(cols, pd.MultiIndex) or tuple(cols.names) != expected:
+        got = list(cols.names) if isinstance(cols, pd.MultiIndex) else [cols.name]
+        kind = "multi-animal" if project.multianimal else "single-animal"
+        raise LabelError(
+            f"{where}: column levels {got} do not fit the {kind} project {project.config_path} "
+            f"(expected {list(expected)})"
+        )
+    scorers = list(dict.fromkeys(cols.get_level_values("scorer")))
+    if len(scorers) != 1:
+        raise LabelError(f"{where}: several scorers {scorers} in one file")
+    bad_coords = sorted(set(cols.get_level_values("coords")) - set(coords))
+    if bad_coords:
+        raise LabelError(f"{where}: unknown coords {bad_coords} (expected {list(coords)})")
+    known = project.bodyparts
+    for bp in dict.fromkeys(cols.get_level_values("bodyparts")):
+        if bp not in known:
+            raise LabelError(
+                f"{where}: body part '{bp}' is not in {project.config_path} (bodyparts: "
+                f"{', '.join(known)}); add it to the config or relabel"
+            )
+    if project.multianimal:
+        allowed = set(project.individuals) | ({SINGLE} if project.unique_bodyparts else set())
+        for ind, bp in dict.fromkeys(
+            zip(cols.get_level_values(1), cols.get_level_values(2), strict=True)
+        ):
+            if ind not in allowed:
+                raise LabelError(
+                    f"{where}: individual '{ind}' is not in {project.config_path} "
+                    f"(individuals: {', '.join(project.individuals)})"
+                )
+            if (ind == SINGLE) != (bp in project.unique_bodyparts):
+                raise LabelError(
+                    f"{where}: body part '{bp}' under individual '{ind}': unique body parts "
+                    f"belong under '{SINGLE}', animal body parts under an individual"
+                )
+    if cols.duplicated().any():
+        raise LabelError(f"{where}: column {cols[cols.duplicated()][0]} appears twice")
+    dup = df.index.duplicated()
+    if dup.any():
+        raise LabelError(f"{where}: image {'/'.join(df.index[dup][0])} appears in two rows")
+    if image_sizes is None or outside == "ignore":
+        return
+    points = outside_points(df, image_sizes)
+    if not points:
+        return
+    row, part, x, y = points[0]
+    width, height = image_sizes[row]
+    msg = (
+        f"{where}: {'/'.join(part)} at ({x:.1f}, {y:.1f}) in {'/'.join(row)} lies outside "
+        f"the {width}x{height} image ({len(points)} such point(s))"
+    )
+    if outside == "error":
+        raise LabelError(msg)
+    warnings.warn(msg + "; those points are left out of the training set", stacklevel=2)
+
+
+# -- the project's annotations --------------------------------------------------------------
+def load_project_annotations(project: Project) -> pd.DataFrame:
+    """All labeled-data folders' ``CollectedData_<scorer>`` of the project, concatenated.
+
+    Rows are ``sort_index()``ed (train/test indices refer to this order); columns are the
+    config's body parts in config order (body parts added to the config later are NaN).
+    Folders without an annotation file are skipped; files whose scorer differs from the
+    project scorer are skipped with a warning, as DLC does. Body parts unknown to the
+    config raise LabelError. The h5 file is read; the csv only where no h5 exists.
+    """
+    columns = project_columns(project)
+    frames = []
+    for folder in project.labeled_folders():
+        h5 = project.collected_data(folder.name)
+        path = h5 if h5.is_file() else project.collected_data(folder.name, "csv")
+        if not path.is_file():
+            continue
+        df = read_annotations(path)
+        scorer = str(df.columns.get_level_values("scorer")[0]) if df.shape[1] else ""
+        if scorer != project.scorer:
+            warnings.warn(
+                f"{path}: labeled by scorer '{scorer}', not the project scorer "
+                f"'{project.scorer}'; left out of the training dataset",
+                stacklevel=2,
+            )
+            continue
+        validate_annotations(df, project, path)
+        frames.append(df.reindex(columns=columns))
+    if not frames:
+        return pd.DataFrame(index=row_index([]), columns=columns, dtype="float64")
+    merged = pd.concat(frames).sort_index()
+    dup = merged.index.duplicated()
+    if dup.any():
+        raise LabelError(
+            f"{project.labeled_data_dir}: image {'/'.join(merged.index[dup][0])} is labeled "
+            "in two annotation files"
+        )
+    return merged

@@ -1,0 +1,1 @@
+"""Plots: labeled frames, pose trajectories, labeled videos."""

@@ -1,0 +1,323 @@
+"""Plots of labels and predictions: check_labels images (later: trajectories, labeled videos).
+
+Markers and skeleton lines are drawn with OpenCV straight onto the frame's pixels and
+alpha-blended (``alphavalue``), which is far faster than a matplotlib figure per image;
+colours come from matplotlib colormaps exactly as DeepLabCut picks them (``colormap``
+resampled to one colour per body part or per individual). Marker sizes follow
+matplotlib's: ``dotsize`` is in points, ``dotsize * dpi / 72`` pixels across.
+
+Coordinates follow DeepLabCut: ``x`` is the column, ``y`` the row, pixel centres at
+integer coordinates. Points are drawn at 1/16 px precision.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import matplotlib
+import matplotlib.colors as mcolors
+import numpy as np
+import pandas as pd
+
+from dlcflow.core.fileio import replace_folder
+from dlcflow.io.labels import read_annotations
+from dlcflow.project.paths import Project
+
+MARKERS = ("+", "x", ".", "o", "s")
+_SHIFT = 4
+_ONE = 1 << _SHIFT
+Color = tuple[int, int, int]
+
+
+class PlotError(ValueError):
+    """Bad plotting input (unknown colormap, marker, missing image); the message says which."""
+
+
+# -- colours --------------------------------------------------------------------------------
+def get_cmap(n: int, name: str = "hsv") -> np.ndarray:
+    """``n`` RGBA colours (floats, shape (n, 4)) of a matplotlib colormap, as DLC picks them.
+
+    DLC uses ``plt.cm.get_cmap(name, n)``: the colormap resampled to ``n`` entries, so
+    colour ``i`` is the map at ``i / (n - 1)``.
+    """
+    try:
+        cmap = matplotlib.colormaps[name]
+    except KeyError:
+        raise PlotError(f"colormap {name!r} is not a matplotlib colormap") from None
+    return np.asarray(cmap.resampled(max(int(n), 1))(np.arange(max(int(n), 1))))
+
+
+def colors_bgr(n: int, name: str = "rainbow") -> list[Color]:
+    """``n`` colormap colours as OpenCV BGR tuples (0..255)."""
+    rgba = get_cmap(n, name)
+    return [tuple(int(round(255 * c)) for c in (b, g, r)) for r, g, b, _ in rgba]
+
+
+def to_bgr(color: str | Sequence[float]) -> Color:
+    """A matplotlib colour (name, hex or RGB floats) as an OpenCV BGR tuple."""
+    try:
+        r, g, b = mcolors.to_rgb(color)
+    except ValueError:
+        raise PlotError(f"{color!r} is not a matplotlib colour") from None
+    return int(round(255 * b)), int(round(255 * g)), int(round(255 * r))
+
+
+# -- drawing --------------------------------------------------------------------------------
+def _fx(x: float, y: float) -> tuple[int, int]:
+    return int(round(x * _ONE)), int(round(y * _ONE))
+
+
+def _blend(img: np.ndarray, mask: np.ndarray, color: Color, alpha: float) -> None:
+    """In place: ``img = img * (1 - a) + color * a`` with ``a = alpha * mask / 255``."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    a = (mask[y0:y1, x0:x1].astype(np.float32) * (alpha / 255.0))[..., None]
+    roi = img[y0:y1, x0:x1].astype(np.float32)
+    roi += (np.asarray(color, np.float32) - roi) * a
+    img[y0:y1, x0:x1] = np.clip(np.rint(roi), 0, 255).astype(np.uint8)
+
+
+def _draw_marker(mask: np.ndarray, x: float, y: float, marker: str, size: float, thick: int):
+    """Draw one marker (white on a single-channel mask), ``size`` px across."""
+    h = size / 2.0
+    line = cv2.LINE_AA
+    if marker == "+":
+        cv2.line(mask, _fx(x - h, y), _fx(x + h, y), 255, thick, line, _SHIFT)
+        cv2.line(mask, _fx(x, y - h), _fx(x, y + h), 255, thick, line, _SHIFT)
+    elif marker == "x":
+        d = h / np.sqrt(2.0)
+        cv2.line(mask, _fx(x - d, y - d), _fx(x + d, y + d), 255, thick, line, _SHIFT)
+        cv2.line(mask, _fx(x - d, y + d), _fx(x + d, y - d), 255, thick, line, _SHIFT)
+    elif marker in (".", "o"):
+        r = max(h / 2.0 if marker == "." else h, 1.0)
+        cv2.circle(mask, _fx(x, y), int(round(r * _ONE)), 255, -1, line, _SHIFT)
+    elif marker == "s":
+        d = h / np.sqrt(2.0)
+        pts = np.array([_fx(x - d, y - d), _fx(x + d, y - d), _fx(x + d, y + d), _fx(x - d, y + d)])
+        cv2.fillPoly(mask, [pts.reshape(-1, 1, 2).astype(np.int32)], 255, line, _SHIFT)
+    else:
+        raise PlotError(f"marker {marker!r} is not supported (use one of {' '.join(MARKERS)})")
+
+
+def draw_points(
+    img: np.ndarray,
+    points: np.ndarray,
+    colors: Sequence[Color],
+    marker: str = "+",
+    size: float = 12.0,
+    alpha: float = 0.7,
+    thickness: int = 1,
+) -> np.ndarray:
+    """Draw markers at ``points`` ((k, 2) x, y; NaN rows are skipped) onto ``img`` in place.
+
+    Points of the same colour are drawn on one mask and blended once, so overlapping
+    markers of one colour do not darken each other. Returns ``img``.
+    """
+    if marker not in MARKERS:
+        raise PlotError(f"marker {marker!r} is not supported (use one of {' '.join(MARKERS)})")
+    groups: dict[Color, list[tuple[float, float]]] = {}
+    for (x, y), color in zip(np.asarray(points, float), colors, strict=True):
+        if np.isfinite(x) and np.isfinite(y):
+            groups.setdefault(tuple(color), []).append((float(x), float(y)))
+    mask = np.zeros(img.shape[:2], np.uint8)
+    for color, pts in groups.items():
+        mask[:] = 0
+        for x, y in pts:
+            _draw_marker(mask, x, y, marker, size, thickness)
+        _blend(img, mask, color, alpha)
+    return img
+
+
+def draw_segments(
+    img: np.ndarray,
+    segments: Iterable[tuple[tuple[float, float], tuple[float, float]]],
+    color: Color,
+    alpha: float = 0.7,
+    thickness: int = 2,
+) -> np.ndarray:
+    """Draw line segments ``((x1, y1), (x2, y2))`` in one colour; NaN ends are skipped."""
+    mask = np.zeros(img.shape[:2], np.uint8)
+    for (x1, y1), (x2, y2) in segments:
+        if np.isfinite([x1, y1, x2, y2]).all():
+            cv2.line(mask, _fx(x1, y1), _fx(x2, y2), 255, thickness, cv2.LINE_AA, _SHIFT)
+    _blend(img, mask, color, alpha)
+    return img
+
+
+# -- annotation tables ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class KeypointLayout:
+    """The points of an annotation table: one (individual, body part) per column pair."""
+
+    keys: list[tuple[str, str]]  # (individual or "", body part)
+    xy: np.ndarray  # (rows, len(keys), 2)
+
+    def colors(self, colormap: str, color_by: str) -> list[Color]:
+        """One colour per key, by body part or by individual (DLC's ``color_by``)."""
+        level = {"bodypart": 1, "individual": 0}.get(color_by)
+        if level is None:
+            raise PlotError(f"color_by must be 'bodypart' or 'individual', not {color_by!r}")
+        if level == 0 and not any(ind for ind, _ in self.keys):
+            raise PlotError("colouring by individual needs multi-animal labels")
+        names = list(dict.fromkeys(k[level] for k in self.keys))
+        palette = colors_bgr(len(names), colormap)
+        return [palette[names.index(k[level])] for k in self.keys]
+
+    def bones(self, skeleton: Iterable[Sequence[str]]) -> list[tuple[int, int]]:
+        """Key index pairs of skeleton bones, within each individual."""
+        where = {k: i for i, k in enumerate(self.keys)}
+        found = []
+        for ind in dict.fromkeys(k[0] for k in self.keys):
+            for bone in skeleton:
+                a, b = where.get((ind, bone[0])), where.get((ind, bone[1]))
+                if a is not None and b is not None:
+                    found.append((a, b))
+        return found
+
+
+def keypoint_layout(df: pd.DataFrame) -> KeypointLayout:
+    """Split an annotation (or prediction) table into keys and an (rows, keys, 2) array."""
+    names = list(df.columns.names)
+    if "bodyparts" not in names or "coords" not in names:
+        raise PlotError("the table's columns lack the 'bodyparts' and 'coords' levels")
+    ind_level = names.index("individuals") if "individuals" in names else None
+    bp_level, coord_level = names.index("bodyparts"), names.index("coords")
+    keys: list[tuple[str, str]] = []
+    for col in df.columns:
+        key = (str(col[ind_level]) if ind_level is not None else "", str(col[bp_level]))
+        if key not in keys:
+            keys.append(key)
+    xy = np.full((len(df), len(keys), 2), np.nan)
+    for col in df.columns:
+        coord = col[coord_level]
+        if coord in ("x", "y"):
+            key = (str(col[ind_level]) if ind_level is not None else "", str(col[bp_level]))
+            xy[:, keys.index(key), "xy".index(coord)] = df[col].to_numpy(float)
+    return KeypointLayout(keys, xy)
+
+
+# -- output folders -------------------------------------------------------------------------
+def _temp_folder(dest: Path) -> Path:
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _marker_px(dotsize: float, dpi: float) -> float:
+    """matplotlib marker size (points) in pixels."""
+    return float(dotsize) * float(dpi) / 72.0
+
+
+def _line_px(points: float, dpi: float) -> int:
+    return max(1, int(round(points * float(dpi) / 72.0)))
+
+
+def plot_labeled_folder(
+    project: Project | str | os.PathLike[str],
+    stem: str,
+    keypoint: str = "+",
+    scale: float = 1.0,
+    dpi: float = 100,
+    draw_skeleton: bool = True,
+    color_by: str = "bodypart",
+) -> Path:
+    """Draw the labels of ``labeled-data/<stem>/`` onto its frames.
+
+    Writes ``labeled-data/<stem>_labeled/<image stem>_<color_by>.png`` (DLC's names), one
+    per labeled image, ``scale`` times the frame size, the whole folder at once (a temp
+    folder renamed into place, replacing an older one). Markers use the config's
+    ``colormap``, ``dotsize`` and ``alphavalue``; skeleton lines (config ``skeleton`` and
+    ``skeleton_color``) are drawn under them. Returns the folder.
+    """
+    proj = project if isinstance(project, Project) else Project(project)
+    cfg = proj.cfg
+    h5 = proj.collected_data(stem)
+    path = h5 if h5.is_file() else proj.collected_data(stem, "csv")
+    if not path.is_file():
+        raise FileNotFoundError(f"{h5}: no labels for video {stem!r} (label its frames first)")
+    if scale <= 0:
+        raise PlotError(f"scale must be positive, got {scale}")
+    df = read_annotations(path)
+    layout = keypoint_layout(df)
+    colors = layout.colors(str(cfg["colormap"]), color_by)
+    bones = layout.bones(cfg.get("skeleton") or []) if draw_skeleton else []
+    bone_color = to_bgr(str(cfg.get("skeleton_color") or "black"))
+    alpha = float(cfg["alphavalue"])
+    size = _marker_px(float(cfg["dotsize"]), dpi)
+    marker_thick, bone_thick = _line_px(1.0, dpi), _line_px(1.5, dpi)
+    if keypoint not in MARKERS:
+        raise PlotError(f"marker {keypoint!r} is not supported (use one of {' '.join(MARKERS)})")
+
+    dest = proj.check_labels_folder(stem)
+    tmp = _temp_folder(dest)
+    try:
+        for row, xy in zip(df.index, layout.xy, strict=True):
+            image_path = proj.labeled_folder(str(row[1])) / str(row[2])
+            img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+            if img is None:
+                raise PlotError(f"{image_path}: labeled image missing or unreadable ({path.name})")
+            pts = xy
+            if scale != 1:
+                h, w = img.shape[:2]
+                size_out = (max(1, round(w * scale)), max(1, round(h * scale)))
+                interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                img = cv2.resize(img, size_out, interpolation=interp)
+                pts = (xy + 0.5) * scale - 0.5  # pixel centres stay at integers
+            if bones:
+                segments = [(tuple(pts[a]), tuple(pts[b])) for a, b in bones]
+                draw_segments(img, segments, bone_color, alpha, bone_thick)
+            draw_points(img, pts, colors, keypoint, size, alpha, marker_thick)
+            out = tmp / f"{Path(str(row[2])).stem}_{color_by}.png"
+            if not cv2.imwrite(str(out), img):
+                raise PlotError(f"{out}: cannot write image")
+        replace_folder(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def check_labels(
+    config: str | os.PathLike[str],
+    Labels: Sequence[str] = ("+", ".", "x"),  # DLC's argument name
+    scale: float = 1,
+    dpi: float = 100,
+    draw_skeleton: bool = True,
+    visualizeindividuals: bool = True,
+) -> list[Path]:
+    """DLC's ``check_labels``: draw every video's labels onto its frames for a visual check.
+
+    For each video in ``video_sets`` whose ``labeled-data/<video>/`` holds
+    ``CollectedData_<scorer>``, writes ``labeled-data/<video>_labeled/``. ``Labels[0]`` is
+    the marker; multi-animal projects colour individuals (``visualizeindividuals``) or body
+    parts. Videos without labels are skipped with a warning. Returns the folders written.
+    """
+    project = Project(config)
+    color_by = "individual" if project.multianimal and visualizeindividuals else "bodypart"
+    written = []
+    for stem in project.video_stems():
+        h5 = project.collected_data(stem)
+        if not (h5.is_file() or project.collected_data(stem, "csv").is_file()):
+            warnings.warn(f"{h5}: no labels for video {stem!r}; skipped", stacklevel=2)
+            continue
+        written.append(
+            plot_labeled_folder(
+                project,
+                stem,
+                keypoint=Labels[0],
+                scale=scale,
+                dpi=dpi,
+                draw_skeleton=draw_skeleton,
+                color_by=color_by,
+            )
+        )
+    return written

@@ -1,0 +1,1 @@
+"""Post-processing: evaluation, filters, skeleton features, outliers and merging."""

@@ -1,0 +1,389 @@
+"""Evaluation of trained snapshots on the labeled frames (DLC's ``evaluate_network``).
+
+For every selected snapshot (config ``snapshotindex``; ``"all"`` = every snapshot) the
+network predicts every image of the merged annotations
+(``training-datasets/.../CollectedData_<scorer>.h5``, rows sorted as DLC sorts them); the
+Documentation pickle says which rows trained. Outputs, in
+``evaluation-results/iteration-<N>/<Task><date>-trainset<pct>shuffle<n>/`` (all atomic):
+
+- ``<scorer>-snapshot-<it>.h5``: the predictions (DLC's structure: rows = the annotation
+  rows, columns ``scorer × bodyparts × (x, y, likelihood)``, key ``df_with_missing``);
+  an existing file is reused (as DLC does) and only the errors are recomputed;
+- ``<scorer>-results.csv`` (scorer of the last evaluated snapshot) and
+  ``iteration-<N>/CombinedEvaluation-results.csv``: one row per snapshot with DLC's
+  columns; a snapshot evaluated again replaces its row instead of adding one;
+- ``<scorer>-keypoint-results.csv``: errors per body part (rows ``Train error (px)``,
+  ``Test error (px)`` and both ``with p-cutoff``, as DLC's ``per_keypoint_evaluation``);
+- with ``plotting``: ``LabeledImages_<scorer>_snapshot-<it>/Training-<video>-<img>`` and
+  ``Test-...``: human labels ``+``, confident predictions ``.``, predictions below
+  ``pcutoff`` ``x``, one colour per body part (config ``colormap``).
+
+Errors are Euclidean distances per image and body part (``comparisonbodyparts`` only),
+``nanmean``-ed over the train and the test rows and rounded to 2 decimals; the p-cutoff
+versions leave out predictions with likelihood < ``pcutoff``.
+
+Images go in at their native size, as in DLC. With ``rescale=True`` they are resized by
+the test pose_cfg's ``global_scale`` first (DLC's ``rescale``) and the predictions are
+scaled back, so errors and plots are in original pixels (DLC's docstring promises
+that; its code reports errors in rescaled pixels).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from dlcflow.core.fileio import atomic_path, replace_folder
+from dlcflow.inference.analyze import prediction_columns
+from dlcflow.inference.predict import (
+    EngineFactory,
+    make_engine,
+    model_setup,
+    predict_images,
+    rebase,
+    select_snapshots,
+    training_fraction,
+)
+from dlcflow.io.hdf import write_frame
+from dlcflow.io.labels import read_annotations
+from dlcflow.plots.drawing import colors_bgr, draw_points
+from dlcflow.project.paths import Project, pct, snapshot_iteration
+from dlcflow.training.dataset import read_documentation
+
+__all__ = ["RESULT_COLUMNS", "evaluate_network", "pairwise_distances"]
+
+#: DLC's columns of ``-results.csv`` and ``CombinedEvaluation-results.csv`` (sic).
+RESULT_COLUMNS = [
+    "Training iterations:",
+    "%Training dataset",
+    "Shuffle number",
+    " Train error(px)",
+    " Test error(px)",
+    "p-cutoff used",
+    "Train error with p-cutoff",
+    "Test error with p-cutoff",
+]
+_KEY = RESULT_COLUMNS[:3]
+KEYPOINT_ROWS = (
+    "Train error (px)",
+    "Test error (px)",
+    "Train error (px) with p-cutoff",
+    "Test error (px) with p-cutoff",
+)
+#: matplotlib's dpi for DLC's evaluation figures: marker sizes are points at this dpi.
+PLOT_DPI = 100
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+# -- errors ----------------------------------------------------------------------------------
+def comparison_parts(project: Project, comparisonbodyparts: str | Sequence[str]) -> list[str]:
+    """Body parts to compare, in config order (DLC: the config's parts that were asked for)."""
+    allparts = project.bodyparts
+    if isinstance(comparisonbodyparts, str):
+        if comparisonbodyparts == "all":
+            return list(allparts)
+        comparisonbodyparts = [comparisonbodyparts]
+    unknown = [bp for bp in comparisonbodyparts if bp not in allparts]
+    if unknown:
+        warnings.warn(
+            f"comparisonbodyparts {unknown} are not body parts of {project.config_path} "
+            f"({', '.join(allparts)}); ignored",
+            stacklevel=3,
+        )
+    chosen = [bp for bp in allparts if bp in comparisonbodyparts]
+    if not chosen:
+        raise ValueError(f"comparisonbodyparts {list(comparisonbodyparts)}: no known body part")
+    return chosen
+
+
+def pairwise_distances(
+    truth: pd.DataFrame, predictions: pd.DataFrame, bodyparts: Sequence[str], pcutoff: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean distance per row and body part (rows, len(bodyparts)) between labels
+    (``x, y``) and predictions (``x, y, likelihood``), and the same with NaN where the
+    likelihood is below ``pcutoff``. Tables are indexed by (bodypart, coord) columns."""
+    gt = np.stack(
+        [truth[[(bp, "x"), (bp, "y")]].to_numpy(float) for bp in bodyparts], axis=1
+    )  # (n, k, 2)
+    pr = np.stack(
+        [
+            predictions[[(bp, c) for c in ("x", "y", "likelihood")]].to_numpy(float)
+            for bp in bodyparts
+        ],
+        axis=1,
+    )  # (n, k, 3)
+    dist = np.sqrt(((gt - pr[..., :2]) ** 2).sum(axis=-1))
+    cut = np.where(pr[..., 2] >= pcutoff, dist, np.nan)
+    return dist, cut
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns without the scorer level: (bodypart, coord)."""
+    out = df.copy()
+    out.columns = out.columns.droplevel("scorer")
+    return out
+
+
+def keypoint_errors(
+    dist: np.ndarray,
+    cut: np.ndarray,
+    bodyparts: Sequence[str],
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+) -> pd.DataFrame:
+    """DLC's per-keypoint table: rows KEYPOINT_ROWS (index ``Error Type``), one column
+    per body part, mean distances (NaN-skipping)."""
+    rows = []
+    for values, idx in ((dist, train_idx), (dist, test_idx), (cut, train_idx), (cut, test_idx)):
+        rows.append([_nanmean(values[idx, j]) for j in range(len(bodyparts))])
+    table = pd.DataFrame(rows, columns=list(bodyparts), index=list(KEYPOINT_ROWS))
+    table.index.name = "Error Type"
+    return table
+
+
+# -- files -----------------------------------------------------------------------------------
+def _upsert_results(path: Path, new: pd.DataFrame) -> None:
+    """Append rows to a results csv; a row for the same (iterations, %, shuffle) is replaced."""
+    frames = []
+    if path.is_file():
+        old = pd.read_csv(path, index_col=0)
+        missing = [c for c in RESULT_COLUMNS if c not in old.columns]
+        if missing:
+            raise ValueError(f"{path}: not an evaluation results file (no column {missing[0]!r})")
+        frames.append(old[RESULT_COLUMNS])
+    frames.append(new[RESULT_COLUMNS])
+    df = pd.concat(frames, ignore_index=True)
+    df = df.drop_duplicates(subset=_KEY, keep="last").reset_index(drop=True)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp)
+
+
+def _write_predictions(path: Path, df: pd.DataFrame) -> None:
+    write_frame(df, path, table=False)
+
+
+def plot_evaluation(
+    project: Project,
+    truth: pd.DataFrame,
+    predictions: pd.DataFrame,
+    bodyparts: Sequence[str],
+    train_idx: np.ndarray,
+    folder: Path,
+) -> Path:
+    """Write DLC's evaluation images into ``folder`` (replaced as a whole, atomically)."""
+    cfg = project.cfg
+    pcutoff = float(cfg["pcutoff"])
+    colors = colors_bgr(len(bodyparts), str(cfg.get("colormap") or "rainbow"))
+    size = float(cfg.get("dotsize") or 12) * PLOT_DPI / 72.0
+    alpha = float(cfg.get("alphavalue") or 0.7)
+    gt = np.stack([truth[[(bp, "x"), (bp, "y")]].to_numpy(float) for bp in bodyparts], axis=1)
+    pr = np.stack(
+        [
+            predictions[[(bp, c) for c in ("x", "y", "likelihood")]].to_numpy(float)
+            for bp in bodyparts
+        ],
+        axis=1,
+    )
+    train = {int(i) for i in train_idx}
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.mkdir()
+    try:
+        for i, row in enumerate(truth.index):
+            image = project.root.joinpath(*row)
+            img = cv2.imread(str(image), cv2.IMREAD_COLOR)
+            if img is None:
+                raise FileNotFoundError(f"{image}: labeled image missing or unreadable")
+            draw_points(img, gt[i], colors, "+", size, alpha)
+            confident = pr[i, :, 2] > pcutoff
+            xy = pr[i, :, :2]
+            draw_points(img, np.where(confident[:, None], xy, np.nan), colors, ".", size, alpha)
+            draw_points(img, np.where(confident[:, None], np.nan, xy), colors, "x", size, alpha)
+            kind = "Training" if i in train else "Test"
+            out = tmp / f"{kind}-{row[1]}-{row[2]}"
+            if not cv2.imwrite(str(out), img):
+                raise OSError(f"{out}: cannot write image")
+        replace_folder(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder
+
+
+# -- evaluation ------------------------------------------------------------------------------
+def _predict_snapshot(
+    project: Project,
+    data: pd.DataFrame,
+    cfg: Mapping[str, Any],
+    snapshot: Path,
+    scorer: str,
+    engine: str | EngineFactory,
+    threads: int | None,
+    scale: float,
+) -> pd.DataFrame:
+    images = [project.root.joinpath(*row) for row in data.index]
+    for image in images:
+        if not image.is_file():
+            raise FileNotFoundError(f"{image}: labeled image missing (needed for evaluation)")
+    model = make_engine(engine, cfg, snapshot, threads=threads)
+    batch = int(project.cfg.get("batch_size") or 1)
+    poses = predict_images(model, images, cfg, batch_size=batch, scale=scale, progress=True)
+    columns = prediction_columns(scorer, [str(b) for b in cfg["all_joints_names"]])
+    return pd.DataFrame(poses.reshape(len(images), -1), index=data.index, columns=columns)
+
+
+def evaluate_network(
+    config: str | os.PathLike[str],
+    Shuffles: Sequence[int] = (1,),  # noqa: N803 (DLC's argument name)
+    trainingsetindex: int | str = 0,
+    plotting: bool = False,
+    show_errors: bool = True,
+    comparisonbodyparts: str | Sequence[str] = "all",
+    gputouse: int | None = None,
+    rescale: bool = False,
+    modelprefix: str = "",
+    per_keypoint_evaluation: bool = False,
+    *,
+    engine: str | EngineFactory = "tensorflow",
+    threads: int | None = None,
+    iteration: int | None = None,
+) -> pd.DataFrame:
+    """Evaluate the selected snapshots of each shuffle on the labeled frames (DLC's
+    ``evaluate_network``; see the module docstring for the files written), of the
+    config's ``iteration`` (DLC) or of ``iteration`` (an earlier model, evaluated again).
+
+    ``trainingsetindex`` is an index into ``TrainingFraction`` or ``"all"``;
+    ``comparisonbodyparts`` (``"all"`` or a list) restricts the errors and plots;
+    ``per_keypoint_evaluation`` also prints the per-body-part table (the csv is always
+    written). ``engine``/``threads`` as in :func:`dlcflow.inference.analyze.analyze_videos`, but the
+    default engine is TensorFlow, the reference (``"auto"`` and ``"onnx"`` work too).
+    Returns the results of the evaluated snapshots (DLC's result columns).
+    """
+    plotting = bool(plotting)
+    project = Project(config, iteration=iteration)
+    if project.multianimal:
+        raise ValueError(
+            f"{project.config_path}: multi-animal projects are not supported by evaluate_network"
+        )
+    if gputouse is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
+    if trainingsetindex == "all":
+        fractions = project.training_fractions
+    else:
+        fractions = [training_fraction(project, trainingsetindex)]  # type: ignore[arg-type]
+    shuffles = [Shuffles] if isinstance(Shuffles, int) else list(Shuffles)
+    collected = project.training_collected_data()
+    if not collected.is_file():
+        raise FileNotFoundError(f"{collected}: no merged annotations (create_training_dataset)")
+    data = read_annotations(collected)
+    truth = _flat(data)
+    parts = comparison_parts(project, comparisonbodyparts)
+    pcutoff = float(project.cfg["pcutoff"])
+    all_rows: list[list[Any]] = []
+    for shuffle in shuffles:
+        for fraction in fractions:
+            setup = model_setup(project, fraction, shuffle, modelprefix)
+            missing = [bp for bp in parts if bp not in setup.bodyparts]
+            if missing:
+                raise ValueError(
+                    f"{setup.test_cfg_path}: the model has no body part {missing[0]!r}"
+                )
+            doc = project.documentation_file(fraction, shuffle)
+            _, train_idx, test_idx, _ = read_documentation(doc)
+            if len(data) and max([*train_idx, *test_idx], default=-1) >= len(data):
+                raise ValueError(
+                    f"{doc}: split indices exceed the {len(data)} rows of {collected.name} "
+                    "(recreate the training dataset)"
+                )
+            scale = float(setup.cfg.get("global_scale", 1.0)) if rescale else 1.0
+            snaps = select_snapshots(setup.snapshots, project.cfg.get("snapshotindex", -1))
+            rows: list[list[Any]] = []
+            scorer = ""
+            for snapshot in snaps:
+                iterations = snapshot_iteration(snapshot)
+                scorer = project.scorer_name(shuffle, setup.net_type, iterations)
+                pred_path = rebase(
+                    project,
+                    project.evaluation_predictions(fraction, shuffle, scorer, iterations),
+                    modelprefix,
+                )
+                index = snapshot.with_name(snapshot.name + ".index")
+                if pred_path.is_file() and pred_path.stat().st_mtime < index.stat().st_mtime:
+                    # a snapshot trained again since (DLC would reuse the old predictions)
+                    _log(f"{pred_path.name}: older than {index.name}; evaluating again")
+                    pred_path.unlink()
+                if pred_path.is_file():
+                    _log(f"{pred_path.name}: already evaluated; errors recomputed from it")
+                    machine = pd.read_hdf(pred_path)
+                    if len(machine) != len(data) or not machine.index.equals(data.index):
+                        raise ValueError(
+                            f"{pred_path}: rows differ from {collected.name}; delete it to "
+                            "evaluate again"
+                        )
+                else:
+                    _log(f"Evaluating {snapshot.name} ({scorer}) on {len(data)} images")
+                    machine = _predict_snapshot(
+                        project, data, setup.cfg, snapshot, scorer, engine, threads, scale
+                    )
+                    _write_predictions(pred_path, machine)
+                predictions = _flat(machine)
+                dist, cut = pairwise_distances(truth, predictions, parts, pcutoff)
+                errors = [
+                    round(_nanmean(values[idx]), 2)
+                    for values in (dist, cut)
+                    for idx in (train_idx, test_idx)
+                ]
+                row = [iterations, pct(fraction), shuffle, errors[0], errors[1], pcutoff]
+                row += [errors[2], errors[3]]
+                rows.append(row)
+                table = keypoint_errors(dist, cut, parts, train_idx, test_idx)
+                kpt_path = rebase(
+                    project,
+                    project.evaluation_keypoint_results(fraction, shuffle, scorer),
+                    modelprefix,
+                )
+                with atomic_path(kpt_path) as tmp:
+                    table.to_csv(tmp)
+                if show_errors:
+                    _log(
+                        f"Results for {iterations} training iterations, training fraction "
+                        f"{pct(fraction)}, shuffle {shuffle}: train error {errors[0]} px, "
+                        f"test error {errors[1]} px; with p-cutoff {pcutoff}: train "
+                        f"{errors[2]} px, test {errors[3]} px"
+                    )
+                if per_keypoint_evaluation:
+                    _log(table.to_string())
+                if plotting:
+                    folder = rebase(
+                        project,
+                        project.evaluation_images(fraction, shuffle, scorer, iterations),
+                        modelprefix,
+                    )
+                    plot_evaluation(project, truth, predictions, parts, train_idx, folder)
+                    _log(f"Plots in {folder}")
+            new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
+            results = rebase(
+                project, project.evaluation_results(fraction, shuffle, scorer), modelprefix
+            )
+            _upsert_results(results, new)
+            _upsert_results(rebase(project, project.combined_evaluation(), modelprefix), new)
+            all_rows.extend(rows)
+    return pd.DataFrame(all_rows, columns=RESULT_COLUMNS)

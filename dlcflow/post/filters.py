@@ -1,0 +1,535 @@
+"""Post-processing of pose files: filters (median, arima, spline) and skeleton features.
+
+Pose files are the ``<stem><scorer>.h5`` tables of video analysis (columns ``scorer ×
+bodyparts × (x, y, likelihood)``, one row per frame). Outputs keep DLC 2.3's names and
+structures (see ``shared/DLC_FORMATS.md``) and are written atomically:
+
+* :func:`filterpredictions` / :func:`filter_file`: ``<data stem>_filtered.h5`` (pandas table
+  format, key ``df_with_missing``, the pose file's columns and rows) and the ``.csv``.
+* :func:`analyzeskeleton` / :func:`skeleton_file`: ``<data stem>_skeleton.h5``, columns
+  ``bone × (length, orientation, likelihood)`` with bone ``<bp1>_<bp2>``.
+
+Where DLC's behaviour is a bug, the format is kept and the behaviour fixed: the median
+filter does not zero-pad the ends, a bone's likelihood is the smaller of its two ends',
+and the ``fitting`` distances are matched to the right frames.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlcflow.core.fileio import atomic_path
+from dlcflow.io.hdf import first_line, read_frame, write_frame
+from dlcflow.project.paths import Project
+
+__all__ = [
+    "FILTERTYPES",
+    "PoseFileError",
+    "analyzeskeleton",
+    "filter_file",
+    "filter_poses",
+    "filterpredictions",
+    "find_pose_file",
+    "fit_sarimax",
+    "median_filter",
+    "point_columns",
+    "read_poses",
+    "skeleton_features",
+    "skeleton_file",
+    "spline_fill",
+    "write_table",
+]
+
+FILTERTYPES = ("median", "arima", "spline")
+#: Likelihood given to points filled in by the spline filter (DLC's value).
+SPLINE_LIKELIHOOD = 0.01
+#: SARIMAX needs more than this many confident points (DLC's threshold).
+MIN_SARIMAX_POINTS = 10
+
+
+class PoseFileError(ValueError):
+    """A pose file that cannot be used; the one-line message names the file and the cause."""
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- files --------------------------------------------------------------------------------------
+def read_poses(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a pose file (h5 of any key, or DLC csv) and check its columns.
+
+    Columns must have ``bodyparts`` and ``coords`` levels with ``x, y, likelihood`` for
+    every body part. Values come back as float64. Raises PoseFileError.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise PoseFileError(f"{p}: pose file not found")
+    try:
+        if p.suffix.lower() == ".csv":
+            df = pd.read_csv(p, header=[0, 1, 2], index_col=0)
+        else:
+            df = read_frame(p, error=PoseFileError)
+    except PoseFileError:
+        raise
+    except Exception as err:  # PyTables and pandas raise many error types
+        raise PoseFileError(f"{p}: not a readable pose file ({first_line(err)})") from None
+    names = list(getattr(df.columns, "names", []))
+    if "bodyparts" not in names or "coords" not in names:
+        raise PoseFileError(f"{p}: columns lack the levels 'bodyparts' and 'coords'")
+    coords = set(df.columns.get_level_values("coords"))
+    if not {"x", "y", "likelihood"} <= coords:
+        raise PoseFileError(f"{p}: coords {sorted(coords)} lack x, y and likelihood")
+    try:
+        return df.astype("float64")
+    except (TypeError, ValueError):
+        raise PoseFileError(f"{p}: non-numeric values in the pose table") from None
+
+
+def write_table(df: pd.DataFrame, h5_path: Path, save_as_csv: bool) -> None:
+    """Write ``df`` as DLC writes analysis outputs: h5 in table format (key
+    ``df_with_missing``) and optionally the csv beside it, each atomically (csv first)."""
+    h5_path.parent.mkdir(parents=True, exist_ok=True)
+    if save_as_csv:
+        with atomic_path(h5_path.with_suffix(".csv")) as tmp:
+            df.to_csv(tmp)
+    write_frame(df, h5_path, table=True)
+
+
+def point_columns(df: pd.DataFrame) -> list[tuple[tuple[str, ...], int, int, int]]:
+    """Per point (the column key without coords): positions of its x, y, likelihood."""
+    names = list(df.columns.names)
+    coord_level = names.index("coords")
+    where: dict[tuple[str, ...], dict[str, int]] = {}
+    for pos, col in enumerate(df.columns):
+        key = tuple(str(v) for i, v in enumerate(col) if i != coord_level)
+        where.setdefault(key, {})[str(col[coord_level])] = pos
+    return [(k, v["x"], v["y"], v["likelihood"]) for k, v in where.items() if len(v) >= 3]
+
+
+def _label(key: tuple[str, ...]) -> str:
+    """A point's name for messages: the body part, with its individual if any."""
+    return "/".join(key[1:]) if len(key) > 1 else key[0]
+
+
+# -- filters ------------------------------------------------------------------------------------
+def median_filter(values: np.ndarray, window: int) -> np.ndarray:
+    """Running median of a 1-D signal over ``window`` samples (odd), NaN-aware.
+
+    At the ends the window shrinks to the samples that exist. DLC uses
+    ``scipy.signal.medfilt``, which pads with zeros and so drags the first and last
+    ``window // 2`` points towards 0 (with window 5 the first output is the smallest of
+    the first three values). NaN samples are ignored; a NaN input stays NaN.
+    """
+    x = np.asarray(values, dtype=float)
+    half = window // 2
+    if x.size == 0 or half == 0:
+        return x.copy()
+    padded = np.pad(x, half, constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
+        out = np.nanmedian(windows, axis=1)
+    out[np.isnan(x)] = np.nan
+    return out
+
+
+def fit_sarimax(
+    x: np.ndarray,
+    p: np.ndarray,
+    p_bound: float,
+    alpha: float = 0.01,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """In-sample one-step-ahead prediction of a SARIMAX(ARdegree, 0, MAdegree) model.
+
+    Points with likelihood below ``p_bound`` (and NaN points) are missing data. The
+    series is centred on the mean of its confident points first (a SARIMAX without trend
+    models a zero-mean process). Returns the predicted mean (n,) and its ``1 - alpha``
+    confidence interval (n, 2), or None when there are ``MIN_SARIMAX_POINTS`` confident
+    points or fewer.
+    """
+    import statsmodels.api as sm  # noqa: PLC0415 (slow import, only for arima/fitting)
+
+    y = np.asarray(x, dtype=float).copy()
+    with np.errstate(invalid="ignore"):
+        y[~(np.asarray(p, dtype=float) >= p_bound)] = np.nan
+    finite = np.isfinite(y)
+    if finite.sum() <= MIN_SARIMAX_POINTS:
+        return None
+    offset = float(y[finite].mean())
+    y -= offset
+    order = (int(ARdegree), 0, int(MAdegree))
+
+    def model(**kwargs: bool) -> sm.tsa.statespace.SARIMAX:
+        return sm.tsa.statespace.SARIMAX(y, order=order, simple_differencing=True, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence and start-parameter chatter
+        mod = model()
+        try:
+            res = mod.fit(disp=False)
+        except ValueError:  # DLC's fallback: neutral start parameters
+            start = [1.0 if "sigma" in name else 0.0 for name in mod.param_names]
+            res = mod.fit(start_params=start, disp=False)
+        except np.linalg.LinAlgError:
+            mod = model(enforce_stationarity=False, enforce_invertibility=False)
+            res = mod.fit(disp=False)
+        pred = res.get_prediction(end=mod.nobs - 1)
+        mean = np.asarray(pred.predicted_mean, dtype=float) + offset
+        ci = np.asarray(pred.conf_int(alpha=alpha), dtype=float) + offset
+    return mean, ci
+
+
+def spline_fill(values: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fill runs of NaN of at most ``max_gap`` samples with a cubic spline.
+
+    The spline goes through every valid sample (which stay as they are). Only gaps with
+    valid samples on both sides are filled (no extrapolation at the ends); at least 4
+    valid samples are needed. Returns the filled signal and a mask of the filled samples.
+    """
+    from scipy.interpolate import CubicSpline  # noqa: PLC0415
+
+    x = np.asarray(values, dtype=float).copy()
+    missing = np.isnan(x)
+    filled = np.zeros(x.shape, bool)
+    valid = np.flatnonzero(~missing)
+    if valid.size < 4 or not missing.any():
+        return x, filled
+    edges = np.flatnonzero(np.diff(np.r_[0, missing.astype(np.int8), 0]))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if start > 0 and stop < x.size and stop - start <= max_gap:
+            filled[start:stop] = True
+    if filled.any():
+        spline = CubicSpline(valid, x[valid])
+        x[filled] = spline(np.flatnonzero(filled))
+    return x, filled
+
+
+def filter_poses(
+    df: pd.DataFrame,
+    filtertype: str = "median",
+    windowlength: int = 5,
+    p_bound: float = 0.001,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    where: str = "",
+) -> pd.DataFrame:
+    """Filter a pose table; returns a new table with the same columns and rows.
+
+    ``median``: running median of x and y over ``windowlength`` frames (odd; an even
+    window is widened by one with a warning), ends not zero-padded, likelihoods kept.
+    ``arima``: x and y replaced by the in-sample one-step prediction of a SARIMAX
+    (ARdegree, 0, MAdegree) fit (:func:`fit_sarimax`), likelihood < ``p_bound`` treated
+    as missing, the first frame kept as it was (as DLC does); a point with too few
+    confident frames keeps its raw values (with a warning). ``spline``: NaN gaps of at
+    most ``windowlength`` frames filled (:func:`spline_fill`), filled points get
+    likelihood 0.01. Body parts without any prediction stay NaN, with a warning.
+    ``where`` names the data in messages.
+    """
+    if filtertype not in FILTERTYPES:
+        raise ValueError(f"filtertype {filtertype!r} is not one of {', '.join(FILTERTYPES)}")
+    window = int(windowlength)
+    if window < 1:
+        raise ValueError(f"windowlength must be a positive integer, not {windowlength!r}")
+    if filtertype == "median" and window % 2 == 0:
+        warnings.warn(f"median windowlength {window} is even; using {window + 1}", stacklevel=2)
+        window += 1
+    label = f"{where}: " if where else ""
+    values = df.to_numpy(dtype=float, copy=True)
+    for key, ix, iy, ip in point_columns(df):
+        x, y, p = values[:, ix].copy(), values[:, iy].copy(), values[:, ip].copy()
+        if np.isnan(x).all() or np.isnan(y).all():
+            warnings.warn(f"{label}{_label(key)} has no predictions; left as NaN", stacklevel=2)
+            continue
+        if filtertype == "median":
+            values[:, ix], values[:, iy] = median_filter(x, window), median_filter(y, window)
+        elif filtertype == "arima":
+            fits = [fit_sarimax(v, p, p_bound, alpha, ARdegree, MAdegree) for v in (x, y)]
+            if fits[0] is None or fits[1] is None:
+                with np.errstate(invalid="ignore"):
+                    confident = int((p >= p_bound).sum())
+                warnings.warn(
+                    f"{label}{_label(key)}: only {confident} of {len(p)} frames have likelihood "
+                    f">= p_bound {p_bound}; too few for ARIMA, kept unfiltered",
+                    stacklevel=2,
+                )
+                continue
+            for col, raw, (mean, _) in zip((ix, iy), (x, y), fits, strict=True):
+                mean[0] = raw[0]
+                values[:, col] = mean
+        else:
+            fx, mask_x = spline_fill(x, window)
+            fy, mask_y = spline_fill(y, window)
+            if (~np.isnan(x)).sum() < 4:
+                warnings.warn(
+                    f"{label}{_label(key)}: fewer than 4 predictions; gaps left unfilled",
+                    stacklevel=2,
+                )
+            values[:, ix], values[:, iy] = fx, fy
+            values[mask_x | mask_y, ip] = SPLINE_LIKELIHOOD
+    return pd.DataFrame(values, index=df.index, columns=df.columns)
+
+
+# -- skeleton -----------------------------------------------------------------------------------
+def skeleton_features(
+    df: pd.DataFrame, skeleton: Sequence[Sequence[str]], where: str = ""
+) -> pd.DataFrame:
+    """Length, orientation and likelihood of every bone of ``skeleton`` in every frame.
+
+    Columns ``(bone, feature)`` as DLC writes them: bone ``<bp1>_<bp2>`` (multi animal:
+    ``<individual>_<bp1>_<bp2>``, the ``single`` individual skipped), features
+    ``length`` (px), ``orientation`` (degrees in [0, 360): ``atan2(y2 - y1, x2 - x1)`` in
+    image coordinates, y pointing down, so a bone pointing right is 0, down 90, left 180
+    and up 270) and ``likelihood`` (the smaller of the two ends'; DLC took the second
+    end's twice). NaN where an end is NaN.
+    """
+    if not skeleton:
+        raise ValueError(f"{where or 'config'}: no skeleton defined (config key 'skeleton')")
+    points = {key: (ix, iy, ip) for key, ix, iy, ip in point_columns(df)}
+    values = df.to_numpy(dtype=float)
+    individuals = list(dict.fromkeys(key[1] for key in points)) if df.columns.nlevels == 4 else []
+    groups = [(ind, (ind,)) for ind in individuals if ind != "single"] or [("", ())]
+    scorer = str(df.columns.get_level_values("scorer")[0]) if df.shape[1] else ""
+    features: dict[str, np.ndarray] = {}
+    for ind, prefix in groups:
+        for bone in skeleton:
+            if len(bone) != 2:
+                raise ValueError(f"{where}: skeleton entry {list(bone)} is not a pair")
+            ends = []
+            for bp in bone:
+                found = points.get((scorer, *prefix, str(bp)))
+                if found is None:
+                    raise ValueError(
+                        f"{where}: skeleton body part {bp!r} is not in the pose data "
+                        f"(body parts: {', '.join(dict.fromkeys(k[-1] for k in points))})"
+                    )
+                ends.append(values[:, list(found)])
+            (x1, y1, p1), (x2, y2, p2) = (e.T for e in ends)
+            dx, dy = x2 - x1, y2 - y1
+            angle = np.degrees(np.arctan2(dy, dx)) % 360.0
+            angle[angle >= 360.0] -= 360.0  # -1e-15 % 360 rounds to 360
+            name = "_".join([*([ind] if ind else []), str(bone[0]), str(bone[1])])
+            features[name] = np.stack([np.hypot(dx, dy), angle, np.minimum(p1, p2)], axis=1)
+    columns = pd.MultiIndex.from_tuples(
+        [(name, f) for name in features for f in ("length", "orientation", "likelihood")]
+    )
+    data = np.concatenate(list(features.values()), axis=1)
+    return pd.DataFrame(data, index=df.index, columns=columns)
+
+
+# -- files of one video -------------------------------------------------------------------------
+def filter_file(
+    h5_path: str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    filtertype: str = "median",
+    windowlength: int = 5,
+    p_bound: float = 0.001,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    save_as_csv: bool = True,
+) -> Path:
+    """Filter one pose file (see :func:`filter_poses`) into ``output`` (default
+    ``<data stem>_filtered.h5``) and, with ``save_as_csv``, the csv beside it. Returns
+    the h5 path. This is what the workflow's ``filter`` rule calls."""
+    src = Path(h5_path)
+    out = Path(output) if output is not None else Project.derived_output(src, "_filtered.h5")
+    df = read_poses(src)
+    if len(df) < 10:
+        warnings.warn(f"{src}: only {len(df)} frames; filtering them anyway", stacklevel=2)
+    filtered = filter_poses(
+        df, filtertype, windowlength, p_bound, ARdegree, MAdegree, alpha, where=str(src)
+    )
+    write_table(filtered, out, save_as_csv)
+    _log(f"Filtered {src.name} ({filtertype}) into {out}")
+    return out
+
+
+def skeleton_file(
+    h5_path: str | os.PathLike[str],
+    skeleton: Sequence[Sequence[str]],
+    output: str | os.PathLike[str] | None = None,
+    save_as_csv: bool = False,
+) -> Path:
+    """Skeleton features (:func:`skeleton_features`) of one pose file into ``output``
+    (default ``<data stem>_skeleton.h5``). Returns the h5 path (the ``skeleton`` rule's)."""
+    src = Path(h5_path)
+    out = Path(output) if output is not None else Project.derived_output(src, "_skeleton.h5")
+    features = skeleton_features(read_poses(src), skeleton, where=str(src))
+    write_table(features, out, save_as_csv)
+    _log(f"Skeleton features of {src.name} in {out}")
+    return out
+
+
+# -- finding pose files -------------------------------------------------------------------------
+def analysis_scorer(project: Project, shuffle: int, trainingsetindex: int) -> str | None:
+    """The scorer name of the config's snapshot of ``shuffle`` (None without a model)."""
+    from dlcflow.inference.predict import (  # noqa: PLC0415 (keeps this module light to import)
+        model_setup,
+        select_snapshots,
+        training_fraction,
+    )
+    from dlcflow.project.paths import snapshot_iteration  # noqa: PLC0415
+
+    fraction = training_fraction(project, trainingsetindex)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            setup = model_setup(project, fraction, shuffle)
+        index = project.cfg.get("snapshotindex", -1)
+        index = -1 if str(index).strip().lower() == "all" else index
+        snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[-1]
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    return project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+
+
+def find_pose_file(
+    project: Project,
+    video: str | os.PathLike[str],
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    filtered: bool = False,
+    destfolder: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The pose file of ``video``: ``<stem><scorer>.h5`` (``_filtered.h5`` if ``filtered``)
+    in ``destfolder`` or the video's folder.
+
+    The scorer is the one of the config's snapshot of ``shuffle``; when that model is not
+    there (analyses copied from elsewhere, or the config already moved to the next
+    iteration), the one pose file of the video in that folder is used. Raises
+    FileNotFoundError (one line) when there is none, or several to choose from.
+    """
+    suffix = "_filtered.h5" if filtered else ".h5"
+    scorer = analysis_scorer(project, shuffle, trainingsetindex)
+    if scorer is not None:
+        path = Project.analysis_output(video, scorer, destfolder, suffix)
+        if path.is_file():
+            return path
+    found = Project.analysis_files(video, destfolder)
+    if filtered:
+        found = [Project.derived_output(p, "_filtered.h5") for p in found]
+        found = [p for p in found if p.is_file()]
+    if len(found) == 1:
+        return found[0]
+    folder = Path(destfolder) if destfolder else Path(video).parent
+    if not found:
+        name, stem = Path(video).name, Path(video).stem
+        what = (
+            f"{name} has no filtered predictions (run filterpredictions first)"
+            if filtered
+            else f"{name} has not been analyzed (run analyze first)"
+        )
+        want = f"{stem}{scorer}{suffix}" if scorer else f"{stem}DLC*{suffix}"
+        raise FileNotFoundError(f"{folder / want}: not found; {what}")
+    names = ", ".join(p.name for p in found)
+    raise FileNotFoundError(
+        f"{folder}: several pose files of {Path(video).name} ({names}); pick one with "
+        "shuffle/trainingsetindex of a trained model"
+    )
+
+
+def _videos(videos: object, videotype: str) -> list[Path]:
+    from dlcflow.inference.analyze import list_videos  # noqa: PLC0415
+
+    return list_videos(videos, videotype)  # type: ignore[arg-type]
+
+
+def _up_to_date(output: Path, source: Path) -> bool:
+    return output.is_file() and output.stat().st_mtime >= source.stat().st_mtime
+
+
+def filterpredictions(
+    config: str | os.PathLike[str],
+    video: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    videotype: str = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    filtertype: str = "median",
+    windowlength: int = 5,
+    p_bound: float = 0.001,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    save_as_csv: bool = True,
+    destfolder: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Filter the predictions of analyzed videos (DLC's ``filterpredictions``).
+
+    Writes ``<stem><scorer>_filtered.h5`` (+ ``.csv`` with ``save_as_csv``) beside each
+    pose file. ``filtertype``: ``"median"`` (window ``windowlength``, odd; unlike DLC the
+    ends are not zero-padded: the window shrinks there), ``"arima"`` (SARIMAX
+    (``ARdegree``, 0, ``MAdegree``) in-sample one-step prediction, likelihood <
+    ``p_bound`` treated as missing; ``alpha`` is its confidence level) or ``"spline"``
+    (NaN gaps of at most ``windowlength`` frames filled by a cubic spline, filled points
+    get likelihood 0.01; only gaps inside the recording). Details in :func:`filter_poses`.
+
+    A filtered file newer than its pose file is kept unless ``overwrite``. Videos not
+    analyzed are skipped with a warning. Returns the filtered files.
+    """
+    if filtertype not in FILTERTYPES:
+        raise ValueError(f"filtertype {filtertype!r} is not one of {', '.join(FILTERTYPES)}")
+    project = Project(config)
+    written = []
+    for path in _videos(video, videotype):
+        try:
+            src = find_pose_file(project, path, shuffle, trainingsetindex, False, destfolder)
+        except FileNotFoundError as err:
+            warnings.warn(f"{err}; skipped", stacklevel=2)
+            continue
+        out = Project.derived_output(src, "_filtered.h5")
+        if not overwrite and _up_to_date(out, src):
+            _log(f"{path.name}: already filtered ({out.name}); overwrite=True filters again")
+        else:
+            filter_file(
+                src, out, filtertype, windowlength, p_bound, ARdegree, MAdegree, alpha, save_as_csv
+            )
+        written.append(out)
+    return written
+
+
+def analyzeskeleton(
+    config: str | os.PathLike[str],
+    videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    videotype: str = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    filtered: bool = False,
+    save_as_csv: bool = False,
+    destfolder: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+) -> list[Path]:
+    """Length, orientation and likelihood of each bone of the config's ``skeleton`` in
+    every frame (DLC's ``analyzeskeleton``): ``<data stem>_skeleton.h5`` (+ csv), from
+    the filtered data with ``filtered``. See :func:`skeleton_features`. An output newer
+    than its pose file is kept unless ``overwrite``; videos not analyzed are skipped with
+    a warning. Returns the skeleton files."""
+    project = Project(config)
+    skeleton = [list(bone) for bone in project.cfg.get("skeleton") or []]
+    if not skeleton:
+        raise ValueError(f"{project.config_path}: no skeleton defined (config key 'skeleton')")
+    written = []
+    for path in _videos(videos, videotype):
+        try:
+            src = find_pose_file(project, path, shuffle, trainingsetindex, filtered, destfolder)
+        except FileNotFoundError as err:
+            warnings.warn(f"{err}; skipped", stacklevel=2)
+            continue
+        out = Project.derived_output(src, "_skeleton.h5")
+        if not overwrite and _up_to_date(out, src):
+            _log(f"{path.name}: skeleton already computed ({out.name})")
+        else:
+            skeleton_file(src, skeleton, out, save_as_csv)
+        written.append(out)
+    return written

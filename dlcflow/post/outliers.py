@@ -1,0 +1,570 @@
+"""The refinement loop: outlier frames (DLC's ``extract_outlier_frames``) and ``merge_datasets``.
+
+:func:`extract_outlier_frames` finds frames where the network is probably wrong, within
+the config's ``[start, stop]`` part of each analyzed video:
+
+* ``uncertain``: some body part has likelihood below ``p_bound``;
+* ``jump``: some body part moved more than ``epsilon`` px since the previous frame (the
+  frame it jumped to is flagged: a one-frame spike flags the spike and the frame after);
+* ``fitting``: the mean distance (over body parts) between the prediction and a SARIMAX
+  fit (:func:`dlcflow.post.filters.fit_sarimax`) exceeds ``epsilon``; when fewer than
+  ``2 * numframes2pick`` frames qualify, the ``2 * numframes2pick`` most distant are
+  taken (DLC's fallback);
+* ``list``: the frames in ``frames2use``.
+
+``numframes2pick`` of the qualifying frames are chosen (k-means on small grey frames, one
+per cluster, or evenly spaced), frames already in ``labeled-data/<video>/`` left out.
+They are written as ``img<index>.png`` (zero-filled to the video's frame count) next to
+``machinelabels-iter<N>.h5`` + ``machinelabels.csv`` (columns ``scorer × bodyparts × (x,
+y, likelihood)`` under the analysis scorer, rows ``(labeled-data, video, imgNNN.png)``;
+new rows are appended, duplicates keep the first). The video joins ``video_sets`` if it
+is not there. PNGs go to a temp folder first; the folder never holds a half extraction.
+
+:func:`merge_datasets` starts the next iteration once every labeled-data folder with
+frames has its ``CollectedData_<scorer>`` file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from dlcflow.core.video import VideoError, VideoReader, video_info
+from dlcflow.io.labels import read_annotations, read_machine_labels, row_index, write_machine_labels
+from dlcflow.labeling.frames import (
+    _move_into_place,
+    cluster_representatives,
+    downsample,
+    frame_range,
+    png_frames,
+    read_manifest,
+    select_uniform,
+)
+from dlcflow.plots.drawing import colors_bgr, draw_points
+from dlcflow.plots.poses import analysis_crop, read_meta
+from dlcflow.post.filters import find_pose_file, fit_sarimax, point_columns, read_poses
+from dlcflow.project.paths import (
+    Project,
+    add_new_videos,
+    atomic_write_text,
+    frame_name,
+    write_config,
+)
+
+__all__ = [
+    "OUTLIER_ALGORITHMS",
+    "MergeError",
+    "extract_outlier_frames",
+    "extract_outliers_file",
+    "find_outliers",
+    "merge_datasets",
+]
+
+OUTLIER_ALGORITHMS = ("jump", "uncertain", "fitting", "list")
+EXTRACTION_ALGORITHMS = ("kmeans", "uniform")
+MANUAL = (
+    "outlieralgorithm='manual': pick frames in the labeling tool (dlcflow refine "
+    "<config.yaml>); use jump, uncertain, fitting or list here"
+)
+
+
+class MergeError(ValueError):
+    """merge_datasets refused; the one-line message names the folder to finish."""
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def config_lock(project: Project) -> Iterator[None]:
+    """Hold an exclusive lock on the project's config while it is read and rewritten
+    (outlier rules of several videos may add videos at the same time)."""
+    project.config_lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(project.config_lock, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# -- detection ----------------------------------------------------------------------------------
+def _selected_points(
+    df: pd.DataFrame, bodyparts: Sequence[str] | str
+) -> list[tuple[tuple[str, ...], int, int, int]]:
+    points = point_columns(df)
+    if isinstance(bodyparts, str) and bodyparts == "all":
+        return points
+    wanted = [bodyparts] if isinstance(bodyparts, str) else [str(b) for b in bodyparts]
+    present = {key[-1] for key, *_ in points}
+    unknown = [b for b in wanted if b not in present]
+    if unknown:
+        raise ValueError(
+            f"comparisonbodyparts {', '.join(unknown)} not in the pose data "
+            f"(body parts: {', '.join(dict.fromkeys(k[-1] for k, *_ in points))})"
+        )
+    chosen = [p for p in points if p[0][-1] in wanted]
+    if not chosen:
+        raise ValueError("no valid body parts selected (comparisonbodyparts)")
+    return chosen
+
+
+def find_outliers(
+    df: pd.DataFrame,
+    outlieralgorithm: str = "jump",
+    comparisonbodyparts: Sequence[str] | str = "all",
+    epsilon: float = 20,
+    p_bound: float = 0.01,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    frames2use: Sequence[int] | None = None,
+    numframes2pick: int = 20,
+    first: int = 0,
+    last: int | None = None,
+    where: str = "",
+) -> list[int]:
+    """Frame indices (sorted) of a pose table that ``outlieralgorithm`` flags, within
+    ``[first, last)``. See the module docstring for the algorithms."""
+    n = len(df)
+    last = n if last is None else min(int(last), n)
+    first = max(0, int(first))
+    label = f"{where}: " if where else ""
+    if outlieralgorithm == "manual":
+        raise ValueError(MANUAL)
+    if outlieralgorithm == "list":
+        if frames2use is None:
+            raise ValueError("outlieralgorithm 'list' needs frames2use (a list of frame indices)")
+        try:
+            wanted = sorted({int(i) for i in frames2use})
+        except (TypeError, ValueError):
+            raise ValueError(f"frames2use {frames2use!r} must be frame indices") from None
+        inside = [i for i in wanted if first <= i < last]
+        if len(inside) < len(wanted):
+            warnings.warn(
+                f"{label}{len(wanted) - len(inside)} frame(s) of frames2use lie outside "
+                f"frames {first}-{last - 1} (start/stop of the video); left out",
+                stacklevel=2,
+            )
+        return inside
+    if outlieralgorithm not in OUTLIER_ALGORITHMS:
+        raise ValueError(
+            f"outlieralgorithm {outlieralgorithm!r} is not one of {', '.join(OUTLIER_ALGORITHMS)}"
+        )
+    points = _selected_points(df, comparisonbodyparts)
+    values = df.to_numpy(float)[first:last]
+    x = values[:, [ix for _, ix, _, _ in points]]
+    y = values[:, [iy for _, _, iy, _ in points]]
+    p = values[:, [ip for *_, ip in points]]
+    if values.shape[0] and np.isnan(x).all(axis=0).any():
+        empty = [_name(k) for (k, *_), e in zip(points, np.isnan(x).all(axis=0), strict=True) if e]
+        warnings.warn(f"{label}no predictions for {', '.join(empty)}", stacklevel=2)
+    with np.errstate(invalid="ignore"):
+        if outlieralgorithm == "uncertain":
+            flagged = (p < p_bound).any(axis=1)
+        elif outlieralgorithm == "jump":
+            # the first frame of the range is compared with the frame before it, if any
+            before = df.to_numpy(float)[first - 1 : first] if first > 0 else values[:0]
+            bx = np.concatenate([before[:, [ix for _, ix, _, _ in points]], x])
+            by = np.concatenate([before[:, [iy for _, _, iy, _ in points]], y])
+            moved = np.hypot(np.diff(bx, axis=0), np.diff(by, axis=0)) > epsilon
+            flagged = np.zeros(len(x), bool)
+            flagged[len(x) - len(moved) :] = moved.any(axis=1)
+        else:
+            distance = np.full(x.shape, np.nan)
+            for j in range(x.shape[1]):
+                fx = fit_sarimax(x[:, j], p[:, j], p_bound, alpha, ARdegree, MAdegree)
+                fy = fit_sarimax(y[:, j], p[:, j], p_bound, alpha, ARdegree, MAdegree)
+                if fx is None or fy is None:
+                    warnings.warn(
+                        f"{label}{_name(points[j][0])}: too few frames with likelihood >= "
+                        f"{p_bound} to fit a model; not compared",
+                        stacklevel=2,
+                    )
+                    continue
+                distance[:, j] = np.hypot(x[:, j] - fx[0], y[:, j] - fy[0])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # frames without any distance
+                mean = np.nanmean(distance, axis=1) if distance.size else np.zeros(len(x))
+            flagged = mean > epsilon
+            finite = np.flatnonzero(np.isfinite(mean))
+            want = 2 * int(numframes2pick)
+            if flagged.sum() < want and finite.size > want:
+                top = finite[np.argsort(mean[finite], kind="stable")[::-1][:want]]
+                flagged = np.zeros(len(mean), bool)
+                flagged[top] = True
+    return [int(i) + first for i in np.flatnonzero(flagged)]
+
+
+def _name(key: tuple[str, ...]) -> str:
+    return "/".join(key[1:]) if len(key) > 1 else key[0]
+
+
+# -- selection and writing ----------------------------------------------------------------------
+def _pick(
+    reader: VideoReader,
+    candidates: list[int],
+    numframes: int,
+    algorithm: str,
+    resizewidth: int,
+    color: bool,
+    seed: int = 0,
+) -> list[int]:
+    """``numframes`` of the candidate frames: all when few enough, else evenly spaced
+    (``uniform``) or one per MiniBatchKMeans cluster of small frames (``kmeans``)."""
+    if len(candidates) <= numframes:
+        return list(candidates)
+    if algorithm == "uniform":
+        return [candidates[i] for i in select_uniform(0, len(candidates), numframes)]
+    width, _ = reader.frame_size
+    if not 1 <= resizewidth <= width:
+        raise ValueError(
+            f"{reader.path}: cluster_resizewidth {resizewidth} must be between 1 and the "
+            f"frame width {width}"
+        )
+    indices, rows = [], []
+    for index, frame in reader.frames(indices=candidates, progress=f"{reader.path.name} kmeans"):
+        indices.append(index)
+        rows.append(downsample(frame, resizewidth, color))
+    if not rows:
+        raise VideoError(f"{reader.path}: none of the {len(candidates)} outlier frames is readable")
+    chosen = cluster_representatives(np.stack(rows), numframes, seed)
+    return [indices[r] for r in chosen]
+
+
+def _machine_rows(
+    df: pd.DataFrame, picks: Sequence[int], stem: str, nframes: int, shift: tuple[float, float]
+) -> pd.DataFrame:
+    """The machine-label rows of the picked frames (coordinates moved by ``shift``)."""
+    rows = df.iloc[list(picks)].copy()
+    coords = rows.columns.get_level_values("coords")
+    rows.loc[:, coords == "x"] += shift[0]
+    rows.loc[:, coords == "y"] += shift[1]
+    rows.index = row_index(("labeled-data", stem, frame_name(i, nframes)) for i in picks)
+    return rows
+
+
+def _append(existing_path: Path, new: pd.DataFrame) -> pd.DataFrame:
+    """Existing machine labels + new rows; duplicates keep the first (existing) row."""
+    if not existing_path.is_file():
+        return new
+    old = read_machine_labels(existing_path)
+    old_scorer = str(old.columns.get_level_values("scorer")[0]) if old.shape[1] else ""
+    new_scorer = str(new.columns.get_level_values("scorer")[0])
+    if old_scorer and old_scorer != new_scorer:
+        warnings.warn(
+            f"{existing_path}: machine labels by {old_scorer}, new rows by {new_scorer}; "
+            f"the new rows are stored under {old_scorer}",
+            stacklevel=3,
+        )
+        new = new.rename(columns={new_scorer: old_scorer}, level="scorer")
+    combined = pd.concat([old, new])
+    return combined[~combined.index.duplicated(keep="first")]
+
+
+def _draw_labeled(
+    project: Project, folder: Path, frames: dict[int, np.ndarray], rows: pd.DataFrame
+) -> None:
+    """``savelabeled``: copies of the frames with their machine labels (likelihood >
+    pcutoff) drawn on them, ``img<index>labeled.png`` as DLC names them."""
+    cfg = project.cfg
+    points = point_columns(rows)
+    colors = colors_bgr(len(points), str(cfg.get("colormap") or "rainbow"))
+    pcutoff = float(cfg.get("pcutoff", 0.6))
+    size, alpha = 2 * float(cfg.get("dotsize", 8)), float(cfg.get("alphavalue", 0.7))
+    folder.mkdir(parents=True, exist_ok=True)
+    for (_, frame), key, row in zip(frames.items(), rows.index, rows.to_numpy(float), strict=True):
+        with np.errstate(invalid="ignore"):
+            xy = np.array(
+                [
+                    [row[ix], row[iy]] if row[ip] > pcutoff else [np.nan, np.nan]
+                    for _, ix, iy, ip in points
+                ]
+            )
+        img = draw_points(frame.copy(), xy.reshape(-1, 2), colors, "o", size, alpha)
+        out = folder / f"{Path(str(key[2])).stem}labeled.png"
+        if not cv2.imwrite(str(out), img):
+            raise OSError(f"{out}: cannot write PNG")
+
+
+def _ensure_in_video_sets(project: Project, video: Path, crop: tuple[int, ...] | None) -> None:
+    """Add the video to video_sets (with the analysis crop) unless it is there already."""
+    with config_lock(project):
+        fresh = Project(project.config_path)
+        for key in fresh.video_sets:
+            same_stem = Path(key.replace("\\", "/")).stem == video.stem
+            if same_stem or fresh.resolve_video(key).resolve() == video.resolve():
+                return
+        coords = [list(crop)] if crop is not None else None
+        try:
+            add_new_videos(fresh.config_path, [video], coords=coords)
+        except (OSError, ValueError) as err:
+            warnings.warn(f"{video}: could not be added to video_sets ({err})", stacklevel=3)
+            return
+    _log(f"{video.name}: added to video_sets of {project.config_path}")
+
+
+def extract_outliers_file(
+    config: str | os.PathLike[str],
+    h5_path: str | os.PathLike[str],
+    video: str | os.PathLike[str],
+    outlieralgorithm: str = "jump",
+    frames2use: Sequence[int] | None = None,
+    comparisonbodyparts: Sequence[str] | str = "all",
+    epsilon: float = 20,
+    p_bound: float = 0.01,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    extractionalgorithm: str = "kmeans",
+    cluster_resizewidth: int = 30,
+    cluster_color: bool = False,
+    savelabeled: bool = False,
+    seed: int = 0,
+    record: str | os.PathLike[str] | None = None,
+) -> list[int]:
+    """Outlier frames of one analyzed video (the pose file ``h5_path`` of ``video``):
+    what the workflow's ``outliers`` rule calls. Returns the frame indices written (an
+    empty list when none qualified). ``seed`` makes the k-means choice reproducible.
+    ``record`` (e.g. :meth:`Project.outliers_record`) receives a JSON summary, also when
+    nothing was extracted, so that a rule always has an output. See the module docstring."""
+    project = Project(config)
+    h5, video = Path(h5_path), Path(video)
+    if extractionalgorithm not in EXTRACTION_ALGORITHMS:
+        raise ValueError(
+            f"extractionalgorithm {extractionalgorithm!r} is not one of "
+            f"{', '.join(EXTRACTION_ALGORITHMS)}"
+        )
+    start, stop = float(project.cfg.get("start", 0)), float(project.cfg.get("stop", 1))
+    if not 0 <= start < stop <= 1:
+        raise ValueError(
+            f"{project.config_path}: start {start} and stop {stop} need 0<=start<stop<=1"
+        )
+    numframes = project.cfg.get("numframes2pick", 20)
+    if isinstance(numframes, bool) or not isinstance(numframes, int) or numframes < 1:
+        raise ValueError(f"{project.config_path}: numframes2pick must be a positive integer")
+    df = read_poses(h5)
+    if len(df) < 10:
+        warnings.warn(f"{h5}: only {len(df)} frames of predictions", stacklevel=2)
+    first, last = frame_range(len(df), start, stop)
+    qualified = find_outliers(
+        df,
+        outlieralgorithm,
+        comparisonbodyparts,
+        epsilon,
+        p_bound,
+        ARdegree,
+        MAdegree,
+        alpha,
+        frames2use,
+        numframes,
+        first,
+        last,
+        where=str(h5),
+    )
+    _log(
+        f"{video.name}: method {outlieralgorithm} found {len(qualified)} putative outlier "
+        f"frame(s) among frames {first}-{max(first, last - 1)}"
+    )
+    stem = video.stem
+    folder = project.labeled_folder(stem)
+    nframes = video_info(video).nframes or len(df)
+    existing = {p.name for p in png_frames(folder)}
+    candidates = [i for i in qualified if frame_name(i, nframes) not in existing]
+    if len(candidates) < len(qualified):
+        _log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
+    summary = {
+        "video": str(video),
+        "pose_file": str(h5),
+        "iteration": project.iteration,
+        "outlieralgorithm": outlieralgorithm,
+        "frames_range": [first, last],
+        "qualified": len(qualified),
+        "extracted": [],
+    }
+    if not candidates:
+        _log(f"{stem}: no new frames to extract")
+        _write_record(record, summary)
+        return []
+    algorithm = "uniform" if outlieralgorithm == "list" else extractionalgorithm
+    frame_crop = (read_manifest(project, stem) or {}).get("crop")
+    box = tuple(int(v) for v in frame_crop) if frame_crop else None
+    meta_crop = analysis_crop(read_meta(h5))
+    shift = (
+        float((meta_crop[0] if meta_crop else 0) - (box[0] if box else 0)),
+        float((meta_crop[2] if meta_crop else 0) - (box[2] if box else 0)),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    with VideoReader(video, crop=box) as reader:
+        picks = _pick(
+            reader, candidates, numframes, algorithm, cluster_resizewidth, cluster_color, seed
+        )
+        tmp = Path(tempfile.mkdtemp(prefix=".dlcflow-outliers-", dir=folder))
+        try:
+            images: dict[int, np.ndarray] = {}
+            for index, frame in reader.frames(indices=picks, progress=f"{stem} outliers"):
+                name = frame_name(index, nframes)
+                if not cv2.imwrite(str(tmp / name), frame):
+                    raise OSError(f"{folder / name}: cannot write PNG")
+                if savelabeled:
+                    images[index] = frame
+            written = [i for i in sorted(picks) if (tmp / frame_name(i, nframes)).is_file()]
+            if not written:
+                raise VideoError(f"{video}: none of the {len(picks)} chosen frames is readable")
+            rows = _machine_rows(df, written, stem, nframes, shift)
+            names = [frame_name(i, nframes) for i in written]
+            h5_out = project.machine_labels(stem)
+            combined = _append(h5_out, rows)
+            _move_into_place(tmp, folder, names)
+            try:
+                write_machine_labels(combined, h5_out, project.machine_labels(stem, ext="csv"))
+            except BaseException:
+                for name in names:
+                    (folder / name).unlink(missing_ok=True)
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if savelabeled:
+        _draw_labeled(project, project.outlier_labeled_folder(stem), images, rows)
+    _ensure_in_video_sets(project, video, meta_crop)
+    _log(f"{stem}: wrote {len(written)} outlier frames and {h5_out.name} to {folder}")
+    _write_record(record, {**summary, "extracted": written, "machine_labels": str(h5_out)})
+    return written
+
+
+def _write_record(path: str | os.PathLike[str] | None, summary: dict[str, object]) -> None:
+    if path is not None:
+        atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
+
+
+def extract_outlier_frames(
+    config: str | os.PathLike[str],
+    videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    videotype: str = "",
+    shuffle: int = 1,
+    trainingsetindex: int = 0,
+    outlieralgorithm: str = "jump",
+    frames2use: Sequence[int] | None = None,
+    comparisonbodyparts: Sequence[str] | str = "all",
+    epsilon: float = 20,
+    p_bound: float = 0.01,
+    ARdegree: int = 3,
+    MAdegree: int = 1,
+    alpha: float = 0.01,
+    extractionalgorithm: str = "kmeans",
+    automatic: bool = True,
+    cluster_resizewidth: int = 30,
+    cluster_color: bool = False,
+    savelabeled: bool = False,
+    destfolder: str | os.PathLike[str] | None = None,
+) -> list[int]:
+    """Extract frames where the network probably failed (DLC's ``extract_outlier_frames``).
+
+    Arguments keep DLC's names and defaults (see the module docstring for the
+    algorithms); the config's ``start``, ``stop`` and ``numframes2pick`` apply. Never
+    asks questions (``automatic`` is accepted for compatibility); ``outlieralgorithm=
+    "manual"`` is the labeling tool's job. ``list`` extracts ``frames2use`` (evenly
+    thinned to ``numframes2pick``). ``savelabeled`` also draws the machine labels onto
+    copies in ``labeled-data/<video>_outliers_labeled/``. Videos not analyzed are
+    skipped with a warning. Returns the frame indices extracted (of all videos, in order).
+    """
+    del automatic  # never interactive
+    if outlieralgorithm == "manual":
+        raise ValueError(MANUAL)
+    from dlcflow.inference.analyze import list_videos  # noqa: PLC0415
+
+    project = Project(config)
+    extracted: list[int] = []
+    for video in list_videos(videos, videotype):
+        try:
+            h5 = find_pose_file(project, video, shuffle, trainingsetindex, False, destfolder)
+        except FileNotFoundError as err:
+            warnings.warn(f"{err}; skipped", stacklevel=2)
+            continue
+        extracted += extract_outliers_file(
+            config,
+            h5,
+            video,
+            outlieralgorithm,
+            frames2use,
+            comparisonbodyparts,
+            epsilon,
+            p_bound,
+            ARdegree,
+            MAdegree,
+            alpha,
+            extractionalgorithm,
+            cluster_resizewidth,
+            cluster_color,
+            savelabeled,
+        )
+    return extracted
+
+
+# -- iterations ---------------------------------------------------------------------------------
+def _unrefined(project: Project, folder: Path) -> str | None:
+    """Why a labeled-data folder blocks the merge (None when it does not)."""
+    frames = [p for p in png_frames(folder) if p.name.startswith("img")]
+    if not frames:
+        return None
+    h5 = project.collected_data(folder.name)
+    labels = h5 if h5.is_file() else project.collected_data(folder.name, "csv")
+    if not labels.is_file():
+        return f"{len(frames)} frame(s) but no {h5.name} (label them: dlcflow label)"
+    machine = project.machine_labels(folder.name)
+    if machine.is_file():
+        names = {p.name for p in frames}
+        pending = [r for r in read_machine_labels(machine).index if r[2] in names]
+        done = set(read_annotations(labels).index)
+        missing = [r for r in pending if tuple(r) not in done]
+        if missing:
+            return (
+                f"{len(missing)} outlier frame(s) of {machine.name} are not in {labels.name} "
+                "(refine them: dlcflow refine)"
+            )
+    return None
+
+
+def merge_datasets(config: str | os.PathLike[str], forceiterate: int | None = None) -> int:
+    """Start the next refinement iteration (DLC's ``merge_datasets``).
+
+    Every labeled-data folder that holds frames must have ``CollectedData_<scorer>``
+    (and hold the outlier frames of this iteration's machine labels); otherwise
+    MergeError names the first folder that does not. Then ``iteration`` in config.yaml
+    becomes ``iteration + 1`` (or ``forceiterate``), comments kept; the merge itself
+    happens when the next training dataset is created. Returns the new iteration.
+    """
+    project = Project(config)
+    blocking = [(f, why) for f in project.labeled_folders() if (why := _unrefined(project, f))]
+    if blocking:
+        folder, why = blocking[0]
+        more = f" ({len(blocking) - 1} more folder(s) too)" if len(blocking) > 1 else ""
+        raise MergeError(
+            f"{folder}: {why}{more}; iteration stays {project.iteration} "
+            f"(label or remove the folder, then merge again)"
+        )
+    if forceiterate is not None and (isinstance(forceiterate, bool) or int(forceiterate) < 0):
+        raise ValueError(f"forceiterate must be a non-negative integer, not {forceiterate!r}")
+    with config_lock(project):
+        fresh = Project(project.config_path)
+        new = fresh.iteration + 1 if forceiterate is None else int(forceiterate)
+        fresh.cfg["iteration"] = new
+        write_config(fresh.config_path, fresh.cfg)
+    _log(
+        f"Merged data sets and updated the refinement iteration to {new}; the next "
+        "training dataset (snakemake ... all) includes the refined frames."
+    )
+    return new

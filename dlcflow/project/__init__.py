@@ -1,0 +1,1 @@
+"""A DLC project: config.yaml, every artifact path, pose_cfg files, model references."""

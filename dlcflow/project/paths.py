@@ -1,0 +1,599 @@
+"""DLC project config.yaml: create, read, validate, add videos, and every artifact path.
+
+This is the one module that knows DeepLabCut's file names. Everything else asks a
+:class:`Project` for a path instead of building one by hand.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import date as _date
+from glob import escape as glob_escape
+from itertools import pairwise
+from pathlib import Path
+
+from ruamel.yaml.comments import CommentedMap
+
+from dlcflow.core.video import VIDEO_EXTENSIONS, VideoError, video_info
+from dlcflow.project.config import (
+    DEFAULTS,
+    MULTI_DEFAULTS,
+    ConfigError,
+    atomic_write_text,
+    dlc_date,
+    parse_crop,
+    read_config,
+    template,
+    write_config,
+)
+
+#: An optional folder argument (destfolder).
+_Dir = str | os.PathLike[str] | None
+
+__all__ = [
+    "ConfigError",
+    "Project",
+    "add_new_videos",
+    "atomic_write_text",
+    "create_new_project",
+    "dlc_date",
+    "frame_name",
+    "parse_crop",
+    "pct",
+    "read_config",
+    "write_config",
+]
+
+
+def collect_videos(videos: Iterable[str | os.PathLike[str]], videotype: str = "") -> list[Path]:
+    """Expand folders into their video files; keep files as they are."""
+    found: list[Path] = []
+    for item in videos:
+        p = Path(item).expanduser()
+        if p.is_dir():
+            exts = (videotype,) if videotype else VIDEO_EXTENSIONS
+            inside = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in exts)
+            if not inside:
+                warnings.warn(f"{p}: no videos found (looked for {', '.join(exts)})", stacklevel=2)
+            found.extend(inside)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: video not found")
+    return found
+
+
+def _place_videos(sources: Sequence[Path], video_dir: Path, copy: bool) -> list[Path]:
+    """Symlink (or copy) videos into the project's videos/ folder; return what the config
+    should list (the resolved original for links, the copy for copies)."""
+    listed = []
+    video_dir.mkdir(parents=True, exist_ok=True)
+    for src in sources:
+        dst = video_dir / src.name
+        if dst.exists() or dst.is_symlink():
+            if dst.resolve() != src.resolve():
+                raise FileExistsError(f"{dst}: a different video of that name is already there")
+        elif copy:
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            shutil.copy2(src, tmp)
+            os.replace(tmp, dst)
+        else:
+            try:
+                os.symlink(src.resolve(), dst)
+            except OSError:
+                warnings.warn(f"{dst}: cannot make a symlink here; copying instead", stacklevel=3)
+                shutil.copy2(src, dst)
+                copy = True
+        listed.append(dst.resolve() if copy else src.resolve())
+    return listed
+
+
+def _video_entry(video: Path) -> dict[str, str]:
+    info = video_info(video)
+    return {"crop": f"0, {info.width}, 0, {info.height}"}
+
+
+def create_new_project(
+    project: str,
+    experimenter: str,
+    videos: Sequence[str | os.PathLike[str]],
+    working_directory: str | os.PathLike[str] | None = None,
+    copy_videos: bool = False,
+    videotype: str = "",
+    multianimal: bool = False,
+    individuals: Sequence[str] | None = None,
+    bodyparts: Sequence[str] | None = None,
+) -> str:
+    """Create ``<project>-<experimenter>-<YYYY-MM-DD>/`` with DLC's layout; return its config path.
+
+    ``bodyparts`` (and ``individuals`` for multi-animal projects) replace DLC's placeholder
+    names; everything else matches ``deeplabcut.create_new_project``.
+    """
+    for name, value in (("project", project), ("experimenter", experimenter)):
+        if not value or any(c in value for c in "/\\ "):
+            raise ValueError(f"{name} {value!r} must be a non-empty name without spaces or slashes")
+    today = _date.today()
+    wd = Path(working_directory or ".").expanduser().resolve()
+    root = wd / f"{project}-{experimenter}-{today.isoformat()}"
+    config_path = root / "config.yaml"
+    if config_path.exists():
+        warnings.warn(f"{root}: project exists already; leaving it as it is", stacklevel=2)
+        return str(config_path)
+    sources = collect_videos(videos, videotype)
+    entries = {}
+    for src in sources:
+        try:
+            entries[src] = _video_entry(src)
+        except VideoError as err:
+            warnings.warn(f"{err}; skipping it", stacklevel=2)
+    if not entries:
+        raise ValueError("no readable videos given: the project was not created")
+    created = not root.exists()
+    try:
+        for sub in ("videos", "labeled-data", "training-datasets", "dlc-models"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        listed = _place_videos(list(entries), root / "videos", copy_videos)
+        video_sets = CommentedMap()
+        for src, where in zip(entries, listed, strict=True):
+            video_sets[str(where)] = entries[src]
+            (root / "labeled-data" / src.stem).mkdir(exist_ok=True)
+        cfg = template(multianimal)
+        values = {**DEFAULTS, **(MULTI_DEFAULTS if multianimal else {})}
+        if not multianimal:
+            values["bodyparts"] = ["bodypart1", "bodypart2", "bodypart3", "objectA"]
+            values["skeleton"] = [["bodypart1", "bodypart2"], ["objectA", "bodypart3"]]
+            if bodyparts:
+                values["bodyparts"] = list(bodyparts)
+                values["skeleton"] = [list(p) for p in pairwise(bodyparts)]
+        else:
+            if bodyparts:
+                values["multianimalbodyparts"] = list(bodyparts)
+                values["skeleton"] = [list(p) for p in pairwise(bodyparts)]
+            if individuals:
+                values["individuals"] = list(individuals)
+        values.update(
+            Task=project,
+            scorer=experimenter,
+            date=dlc_date(today),
+            multianimalproject=multianimal,
+            project_path=str(root),
+            video_sets=video_sets,
+        )
+        for key in cfg:
+            cfg[key] = values.get(key)
+        write_config(config_path, cfg)
+    except BaseException:
+        if created:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+    return str(config_path)
+
+
+def add_new_videos(
+    config: str | os.PathLike[str],
+    videos: Sequence[str | os.PathLike[str]],
+    copy_videos: bool = False,
+    coords: Sequence[Sequence[int]] | None = None,
+    extract_frames: bool = False,
+) -> list[str]:
+    """Add videos to a project's ``video_sets`` (symlinked or copied into ``videos/``).
+
+    ``coords`` gives one ``[x1, x2, y1, y2]`` crop per video; by default the full frame.
+    Returns the config keys of the added videos. With ``extract_frames`` the new videos'
+    frames are extracted right away.
+    """
+    project = Project(config)
+    sources = collect_videos(videos)
+    if coords is not None and len(coords) != len(sources):
+        raise ValueError(f"coords has {len(coords)} entries for {len(sources)} videos")
+    entries = {src: _video_entry(src) for src in sources}
+    if coords is not None:
+        for src, c in zip(sources, coords, strict=True):
+            entries[src] = {"crop": ", ".join(str(int(v)) for v in c)}
+    listed = _place_videos(sources, project.root / "videos", copy_videos)
+    cfg = project.cfg
+    added = []
+    for src, where in zip(sources, listed, strict=True):
+        cfg["video_sets"][str(where)] = entries[src]
+        project.labeled_folder(src.stem).mkdir(parents=True, exist_ok=True)
+        added.append(str(where))
+    write_config(project.config_path, cfg)
+    if extract_frames:
+        from dlcflow.labeling.frames import extract_frames as _extract  # noqa: PLC0415 (downstream, opt-in)
+
+        _extract(project.config_path, videos_list=added)
+    return added
+
+
+def net_abbreviation(net_type: str) -> str:
+    """DLC's short network name used in scorer names."""
+    if net_type.startswith("resnet"):
+        return net_type.replace("_", "")
+    if net_type.startswith("mobilenet"):
+        return f"mobnet_{int(round(float(net_type.split('_')[-1]) * 100))}"
+    if net_type.startswith("efficientnet"):
+        return f"effnet_{net_type.split('-')[1]}"
+    if net_type.startswith("dlcrnet"):
+        return "dlcrnetms5"
+    raise ValueError(f"unknown net_type {net_type!r}")
+
+
+def pct(fraction: float) -> int:
+    """``int(100 * fraction)``: DLC's truncation (0.29 gives 28)."""
+    return int(100 * fraction)
+
+
+class Project:
+    """A DLC project: its validated config and every path inside it.
+
+    ``iteration`` overrides the config's ``iteration`` for this object (the paths of an
+    earlier iteration's model, e.g. to evaluate it again); the config file is not changed.
+    """
+
+    def __init__(self, config: str | os.PathLike[str], iteration: int | None = None):
+        path = Path(config).expanduser()
+        if path.is_dir():
+            path = path / "config.yaml"
+        self.cfg: CommentedMap = read_config(path)
+        self.config_path: Path = path.resolve()
+        self.root: Path = self.config_path.parent
+        self._iteration = iteration
+
+    def __repr__(self) -> str:
+        return f"Project({str(self.config_path)!r})"
+
+    # -- config facts -------------------------------------------------------------------
+    @property
+    def task(self) -> str:
+        return str(self.cfg["Task"])
+
+    @property
+    def scorer(self) -> str:
+        return str(self.cfg["scorer"])
+
+    @property
+    def date(self) -> str:
+        return str(self.cfg["date"])
+
+    @property
+    def iteration(self) -> int:
+        return int(self.cfg["iteration"]) if self._iteration is None else int(self._iteration)
+
+    @property
+    def multianimal(self) -> bool:
+        return bool(self.cfg.get("multianimalproject"))
+
+    @property
+    def individuals(self) -> list[str]:
+        return list(self.cfg.get("individuals") or []) if self.multianimal else []
+
+    @property
+    def multianimal_bodyparts(self) -> list[str]:
+        return list(self.cfg.get("multianimalbodyparts") or []) if self.multianimal else []
+
+    @property
+    def unique_bodyparts(self) -> list[str]:
+        return list(self.cfg.get("uniquebodyparts") or []) if self.multianimal else []
+
+    @property
+    def bodyparts(self) -> list[str]:
+        """All body parts in config order (multi animal: animal parts, then unique parts)."""
+        if self.multianimal:
+            return self.multianimal_bodyparts + self.unique_bodyparts
+        return list(self.cfg["bodyparts"])
+
+    @property
+    def training_fractions(self) -> list[float]:
+        return [float(f) for f in self.cfg["TrainingFraction"]]
+
+    @property
+    def video_sets(self) -> dict[str, dict[str, str]]:
+        return {str(k): dict(v) for k, v in (self.cfg.get("video_sets") or {}).items()}
+
+    def crop(self, video_key: str) -> tuple[int, int, int, int]:
+        return parse_crop(self.video_sets[video_key]["crop"])
+
+    # -- videos -------------------------------------------------------------------------
+    def resolve_video(self, video_key: str) -> Path:
+        """The video file of a video_sets entry: the listed path if it exists, else
+        ``videos/<name>`` inside the project (a moved project)."""
+        listed = Path(video_key)
+        if listed.exists():
+            return listed
+        local = self.root / "videos" / _basename(video_key)
+        return local if local.exists() else listed
+
+    def video_stems(self) -> list[str]:
+        """Stems of video_sets videos = their labeled-data folder names."""
+        return [Path(_basename(k)).stem for k in self.video_sets]
+
+    def video_key_for_stem(self, stem: str) -> str:
+        for key in self.video_sets:
+            if Path(_basename(key)).stem == stem:
+                return key
+        raise KeyError(f"{self.config_path}: no video named {stem!r} in video_sets")
+
+    # -- labeled data -------------------------------------------------------------------
+    @property
+    def labeled_data_dir(self) -> Path:
+        return self.root / "labeled-data"
+
+    def labeled_folder(self, stem: str) -> Path:
+        return self.labeled_data_dir / stem
+
+    def collected_data(self, stem: str, ext: str = "h5", scorer: str | None = None) -> Path:
+        return self.labeled_folder(stem) / f"CollectedData_{scorer or self.scorer}.{ext}"
+
+    def check_labels_folder(self, stem: str) -> Path:
+        return self.labeled_data_dir / f"{stem}_labeled"
+
+    def frames_manifest(self, stem: str) -> Path:
+        """dlcflow's record of a frame extraction (the `frames` rule's output)."""
+        return self.labeled_folder(stem) / ".dlcflow-frames.json"
+
+    def machine_labels(self, stem: str, iteration: int | None = None, ext: str = "h5") -> Path:
+        it = self.iteration if iteration is None else iteration
+        if ext == "csv":
+            return self.labeled_folder(stem) / "machinelabels.csv"
+        return self.labeled_folder(stem) / f"machinelabels-iter{it}.h5"
+
+    def outliers_record(self, stem: str, iteration: int | None = None) -> Path:
+        """dlcflow's record of an outlier extraction (the ``outliers`` rule's output)."""
+        it = self.iteration if iteration is None else iteration
+        return self.labeled_folder(stem) / f".dlcflow-outliers-iter{it}.json"
+
+    def labeled_folders(self) -> list[Path]:
+        """Every labeled-data/<video> folder (check_labels' `_labeled` folders excluded)."""
+        if not self.labeled_data_dir.is_dir():
+            return []
+        return sorted(
+            p
+            for p in self.labeled_data_dir.iterdir()
+            if p.is_dir() and not p.name.endswith("_labeled") and not p.name.startswith(".")
+        )
+
+    # -- training datasets --------------------------------------------------------------
+    def training_set_folder(self, iteration: int | None = None) -> Path:
+        it = self.iteration if iteration is None else iteration
+        return (
+            self.root
+            / "training-datasets"
+            / f"iteration-{it}"
+            / f"UnaugmentedDataSet_{self.task}{self.date}"
+        )
+
+    def dataset_file(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        ext = "pickle" if self.multianimal else "mat"
+        name = f"{self.task}_{self.scorer}{pct(fraction)}shuffle{shuffle}.{ext}"
+        return self.training_set_folder(iteration) / name
+
+    def documentation_file(
+        self, fraction: float, shuffle: int, iteration: int | None = None
+    ) -> Path:
+        name = f"Documentation_data-{self.task}_{pct(fraction)}shuffle{shuffle}.pickle"
+        return self.training_set_folder(iteration) / name
+
+    def training_collected_data(self, ext: str = "h5", iteration: int | None = None) -> Path:
+        """The merged ``CollectedData_<scorer>`` copy inside the training-set folder."""
+        return self.training_set_folder(iteration) / f"CollectedData_{self.scorer}.{ext}"
+
+    # -- models and evaluation ----------------------------------------------------------
+    def model_name(self, fraction: float, shuffle: int) -> str:
+        return f"{self.task}{self.date}-trainset{pct(fraction)}shuffle{shuffle}"
+
+    def model_folder(
+        self, fraction: float, shuffle: int, iteration: int | None = None, modelprefix: str = ""
+    ) -> Path:
+        it = self.iteration if iteration is None else iteration
+        base = self.root / modelprefix if modelprefix else self.root
+        return base / "dlc-models" / f"iteration-{it}" / self.model_name(fraction, shuffle)
+
+    def pose_cfg(
+        self, fraction: float, shuffle: int, kind: str = "train", iteration: int | None = None
+    ) -> Path:
+        if kind not in ("train", "test"):
+            raise ValueError(f"kind must be 'train' or 'test', not {kind!r}")
+        return self.model_folder(fraction, shuffle, iteration) / kind / "pose_cfg.yaml"
+
+    def inference_cfg(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``test/inference_cfg.yaml`` of a multi-animal model."""
+        return self.model_folder(fraction, shuffle, iteration) / "test" / "inference_cfg.yaml"
+
+    def evaluation_folder(
+        self, fraction: float, shuffle: int, iteration: int | None = None, modelprefix: str = ""
+    ) -> Path:
+        it = self.iteration if iteration is None else iteration
+        base = self.root / modelprefix if modelprefix else self.root
+        prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
+        return base / prefix / f"iteration-{it}" / self.model_name(fraction, shuffle)
+
+    def evaluation_results(
+        self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None
+    ) -> Path:
+        """``<scorer>-results.csv`` (one row per evaluated snapshot, appended)."""
+        return self.evaluation_folder(fraction, shuffle, iteration) / f"{scorer}-results.csv"
+
+    def evaluation_keypoint_results(
+        self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None
+    ) -> Path:
+        """``<scorer>-keypoint-results.csv``: per body part train/test errors (DLC's
+        ``per_keypoint_evaluation`` file)."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"{scorer}-keypoint-results.csv"
+
+    def evaluation_predictions(
+        self,
+        fraction: float,
+        shuffle: int,
+        scorer: str,
+        training_iterations: int,
+        iteration: int | None = None,
+    ) -> Path:
+        """Predictions on the labeled images: ``<scorer>-snapshot-<it>.h5``."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"{scorer}-snapshot-{training_iterations}.h5"
+
+    def evaluation_images(
+        self,
+        fraction: float,
+        shuffle: int,
+        scorer: str,
+        training_iterations: int,
+        iteration: int | None = None,
+    ) -> Path:
+        """Folder of evaluation plots ``LabeledImages_<scorer>_snapshot-<it>/``."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"LabeledImages_{scorer}_snapshot-{training_iterations}"
+
+    def combined_evaluation(self, iteration: int | None = None) -> Path:
+        """``<eval folder>/iteration-<N>/CombinedEvaluation-results.csv``."""
+        it = self.iteration if iteration is None else iteration
+        prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
+        return self.root / prefix / f"iteration-{it}" / "CombinedEvaluation-results.csv"
+
+    # -- training outputs ---------------------------------------------------------------
+    def train_folder(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        return self.model_folder(fraction, shuffle, iteration) / "train"
+
+    def snapshot_prefix(
+        self, fraction: float, shuffle: int, training_iterations: int, iteration: int | None = None
+    ) -> Path:
+        """``train/snapshot-<n>`` (TensorFlow checkpoint: ``.index`` + ``.data-*`` files)."""
+        return self.train_folder(fraction, shuffle, iteration) / f"snapshot-{training_iterations}"
+
+    def onnx_export(
+        self, fraction: float, shuffle: int, training_iterations: int, iteration: int | None = None
+    ) -> Path:
+        """``train/snapshot-<n>.onnx``: the snapshot exported for ONNX Runtime."""
+        return onnx_export_of(
+            self.snapshot_prefix(fraction, shuffle, training_iterations, iteration)
+        )
+
+    def snapshots(self, fraction: float, shuffle: int, iteration: int | None = None) -> list[Path]:
+        """Complete snapshots (``.index`` present) sorted by training iteration, as the
+        list that config ``snapshotindex`` indexes."""
+        return list_snapshots(self.train_folder(fraction, shuffle, iteration))
+
+    def learning_stats(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``train/learning_stats.csv`` (no header: iteration, loss, lr)."""
+        return self.train_folder(fraction, shuffle, iteration) / "learning_stats.csv"
+
+    def train_log(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        return self.train_folder(fraction, shuffle, iteration) / "log.txt"
+
+    # -- analysis outputs ---------------------------------------------------------------
+    @staticmethod
+    def analysis_output(
+        video: str | os.PathLike[str],
+        scorer: str,
+        destfolder: str | os.PathLike[str] | None = None,
+        suffix: str = ".h5",
+    ) -> Path:
+        """``<destfolder or video folder>/<video stem><scorer><suffix>``; suffix ``.h5``,
+        ``.csv``, ``_meta.pickle``, ``_filtered.h5``, ..."""
+        video = Path(video)
+        folder = Path(destfolder) if destfolder else video.parent
+        return folder / f"{video.stem}{scorer}{suffix}"
+
+    @staticmethod
+    def analysis_files(video: str | os.PathLike[str], destfolder: _Dir = None) -> list[Path]:
+        """Pose files of a video whatever the scorer: ``<stem>DLC*.h5`` in destfolder or
+        the video folder, derived files (``_filtered``, ``_skeleton``) left out."""
+        folder = Path(destfolder) if destfolder else Path(video).parent
+        found = folder.glob(f"{glob_escape(Path(video).stem)}DLC*.h5") if folder.is_dir() else []
+        skip = ("_filtered.h5", "_skeleton.h5")
+        return sorted(p for p in found if p.is_file() and not p.name.endswith(skip))
+
+    @staticmethod
+    def derived_output(data_h5: str | os.PathLike[str], suffix: str) -> Path:
+        """``<data stem><suffix>`` beside a pose file ``<stem><scorer>[_filtered].h5``:
+        ``_filtered.h5``, ``_skeleton.h5``, ``_labeled.mp4``, ``_meta.pickle``..."""
+        data = Path(data_h5)
+        return data.with_name(data.name[: -len(data.suffix) or None] + suffix)
+
+    @staticmethod
+    def plot_poses_folder(video: str | os.PathLike[str], destfolder: _Dir = None) -> Path:
+        """``<destfolder or video folder>/plot-poses/<video stem>/`` (plot_trajectories)."""
+        return Path(destfolder or Path(video).parent) / "plot-poses" / Path(video).stem
+
+    @staticmethod
+    def labeled_video_frames_folder(video: str | os.PathLike[str], destfolder: _Dir = None) -> Path:
+        """``<destfolder or video folder>/temp-<video stem>/``: labeled frames kept by
+        ``create_labeled_video(save_frames=True)``."""
+        return Path(destfolder or Path(video).parent) / f"temp-{Path(video).stem}"
+
+    def outlier_labeled_folder(self, stem: str) -> Path:
+        """``labeled-data/<stem>_outliers_labeled/``: outlier frames with their machine labels
+        drawn (``extract_outlier_frames(savelabeled=True)``); not a labeling folder."""
+        return self.labeled_data_dir / f"{stem}_outliers_labeled"
+
+    @property
+    def config_lock(self) -> Path:
+        """Lock held while config.yaml is read, changed and written back by stages that may
+        run in parallel (outlier extraction adding videos, merge)."""
+        return self.root / ".dlcflow-config.lock"
+
+    def scorer_name(self, shuffle: int, net_type: str, training_iterations: int | str) -> str:
+        """``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
+        net = net_abbreviation(net_type)
+        return f"DLC_{net}_{self.task}{self.date}shuffle{shuffle}_{training_iterations}"
+
+    def parse_model_name(self, name: str) -> tuple[float, int]:
+        """(training fraction, shuffle) of a model folder name made by :meth:`model_name`."""
+        prefix = f"{self.task}{self.date}-trainset"
+        if not name.startswith(prefix) or "shuffle" not in name:
+            raise ValueError(f"{name!r} is not a model folder of project {self.task}{self.date}")
+        pct_str, shuffle_str = name[len(prefix) :].split("shuffle", 1)
+        for fraction in self.training_fractions:
+            if str(pct(fraction)) == pct_str:
+                return fraction, int(shuffle_str)
+        raise ValueError(
+            f"{name!r}: trainset{pct_str} matches no TrainingFraction "
+            f"{self.training_fractions} in {self.config_path}"
+        )
+
+
+def snapshot_iteration(prefix: str | os.PathLike[str]) -> int:
+    """The training iteration of ``snapshot-<n>`` (the integer after the dash)."""
+    name = Path(prefix).name.split(".")[0]
+    try:
+        return int(name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        raise ValueError(f"{prefix}: not a snapshot name (snapshot-<iteration>)") from None
+
+
+def onnx_export_of(snapshot: str | os.PathLike[str]) -> Path:
+    """The ONNX export beside a snapshot: ``snapshot-<n>.onnx`` for the prefix
+    ``.../snapshot-<n>`` (or its ``.index`` file)."""
+    path = Path(snapshot)
+    name = path.name[: -len(".index")] if path.name.endswith(".index") else path.name
+    return path.with_name(name + ".onnx")
+
+
+def list_snapshots(train_folder: str | os.PathLike[str]) -> list[Path]:
+    """Snapshot prefixes in a train folder that have their ``.index`` file, sorted by
+    iteration (DLC's order)."""
+    folder = Path(train_folder)
+    if not folder.is_dir():
+        return []
+    prefixes = {p.with_suffix("") for p in folder.glob("snapshot-*.index")}
+    return sorted(prefixes, key=snapshot_iteration)
+
+
+def _basename(video_key: str) -> str:
+    """File name of a video_sets key, whichever slash the OS that wrote it used."""
+    return video_key.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def nframes_digits(nframes: int) -> int:
+    """Zero-fill width of DLC frame names: ceil(log10(nframes)) digits (at least 1)."""
+    return max(1, int(math.ceil(math.log10(nframes)))) if nframes > 1 else 1
+
+
+def frame_name(index: int, nframes: int) -> str:
+    """DLC's PNG name of frame ``index`` in a video of ``nframes`` frames."""
+    return f"img{str(index).zfill(nframes_digits(nframes))}.png"

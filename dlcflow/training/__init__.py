@@ -1,0 +1,1 @@
+"""Training datasets, augmentation, networks, targets and the training loop."""

@@ -1,0 +1,566 @@
+"""Training datasets: train/test splits, ``.mat`` / ``.pickle``, Documentation pickle, pose_cfg.
+
+Files and structures are DLC 2.3's (see ``shared/DLC_FORMATS.md``):
+
+- ``training-datasets/iteration-<N>/UnaugmentedDataSet_<Task><date>/`` gets the merged
+  ``CollectedData_<scorer>.h5/.csv`` (rows sorted; split indices refer to this order), and
+  per training fraction and shuffle the dataset file and ``Documentation_data-...pickle``.
+- Single animal: ``<Task>_<scorer><pct>shuffle<n>.mat`` holding DLC's struct array
+  (``image``, ``size`` = [channels, height, width], ``joints`` = a cell with an int64
+  array of ``[bodypart index, x, y]``). As in DLC, unlabeled (NaN) points and points not
+  strictly inside the image are left out, and images with no point left are excluded.
+  **Coordinates:** the ``.mat`` keeps DLC's int truncation so that DLC reads it exactly
+  as it reads its own; the Documentation pickle's data list (``[{"image", "size",
+  "joints"}, ...]``, which DLC only reads for its split indices) holds the same points as
+  float64, and that is what dlcflow trains on (no half-pixel bias from truncation).
+- Multi animal: ``<Task>_<scorer><pct>shuffle<n>.pickle``, a list of
+  ``{"image", "size", "joints": {individual index: float array (k, 3)}}`` (DLC rounds to
+  two decimals), plus ``test/inference_cfg.yaml``.
+- ``dlc-models/iteration-<N>/<Task><date>-trainset<pct>shuffle<n>/{train,test}/pose_cfg.yaml``
+  (see :mod:`dlcflow.project.posecfg`).
+
+Splits are seeded by the shuffle number alone: shuffle 1 gets the same permutation
+whichever other shuffles or fractions are built, and ``int(n * fraction)`` of it trains.
+Every file is written to a temp file in its folder and renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Integral
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.io as sio
+
+from dlcflow.core.fileio import atomic_path
+from dlcflow.io.labels import (
+    LabelError,
+    image_shape,
+    image_sizes,
+    load_project_annotations,
+    validate_annotations,
+    write_annotations,
+)
+from dlcflow.project import posecfg
+from dlcflow.project.paths import Project
+
+SPLIT_SEED = 0x646C63  # "dlc": namespace of the per-shuffle split seeds
+MULTI_DECIMALS = 2  # DLC rounds multi-animal coordinates to two decimals
+
+Split = tuple[float, int, np.ndarray, np.ndarray]
+
+
+class DatasetError(ValueError):
+    """A training dataset that cannot be built; the one-line message says why."""
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """What goes into every pose_cfg of one create_training_dataset call."""
+
+    net_type: str
+    multi_stage: bool
+    dataset_type: str
+    init_weights: str
+    template: dict[str, Any] | None
+    updates: dict[str, Any]
+
+
+# -- splits ----------------------------------------------------------------------------------
+def check_fraction(fraction: float) -> float:
+    """A training fraction in (0, 1) with at most two digits (DLC names folders by it)."""
+    if not 0 < fraction < 1:
+        raise DatasetError(f"training fraction {fraction} must lie between 0 and 1")
+    if abs(fraction - round(fraction, 2)) > 0:
+        raise DatasetError(
+            f"training fraction {fraction} has more than two digits; folder names use "
+            f"int(100 * fraction), so use e.g. {round(fraction, 2)}"
+        )
+    return round(float(fraction), 2)
+
+
+def split_indices(n: int, fraction: float, shuffle: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row indices: a permutation seeded by ``shuffle`` only; the first
+    ``int(n * fraction)`` train."""
+    fraction = check_fraction(fraction)
+    rng = np.random.default_rng([SPLIT_SEED, int(shuffle)])
+    order = rng.permutation(n)
+    k = int(n * fraction)
+    return order[:k], order[k:]
+
+
+def _shuffle_list(num_shuffles: int, shuffles: Sequence[int] | None) -> list[int]:
+    if shuffles is None:
+        if not isinstance(num_shuffles, Integral) or num_shuffles < 1:
+            raise DatasetError(f"num_shuffles must be a positive integer, got {num_shuffles!r}")
+        return list(range(1, int(num_shuffles) + 1))
+    out = []
+    for s in shuffles:
+        if not isinstance(s, Integral) or isinstance(s, bool) or s < 0:
+            raise DatasetError(f"shuffle numbers must be non-negative integers, got {s!r}")
+        out.append(int(s))
+    if not out:
+        raise DatasetError("Shuffles is empty")
+    if len(set(out)) != len(out):
+        raise DatasetError(f"Shuffles {out} repeats a shuffle")
+    return out
+
+
+def _explicit_splits(
+    train_indices: Sequence[Sequence[int]] | None,
+    test_indices: Sequence[Sequence[int]] | None,
+    shuffles: list[int],
+    n: int,
+    fractions: Sequence[float] | None = None,
+) -> list[Split]:
+    """Splits from given indices (DLC: -1 padding removed; fraction from the sizes unless
+    ``fractions`` gives it)."""
+    if train_indices is None or test_indices is None:
+        raise DatasetError("give both trainIndices and testIndices (one list per shuffle)")
+    if not len(train_indices) == len(test_indices) == len(shuffles):
+        raise DatasetError(
+            f"{len(train_indices)} trainIndices, {len(test_indices)} testIndices and "
+            f"{len(shuffles)} shuffles {shuffles}: give one train and one test list per shuffle"
+        )
+    splits = []
+    for i, (train, test, shuffle) in enumerate(
+        zip(train_indices, test_indices, shuffles, strict=True)
+    ):
+        tr = np.asarray(train, dtype=np.int64).ravel()
+        te = np.asarray(test, dtype=np.int64).ravel()
+        tr, te = tr[tr != -1], te[te != -1]
+        both = np.concatenate([tr, te])
+        if both.size and (both.min() < 0 or both.max() >= n):
+            raise DatasetError(
+                f"shuffle {shuffle}: indices must lie in 0..{n - 1} (the {n} labeled frames)"
+            )
+        if np.intersect1d(tr, te).size or np.unique(tr).size != tr.size:
+            raise DatasetError(f"shuffle {shuffle}: an index repeats or is in train and test")
+        if fractions is not None:
+            fraction = float(fractions[i])
+        else:
+            fraction = round(tr.size / max(1, tr.size + te.size), 2)
+        splits.append((fraction, shuffle, tr, te))
+    return splits
+
+
+# -- data ------------------------------------------------------------------------------------
+def _no_labels(project: Project) -> DatasetError:
+    return DatasetError(
+        f"{project.config_path}: no labeled frames in {project.labeled_data_dir} "
+        f"(no CollectedData_{project.scorer}.h5 with labels); label frames first: "
+        f"dlcflow label {project.config_path}"
+    )
+
+
+def merged_annotations(project: Project, write: bool = True) -> pd.DataFrame:
+    """The project's annotations merged (DLC's ``merge_annotateddatasets``); written to the
+    training-set folder as CollectedData h5 + csv unless ``write`` is False."""
+    data = load_project_annotations(project)
+    if data.empty or not np.isfinite(data.to_numpy()).any():
+        raise _no_labels(project)
+    sizes = image_sizes(project, data.index)
+    validate_annotations(data, project, project.labeled_data_dir, sizes, outside="warn")
+    if write:
+        write_annotations(data, project.training_collected_data())
+    return data
+
+
+def _shape(project: Project, row: tuple[str, ...], cache: dict) -> tuple[int, int, int]:
+    if row not in cache:
+        path = project.root.joinpath(*row)
+        if not path.is_file():
+            raise DatasetError(
+                f"{path}: image labeled in CollectedData_{project.scorer} is missing; "
+                "restore the frame or delete its row with the labeling tool"
+            )
+        try:
+            cache[row] = image_shape(path)
+        except LabelError as err:
+            raise DatasetError(str(err)) from None
+    return cache[row]
+
+
+def single_animal_records(
+    project: Project, data: pd.DataFrame, train: np.ndarray, cache: dict | None = None
+) -> list[dict[str, Any]]:
+    """DLC's training records of the train rows, float coordinates.
+
+    Each: ``image`` (path parts), ``size`` (channels, height, width), ``joints`` float64
+    (k, 3) ``[bodypart index, x, y]``. A point is kept when finite and, truncated to int
+    as DLC does, strictly inside the image; rows without points are left out.
+    """
+    cache = {} if cache is None else cache
+    values = data.to_numpy(dtype="float64")
+    nbp = values.shape[1] // 2
+    ids = np.arange(nbp, dtype="float64")
+    records = []
+    for i in train:
+        row = tuple(data.index[int(i)])
+        channels, height, width = _shape(project, row, cache)
+        xy = values[int(i)].reshape(nbp, 2)
+        with np.errstate(invalid="ignore"):
+            finite = np.isfinite(xy).all(axis=1)
+            xi = np.where(finite, np.trunc(xy[:, 0]), -1)
+            yi = np.where(finite, np.trunc(xy[:, 1]), -1)
+        keep = finite & (xi > 0) & (xi < width) & (yi > 0) & (yi < height)
+        if keep.any():
+            joints = np.column_stack([ids, xy])[keep]
+            records.append({"image": row, "size": (channels, height, width), "joints": joints})
+    return records
+
+
+def matlab_dataset(records: Sequence[dict[str, Any]]) -> np.ndarray:
+    """DLC's ``.mat`` struct array of training records (joints truncated to int64)."""
+    entries = []
+    for rec in records:
+        cell = np.empty((1, 1), dtype=object)
+        cell[0, 0] = rec["joints"].astype("int64")
+        entries.append((np.array([rec["image"]], dtype="U"), np.array([rec["size"]]), cell))
+    return np.asarray(entries, dtype=[("image", "O"), ("size", "O"), ("joints", "O")])
+
+
+def multi_animal_records(
+    project: Project, data: pd.DataFrame, train: np.ndarray, cache: dict | None = None
+) -> list[dict[str, Any]]:
+    """DLC's multi-animal training records: ``joints`` maps individual index to float32
+    (k, 3) ``[bodypart index, x, y]``; unique body parts use the last index, with body-part
+    indices after the animal ones."""
+    cache = {} if cache is None else cache
+    n_ind, n_ma = len(project.individuals), len(project.multianimal_bodyparts)
+    n_unique = len(project.unique_bodyparts)
+    values = np.round(data.to_numpy(dtype="float64"), MULTI_DECIMALS)
+    records = []
+    for i in train:
+        row = tuple(data.index[int(i)])
+        channels, height, width = _shape(project, row, cache)
+        per_ind = [
+            (np.arange(n_ma), values[int(i), : n_ind * n_ma * 2].reshape(n_ind, n_ma, 2)[j])
+            for j in range(n_ind)
+        ]
+        if n_unique:
+            unique = values[int(i), n_ind * n_ma * 2 :].reshape(n_unique, 2)
+            per_ind.append((np.arange(n_ma, n_ma + n_unique), unique))
+        joints = {}
+        for j, (ids, xy) in enumerate(per_ind):
+            arr = np.column_stack([ids, xy]).astype("float32")
+            with np.errstate(invalid="ignore"):
+                keep = np.isfinite(arr).all(axis=1)
+                keep &= (arr[:, 1] > 0) & (arr[:, 1] < width) & (arr[:, 2] > 0)
+                keep &= arr[:, 2] < height
+            if keep.any():
+                joints[j] = arr[keep]
+        if joints:
+            size = np.asarray((channels, height, width))
+            records.append({"image": row, "size": size, "joints": joints})
+    return records
+
+
+# -- files -----------------------------------------------------------------------------------
+def _dump_pickle(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        pickle.dump(obj, fh, pickle.HIGHEST_PROTOCOL)
+
+
+def read_documentation(path: str | os.PathLike[str]) -> tuple[list, np.ndarray, np.ndarray, float]:
+    """``(data, trainIndices, testIndices, trainFraction)`` of a Documentation pickle."""
+    try:
+        with open(path, "rb") as fh:
+            data, train, test, fraction = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, ValueError, EOFError) as err:
+        raise DatasetError(f"{path}: not a readable Documentation pickle ({err})") from None
+    return data, np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64), fraction
+
+
+def _relative(project: Project, path: Path) -> str:
+    return path.relative_to(project.root).as_posix()
+
+
+def _settings(
+    project: Project,
+    net_type: str | None,
+    augmenter_type: str | None,
+    posecfg_template: str | os.PathLike[str] | None,
+    init_weights: str | os.PathLike[str] | None,
+    updates: Mapping[str, Any] | None = None,
+) -> ModelSettings:
+    multi = project.multianimal
+    if net_type is None:
+        net_type = str(project.cfg.get("default_net_type") or "resnet_50")
+    if augmenter_type is None:
+        augmenter_type = project.cfg.get("default_augmenter") or "default"
+    if multi and augmenter_type not in (posecfg.MULTI_AUGMENTER, "default"):
+        warnings.warn(
+            f"augmenter_type {augmenter_type!r} ignored: multi-animal projects use "
+            f"{posecfg.MULTI_AUGMENTER}",
+            stacklevel=3,
+        )
+    try:
+        net, multi_stage = posecfg.check_net_type(net_type, multi)
+        dtype = posecfg.dataset_type(augmenter_type, multi)
+        template = posecfg.read_template(posecfg_template) if posecfg_template else None
+        weights = posecfg.init_weights_value(init_weights)
+    except posecfg.PoseConfigError as err:
+        raise DatasetError(f"{project.config_path}: {err}") from None
+    fixed = sorted(set(updates or {}) & set(posecfg.DERIVED_KEYS))
+    if fixed:
+        raise DatasetError(
+            f"{project.config_path}: pose_cfg key '{fixed[0]}' is derived from the project "
+            "and cannot be set"
+        )
+    return ModelSettings(net, multi_stage, dtype, weights, template, dict(updates or {}))
+
+
+def _pose_items(
+    project: Project, fraction: float, shuffle: int, settings: ModelSettings
+) -> dict[str, Any]:
+    names = project.bodyparts
+    items: dict[str, Any] = {
+        "dataset": _relative(project, project.dataset_file(fraction, shuffle)),
+        "metadataset": _relative(project, project.documentation_file(fraction, shuffle)),
+        "num_joints": len(names),
+        "all_joints": [[i] for i in range(len(names))],
+        "all_joints_names": [str(n) for n in names],
+        "init_weights": settings.init_weights,
+        "project_path": str(project.root),
+        "net_type": settings.net_type,
+        "dataset_type": settings.dataset_type,
+    }
+    if project.multianimal:
+        graph = posecfg.paf_graph(len(project.multianimal_bodyparts))
+        identity = bool(project.cfg.get("identity"))
+        items.update(
+            multi_stage=settings.multi_stage,
+            pairwise_loss_weight=0.1,
+            pafwidth=20,
+            partaffinityfield_graph=graph,
+            partaffinityfield_predict=bool(graph),
+            weigh_only_present_joints=False,
+            num_limbs=len(graph),
+            optimizer="adam",
+            batch_size=8,
+            multi_step=[[1e-4, 7500], [5e-5, 12000], [1e-5, 200000]],
+            save_iters=10000,
+            display_iters=500,
+            num_idchannel=len(project.individuals) if identity else 0,
+            crop_size=[400, 400],
+            crop_sampling="hybrid",
+        )
+    return items
+
+
+def _confirm_overwrite(project: Project, fraction: float, shuffle: int) -> None:
+    path = project.pose_cfg(fraction, shuffle, "train")
+    if path.is_file():
+        try:
+            answer = input(
+                f"{path.parent.parent} exists; overwrite this split and model? (yes/no): "
+            )
+        except EOFError:  # no terminal: do not overwrite
+            answer = "no"
+        if answer.strip().lower() not in ("y", "yes"):
+            raise DatasetError(
+                f"{path.parent.parent}: kept; pass Shuffles=[...] with a new shuffle number"
+            )
+
+
+def write_split(
+    project: Project,
+    data: pd.DataFrame,
+    split: Split,
+    settings: ModelSettings,
+    cache: dict | None = None,
+) -> None:
+    """Write one split's dataset file, Documentation pickle and model-folder configs."""
+    fraction, shuffle, train, test = split
+    if project.multianimal:
+        records = multi_animal_records(project, data, train, cache)
+    else:
+        records = single_animal_records(project, data, train, cache)
+    if not records:
+        raise DatasetError(
+            f"{project.config_path}: shuffle {shuffle}, fraction {fraction}: none of the "
+            f"{len(train)} training frames has a labeled point inside its image"
+        )
+    target = project.dataset_file(fraction, shuffle)
+    if project.multianimal:
+        _dump_pickle(target, records)
+    else:
+        with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+            sio.savemat(fh, {"dataset": matlab_dataset(records)})
+    _dump_pickle(project.documentation_file(fraction, shuffle), [records, train, test, fraction])
+
+    drop: list[str] = []
+    if not project.multianimal:
+        drop += posecfg.SINGLE_DROP
+        if settings.dataset_type == "scalecrop":
+            drop += posecfg.SCALECROP_DROP
+    items = _pose_items(project, fraction, shuffle, settings)
+    train_cfg = posecfg.make_train_pose_cfg(items, settings.template, drop)
+    posecfg.merge(train_cfg, settings.updates)
+    posecfg.write_yaml(project.pose_cfg(fraction, shuffle, "train"), train_cfg)
+    test_cfg = posecfg.make_test_pose_cfg(train_cfg, project.multianimal)
+    posecfg.write_yaml(project.pose_cfg(fraction, shuffle, "test"), test_cfg)
+    if project.multianimal:
+        inference = posecfg.inference_cfg(
+            project.multianimal_bodyparts,
+            project.individuals,
+            bool(project.cfg.get("identity")),
+        )
+        posecfg.write_yaml(project.inference_cfg(fraction, shuffle), inference)
+
+
+def _build(
+    project: Project,
+    data: pd.DataFrame,
+    splits: list[Split],
+    settings: ModelSettings,
+    userfeedback: bool,
+) -> list[Split]:
+    for fraction, shuffle, train, _ in splits:
+        if len(train) == 0:
+            raise DatasetError(
+                f"{project.config_path}: fraction {fraction} of {len(data)} labeled frames "
+                f"leaves no training frame (shuffle {shuffle}); label more frames"
+            )
+    if userfeedback:
+        for fraction, shuffle, _, _ in splits:
+            _confirm_overwrite(project, fraction, shuffle)
+    cache: dict = {}
+    for split in splits:
+        write_split(project, data, split, settings, cache)
+    return splits
+
+
+# -- public API ------------------------------------------------------------------------------
+def create_training_dataset(
+    config: str | os.PathLike[str],
+    num_shuffles: int = 1,
+    Shuffles: Sequence[int] | None = None,  # noqa: N803 (DLC's argument name)
+    windows2linux: bool = False,
+    userfeedback: bool = False,
+    trainIndices: Sequence[Sequence[int]] | None = None,  # noqa: N803
+    testIndices: Sequence[Sequence[int]] | None = None,  # noqa: N803
+    net_type: str | None = None,
+    augmenter_type: str | None = None,
+    posecfg_template: str | os.PathLike[str] | None = None,
+    trainingsetindex: int | None = None,
+    init_weights: str | os.PathLike[str] | None = "imagenet",
+    pose_cfg_updates: Mapping[str, Any] | None = None,
+) -> list[Split]:
+    """Build training datasets as ``deeplabcut.create_training_dataset`` does.
+
+    Merges every labeled-data folder's ``CollectedData_<scorer>.h5`` (written to the
+    training-set folder), then for each ``TrainingFraction`` × shuffle writes the dataset
+    file, the Documentation pickle and the model folder's pose_cfg files. ``trainIndices``
+    / ``testIndices`` (one list per shuffle) replace the random split. dlcflow extras:
+    ``trainingsetindex`` builds only that ``TrainingFraction`` (one model folder per
+    Snakemake job); ``init_weights`` is ``"imagenet"``, ``"none"`` or a weights file.
+    ``pose_cfg_updates`` are written over the train pose_cfg's defaults (e.g.
+    ``{"global_scale": 1.0}``; keys derived from the project cannot be set).
+    ``windows2linux`` is accepted and ignored (as in DLC ≥ 2.2).
+
+    Returns ``[(trainFraction, shuffle, trainIndices, testIndices), ...]``.
+    """
+    del windows2linux  # no effect since DLC 2.2.0.4
+    project = Project(config)
+    settings = _settings(
+        project, net_type, augmenter_type, posecfg_template, init_weights, pose_cfg_updates
+    )
+    shuffles = _shuffle_list(num_shuffles, Shuffles)
+    fractions = project.training_fractions
+    if trainingsetindex is not None:
+        if not -len(fractions) <= trainingsetindex < len(fractions):
+            raise DatasetError(
+                f"{project.config_path}: trainingsetindex {trainingsetindex} is out of range "
+                f"for TrainingFraction {fractions}"
+            )
+        fractions = [fractions[trainingsetindex]]
+    for fraction in fractions:
+        check_fraction(fraction)
+    data = merged_annotations(project)
+    if trainIndices is None and testIndices is None:
+        splits: list[Split] = [
+            (fraction, shuffle, *split_indices(len(data), fraction, shuffle))
+            for fraction in fractions
+            for shuffle in shuffles
+        ]
+    else:
+        splits = _explicit_splits(trainIndices, testIndices, shuffles, len(data))
+    return _build(project, data, splits, settings, userfeedback)
+
+
+def create_training_dataset_from_existing_split(
+    config: str | os.PathLike[str],
+    from_shuffle: int,
+    from_trainsetindex: int = 0,
+    num_shuffles: int = 1,
+    shuffles: Sequence[int] | None = None,
+    userfeedback: bool = True,
+    net_type: str | None = None,
+    augmenter_type: str | None = None,
+    posecfg_template: str | os.PathLike[str] | None = None,
+    init_weights: str | os.PathLike[str] | None = "imagenet",
+) -> list[Split]:
+    """New shuffles with the train/test split of an existing one (DLC 3's function).
+
+    Reads the split of ``from_shuffle`` at ``TrainingFraction[from_trainsetindex]`` from its
+    Documentation pickle and builds ``shuffles`` (default: the ``num_shuffles`` numbers
+    after the largest existing shuffle) with it, e.g. for another ``net_type``.
+    """
+    project = Project(config)
+    fractions = project.training_fractions
+    if not -len(fractions) <= from_trainsetindex < len(fractions):
+        raise DatasetError(
+            f"{project.config_path}: from_trainsetindex {from_trainsetindex} is out of range "
+            f"for TrainingFraction {fractions}"
+        )
+    fraction = fractions[from_trainsetindex]
+    doc = project.documentation_file(fraction, from_shuffle)
+    if not doc.is_file():
+        raise DatasetError(
+            f"{doc}: shuffle {from_shuffle} at fraction {fraction} does not exist; "
+            "create it with create_training_dataset first"
+        )
+    _, train, test, _ = read_documentation(doc)
+    if shuffles is None:
+        start = max(_existing_shuffles(project, fraction) + [from_shuffle]) + 1
+        shuffles = list(range(start, start + num_shuffles))
+    shuffle_list = _shuffle_list(num_shuffles, shuffles)
+    if from_shuffle in shuffle_list:
+        raise DatasetError(f"shuffle {from_shuffle} is the source split; pick other shuffles")
+    settings = _settings(project, net_type, augmenter_type, posecfg_template, init_weights)
+    data = merged_annotations(project)
+    if train.size + test.size != len(data):
+        raise DatasetError(
+            f"{doc}: its split covers {train.size + test.size} frames but the project now "
+            f"has {len(data)} labeled frames; create a new split instead"
+        )
+    n = len(shuffle_list)
+    splits = _explicit_splits(
+        [train] * n, [test] * n, shuffle_list, len(data), fractions=[fraction] * n
+    )
+    return _build(project, data, splits, settings, userfeedback)
+
+
+def _existing_shuffles(project: Project, fraction: float) -> list[int]:
+    """Shuffle numbers with a Documentation pickle at ``fraction`` in this iteration."""
+    found = []
+    folder = project.training_set_folder()
+    if folder.is_dir():
+        for shuffle_path in folder.glob("Documentation_data-*.pickle"):
+            stem = shuffle_path.stem
+            try:
+                number = int(stem.rsplit("shuffle", 1)[1])
+            except (IndexError, ValueError):
+                continue
+            if project.documentation_file(fraction, number) == shuffle_path:
+                found.append(number)
+    return found

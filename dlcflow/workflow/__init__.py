@@ -1,0 +1,1 @@
+"""What the Snakemake rules need: settings, input lists, rule logs."""

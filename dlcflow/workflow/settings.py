@@ -1,0 +1,391 @@
+"""What the Snakemake rules ask of a project: target files per stage and their inputs.
+
+rules/common.smk calls these from its input functions; keeping them here keeps the
+logic typed and unit-tested, and the .smk files declarative.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from dlcflow.core.video import VIDEO_EXTENSIONS
+from dlcflow.project.paths import Project
+
+STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
+# Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
+DERIVED_VIDEOS = ("_labeled", "_full")
+POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers")
+
+
+class MissingLabelsError(RuntimeError):
+    """A labeled-data folder holds frames but no CollectedData (one line, says what to run)."""
+
+
+def has_frames(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.glob("*.png"))
+
+
+def label_command(project: Project) -> str:
+    return f"dlcflow label {project.config_path}"
+
+
+def annotated_stems(
+    project: Project, oracle: bool = False, iteration: int | None = None
+) -> list[str]:
+    """labeled-data folders the dataset of ``iteration`` (default: the current one) is
+    built from.
+
+    With ``oracle`` (the demo) every video_sets video is labeled by a rule, so all of them
+    count. Otherwise these are the folders that hold CollectedData, as DLC does; a folder
+    with frames but no CollectedData stops the workflow with a message naming the video
+    and the command that labels it. Either way, folders that got outlier frames of this
+    iteration and were not part of its dataset wait for the next iteration (after
+    `dlcflow merge`): they are left out, so extracting outliers never changes, or blocks,
+    the iteration they came from.
+    """
+    it = project.iteration if iteration is None else iteration
+    built = set(dataset_stems(project, it) or ())
+    waiting = {s for s in refinement_stems(project, it) if s not in built}
+    if oracle:
+        return [s for s in project.video_stems() if s not in waiting]
+    stems, unlabeled = [], []
+    for folder in project.labeled_folders():
+        if folder.name in waiting:
+            continue
+        if project.collected_data(folder.name).is_file():
+            stems.append(folder.name)
+        elif has_frames(folder):
+            unlabeled.append(folder.name)
+    if unlabeled:
+        raise MissingLabelsError(
+            f"labeled-data/{unlabeled[0]} has frames but no "
+            f"{project.collected_data(unlabeled[0]).name}"
+            + (f" (and {len(unlabeled) - 1} more folders)" if len(unlabeled) > 1 else "")
+            + f": label them with `{label_command(project)}`"
+        )
+    if not stems:
+        raise MissingLabelsError(
+            f"{project.config_path}: no labeled frames yet: run `snakemake frames`, then "
+            f"`{label_command(project)}`"
+        )
+    return stems
+
+
+def refinement_stems(project: Project, iteration: int) -> list[str]:
+    """Folders holding outlier frames extracted from the models of ``iteration``."""
+    return [
+        folder.name
+        for folder in project.labeled_folders()
+        if project.outliers_record(folder.name, iteration).is_file()
+        or project.machine_labels(folder.name, iteration).is_file()
+    ]
+
+
+def dataset_stems(project: Project, iteration: int) -> list[str] | None:
+    """The folders the dataset of ``iteration`` was built from (read from its merged
+    CollectedData copy); None before that dataset exists."""
+    merged = project.training_collected_data(iteration=iteration)
+    if not merged.is_file():
+        return None
+    with pd.HDFStore(merged, "r") as store:
+        index = store[store.keys()[0]].index
+    return sorted({str(row[1]) for row in index})
+
+
+def frames_input(project: Project, stem: str) -> list[str]:
+    """The video a frames job reads. None when the video is gone but its folder holds
+    frames already (a DLC project copied without its videos still lists its frames)."""
+    video = project.resolve_video(project.video_key_for_stem(stem))
+    if not video.exists() and has_frames(project.labeled_folder(stem)):
+        return []
+    return [str(video)]
+
+
+def labels_inputs(
+    project: Project, oracle: bool = False, iteration: int | None = None
+) -> list[str]:
+    """Annotation files a training dataset is built from. For an iteration before the
+    project's current one, the folders its dataset was built from, so later refinement
+    does not rebuild finished iterations."""
+    it = project.iteration if iteration is None else iteration
+    built = dataset_stems(project, it) if it < project.iteration else None
+    stems = built if built is not None else annotated_stems(project, oracle, it)
+    return [str(project.collected_data(s)) for s in stems]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The workflow settings that apply to one project (the demo has its own)."""
+
+    shuffles: tuple[int, ...]
+    net_type: str
+    augmenter_type: str
+    init_weights: str
+    pose_cfg: dict[str, Any]
+    maxiters: int
+    saveiters: int
+    displayiters: int
+    max_snapshots_to_keep: int
+    videos: tuple[str, ...]
+    analysis_shuffle: int
+    trainingsetindex: int
+    destfolder: str
+    save_as_csv: bool
+    plotting: bool
+    oracle: bool
+    engine: str = "auto"  # analyze.engine: auto | tensorflow | onnx
+    filter: dict[str, Any] = field(default_factory=dict)
+    plots: dict[str, Any] = field(default_factory=dict)
+    labeled_videos: dict[str, Any] = field(default_factory=dict)
+    outliers: dict[str, Any] = field(default_factory=dict)
+
+    def net(self, project: Project) -> str:
+        """The network of new datasets: the setting, else the project's default."""
+        return self.net_type or str(project.cfg.get("default_net_type") or "resnet_50")
+
+
+def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) -> Settings:
+    """Workflow config -> :class:`Settings`; for the demo, ``demo:`` keys win, and for
+    its refined iterations (1, 2, ...) the ``demo.refined`` keys win over those (its
+    ``pose_cfg`` keys over the demo's ``pose_cfg``)."""
+    train, analyze = config["train"], config["analyze"]
+    over: dict[str, Any] = {}
+    if demo:
+        finer = config["demo"]["refined"] if refined else {}
+        over = {**config["demo"], **finer}
+        over["pose_cfg"] = {**(config["demo"]["pose_cfg"] or {}), **(finer.get("pose_cfg") or {})}
+    return Settings(
+        shuffles=tuple(int(s) for s in config["shuffles"]),
+        net_type=str(over.get("net_type", config["net_type"])),
+        augmenter_type=str(config["augmenter_type"]),
+        init_weights=str(over.get("init_weights", config["init_weights"])),
+        pose_cfg=dict(over.get("pose_cfg", config["pose_cfg"]) or {}),
+        maxiters=int(over.get("maxiters", train["maxiters"])),
+        saveiters=int(over.get("saveiters", train["saveiters"])),
+        displayiters=int(train["displayiters"]),
+        max_snapshots_to_keep=int(train["max_snapshots_to_keep"]),
+        videos=() if demo else tuple(_as_list(config["videos"])),
+        analysis_shuffle=int(analyze["shuffle"] or config["shuffles"][0]),
+        trainingsetindex=int(analyze["trainingsetindex"]),
+        destfolder="" if demo else str(analyze["destfolder"]),
+        save_as_csv=bool(analyze["save_as_csv"]),
+        plotting=bool(config["evaluate"]["plotting"]),
+        oracle=demo,
+        engine=str(analyze.get("engine", "auto")),
+        filter=dict(config["filter"]),
+        plots=dict(config["plots"]),
+        labeled_videos=dict(config["labeled_videos"]),
+        outliers={**config["outliers"], **_pick(over, "outlieralgorithm")},
+    )
+
+
+def snapshot_input(init_weights: str) -> list[str]:
+    """The ``.index`` file of a snapshot used as ``init_weights`` (so the rule waits for
+    it); nothing for ``imagenet``, ``none`` or a weights file."""
+    path = Path(init_weights)
+    if path.name.startswith("snapshot-") and not path.suffix:
+        return [str(path.with_name(path.name + ".index"))]
+    return []
+
+
+def _pick(mapping: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: mapping[k] for k in keys if k in mapping}
+
+
+def init_weights_for(
+    project: Project, st: Settings, previous: Settings, model: str, iteration: int
+) -> str:
+    """``init_weights`` of a new dataset; ``previous`` means the last snapshot of the same
+    model folder in the iteration before (a refined model starts from the last one)."""
+    if st.init_weights != "previous":
+        return st.init_weights
+    if iteration < 1:
+        raise ValueError(
+            f"{project.config_path}: init_weights 'previous' needs an earlier iteration; "
+            "iteration 0 has none"
+        )
+    fraction, shuffle = project.parse_model_name(model)
+    return str(project.snapshot_prefix(fraction, shuffle, previous.maxiters, iteration - 1))
+
+
+def _as_list(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def analysis_videos(project: Project, videos: Sequence[str] = ()) -> list[Path]:
+    """Videos to analyze: files, folders or glob patterns; none given = every video in
+    the project's ``videos/`` folder."""
+    if not videos:
+        videos = [str(project.root / "videos")]
+    found: list[Path] = []
+    for item in videos:
+        path = Path(item).expanduser()
+        if any(c in item for c in "*?["):
+            matches = sorted(Path(p) for p in glob.glob(str(path)))
+        elif path.is_dir():
+            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+        else:
+            matches = [path]
+        found.extend(
+            p.absolute()
+            for p in matches
+            if p.suffix.lower() in VIDEO_EXTENSIONS and not p.stem.endswith(DERIVED_VIDEOS)
+        )
+    return list(dict.fromkeys(found))
+
+
+def final_snapshot_index(
+    project: Project, fraction: float, shuffle: int, maxiters: int, iteration: int | None = None
+) -> Path:
+    """``train/snapshot-<maxiters>.index``: the file that says training is done."""
+    prefix = project.snapshot_prefix(fraction, shuffle, maxiters, iteration)
+    return prefix.with_name(prefix.name + ".index")
+
+
+def snapshot_iterations(st: Settings) -> set[int]:
+    """The iterations at which training with ``st`` saves a snapshot."""
+    return {*range(st.saveiters, st.maxiters + 1, max(st.saveiters, 1)), st.maxiters}
+
+
+def check_refined(first: Settings, refined: Settings) -> None:
+    """ValueError when the refined iterations' final snapshot has the training iterations
+    of a snapshot of the first one: their analyses would get the same file names (DLC's
+    scorer names a model by shuffle and training iterations only)."""
+    if refined.maxiters in snapshot_iterations(first):
+        raise ValueError(
+            f"config demo.refined.maxiters {refined.maxiters} is also a snapshot of the demo's "
+            f"first iteration (maxiters {first.maxiters}, saveiters {first.saveiters}): the two "
+            "models' analyses would have the same file names; choose another value"
+        )
+
+
+def stage_targets(
+    project: Project, stage: str, st: Settings, iteration: int | None = None
+) -> list[str]:
+    """Files that stand for a finished stage of ``project`` (at ``iteration``, by default
+    the project's current one; frames, labels and analysis have no iteration)."""
+    it = iteration
+    models = [(f, s) for f in project.training_fractions for s in st.shuffles]
+    if stage == "frames":
+        return [str(project.frames_manifest(s)) for s in project.video_stems()]
+    if stage == "check_labels":
+        return [str(project.check_labels_folder(s)) for s in annotated_stems(project, st.oracle)]
+    if stage == "dataset":
+        kinds = ("train", "test")
+        return [str(project.pose_cfg(f, s, kind, it)) for f, s in models for kind in kinds]
+    if stage == "train":
+        return [str(final_snapshot_index(project, f, s, st.maxiters, it)) for f, s in models]
+    if stage == "evaluate":
+        net = st.net(project)
+        return [
+            str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters), it))
+            for f, s in models
+        ]
+    if stage == "analyze":
+        return [str(h5) for _, h5 in analyses(project, st)]
+    if stage == "filter":
+        return [str(project.derived_output(h5, "_filtered.h5")) for _, h5 in analyses(project, st)]
+    if stage == "skeleton":
+        return [str(project.derived_output(h5, "_skeleton.h5")) for _, h5 in analyses(project, st)]
+    if stage == "labeled_videos":
+        suffix = ("_filtered" if st.labeled_videos.get("filtered") else "") + "_labeled.mp4"
+        return [str(project.derived_output(h5, suffix)) for _, h5 in analyses(project, st)]
+    if stage == "plots":
+        name = "trajectory" + ("_filtered" if st.plots.get("filtered") else "") + ".png"
+        return [
+            str(project.plot_poses_folder(v, st.destfolder or None) / name)
+            for v, _ in analyses(project, st)
+        ]
+    if stage == "outliers":
+        return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
+    raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES + POSTPROCESS)}")
+
+
+def analyses(project: Project, st: Settings) -> list[tuple[Path, Path]]:
+    """(video, pose file) of every video to analyze, with the model of ``st``."""
+    scorer = project.scorer_name(st.analysis_shuffle, st.net(project), st.maxiters)
+    return [
+        (v, project.analysis_output(v, scorer, st.destfolder or None))
+        for v in analysis_videos(project, st.videos)
+    ]
+
+
+def pose_file(project: Project, st: Settings, stem: str, filtered: str = "") -> str:
+    """The (``_filtered``) pose file of the analyzed video ``stem``."""
+    for video, h5 in analyses(project, st):
+        if video.stem == stem:
+            return str(project.derived_output(h5, f"{filtered}.h5"))
+    raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
+
+
+def outlier_inputs(project: Project, st: Settings, stem: str) -> dict[str, str]:
+    """The video and pose file an outlier extraction of ``stem`` reads."""
+    for video, h5 in analyses(project, st):
+        if video.stem == stem:
+            return {"video": str(video), "poses": str(h5)}
+    raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
+
+
+def parse_scorer(scorer: str) -> tuple[int, int]:
+    """(shuffle, training iterations) of ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
+    match = re.search(r"shuffle(\d+)_(\d+)$", scorer)
+    if not match:
+        raise ValueError(f"{scorer!r} is not a DLC scorer name")
+    return int(match.group(1)), int(match.group(2))
+
+
+def analysis_inputs(project: Project, st: Settings, folder: str, stem: str, scorer: str) -> dict:
+    """The video and the snapshot an analysis output ``<folder>/<stem><scorer>.h5`` needs.
+
+    The snapshot is that of the newest iteration that has one with the scorer's training
+    iterations (the current iteration if none has it yet), so an analysis made by an
+    earlier iteration's model stays valid after ``dlcflow merge``."""
+    shuffle, iterations = parse_scorer(scorer)
+    fraction = project.training_fractions[st.trainingsetindex]
+    snapshot = final_snapshot_index(project, fraction, shuffle, iterations)
+    for it in range(project.iteration, -1, -1):
+        candidate = final_snapshot_index(project, fraction, shuffle, iterations, it)
+        if candidate.is_file():
+            snapshot = candidate
+            break
+    for video in analysis_videos(project, st.videos):
+        out = project.analysis_output(video, scorer, st.destfolder or None)
+        if out.parent == Path(folder) and video.stem == stem:
+            return {"video": str(video), "snapshot": str(snapshot)}
+    raise ValueError(f"{folder}/{stem}: not one of the videos to analyze of {project.config_path}")
+
+
+def validate_config(config: dict, schema_file: str | Path, where: str = "workflow config") -> None:
+    """Check the workflow config against its JSON schema; raise one line naming the key.
+
+    Unknown keys are errors (a typo would otherwise be ignored silently) and the message
+    names the closest known key.
+    """
+    schema = yaml.safe_load(Path(schema_file).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    err = errors[0]
+    path = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "additionalProperties":
+        sub = schema
+        for part in err.absolute_path:
+            sub = sub["properties"][part]
+        known = sorted(sub.get("properties", {}))
+        unknown = sorted(set(err.instance) - set(known))
+        name = f"{path}.{unknown[0]}" if path else unknown[0]
+        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}"
+        raise ValueError(f"{where}: unknown key '{name}'{hint}")
+    raise ValueError(f"{where}: key '{path or '(top level)'}': {err.message}")
