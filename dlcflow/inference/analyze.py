@@ -32,7 +32,6 @@ import contextlib
 import os
 import pickle
 import queue
-import sys
 import threading
 import time
 from collections import deque
@@ -47,6 +46,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from dlcflow.core.fileio import atomic_path
+from dlcflow.core.log import log
 from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
 from dlcflow.inference.predict import (
     Engine,
@@ -75,10 +75,6 @@ MIN_CROP = 32
 Crop = tuple[int, int, int, int]
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # -- videos ----------------------------------------------------------------------------------
 def list_videos(
     videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], videotype: str = ""
@@ -97,9 +93,9 @@ def list_videos(
     keep = []
     for path in found:
         if ext and path.suffix.lower() != ext:
-            _log(f"{path}: not a {ext} video; skipped")
+            log(f"{path}: not a {ext} video; skipped")
         elif "_labeled." in path.name or "_full." in path.name:
-            _log(f"{path}: a labeled video; skipped")
+            log(f"{path}: a labeled video; skipped")
         else:
             keep.append(path)
     return list(dict.fromkeys(keep))
@@ -372,7 +368,7 @@ def _analyze_video(
         nframes = count_frames(video)
     num_joints = len(setup.bodyparts)
     data = np.full((nframes, 3 * num_joints), np.nan)
-    _log(
+    log(
         f"Analyzing {video} ({nframes} frames, {info.width}x{info.height}, "
         f"{info.fps:.2f} fps) with {scorer}"
     )
@@ -396,7 +392,7 @@ def _analyze_video(
     stop = time.time()
     missing = int(np.isnan(data[:, 2::3]).all(axis=1).sum()) if nframes else 0
     if missing:
-        _log(f"{video.name}: {missing} of {nframes} frame(s) could not be read; their rows are NaN")
+        log(f"{video.name}: {missing} of {nframes} frame(s) could not be read; their rows are NaN")
     model_cfg = dict(setup.cfg)
     model_cfg.update(init_weights=str(snapshot), batch_size=batch_size)
     metadata = {
@@ -416,7 +412,7 @@ def _analyze_video(
     }
     write_analysis(data, scorer, setup.bodyparts, h5_path, metadata, save_as_csv)
     rate = nframes / max(stop - start, 1e-9)
-    _log(f"Saved {h5_path} ({rate:.1f} frames/s)")
+    log(f"Saved {h5_path} ({rate:.1f} frames/s)")
 
 
 def analyze_videos(
@@ -477,19 +473,19 @@ def analyze_videos(
     dyn = (bool(dynamic[0]), float(dynamic[1]), int(dynamic[2]))
     if dyn[0]:
         batch_size = 1
-        _log(f"Dynamic cropping (pcutoff {dyn[1]}, margin {dyn[2]} px): batch size 1")
+        log(f"Dynamic cropping (pcutoff {dyn[1]}, margin {dyn[2]} px): batch size 1")
     crop = _crop_setting(project, cropping)
     found = list_videos(videos, videotype)
     if not found:
         exts = videotype or ", ".join(VIDEO_EXTENSIONS)
-        _log(f"No videos found in {videos} (looked for {exts})")
+        log(f"No videos found in {videos} (looked for {exts})")
         return scorer
-    _log(f"Using {snapshot.name} of {setup.test_cfg_path.parent.parent.name}: scorer {scorer}")
+    log(f"Using {snapshot.name} of {setup.test_cfg_path.parent.parent.name}: scorer {scorer}")
     loaded: Engine | None = None
     for video in found:
         h5_path = Project.analysis_output(video, scorer, destfolder)
         if h5_path.exists() and not force:
-            _log(f"{video}: already analyzed ({h5_path.name}); skipped (force=True to redo)")
+            log(f"{video}: already analyzed ({h5_path.name}); skipped (force=True to redo)")
             continue
         if loaded is None:
             loaded = make_engine(engine, setup.cfg, snapshot, threads=threads)
@@ -507,5 +503,5 @@ def analyze_videos(
             robust_nframes,
             save_as_csv,
         )
-    _log("The videos are analyzed.")
+    log("The videos are analyzed.")
     return scorer

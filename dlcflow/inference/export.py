@@ -38,7 +38,6 @@ import itertools
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import warnings
@@ -51,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from dlcflow.core.fileio import atomic_path
+from dlcflow.core.log import log
 from dlcflow.inference.predict import (
     StaleExportError,
     available_cpus,
@@ -120,10 +120,6 @@ OUTPUT_NAMES = list(OUTPUTS)  # the order of session.run's results
 MAX_STREAMS = 8
 _DIM_NAMES = {"image": ("batch", "height", "width", None)}
 _OUT_DIMS = ("batch", "out_height", "out_width", None)
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- metadata --------------------------------------------------------------------------------
@@ -415,7 +411,7 @@ def export_snapshot(
         raise FileNotFoundError(f"{index}: snapshot not found (train the network first)")
     target = Path(dest) if dest is not None else onnx_export_of(prefix)
     if not force and _is_current(target, cfg, prefix):
-        _log(f"{target}: already exported from {prefix.name}; kept")
+        log(f"{target}: already exported from {prefix.name}; kept")
         return target
     configure_threads(thread_budget(threads))
     import keras  # noqa: PLC0415 (TensorFlow only to export)
@@ -426,7 +422,7 @@ def export_snapshot(
     from dlcflow.inference import onnxgraph  # noqa: PLC0415
     from dlcflow.training import nets  # noqa: PLC0415
 
-    _log(f"Exporting {prefix.name} ({cfg.get('net_type')}) to {target}")
+    log(f"Exporting {prefix.name} ({cfg.get('net_type')}) to {target}")
     start = time.time()
     fingerprint = snapshot_fingerprint(prefix)
     model = nets.inference_model(nets.load_trained_model(cfg, prefix))
@@ -477,7 +473,7 @@ def export_snapshot(
             _set_metadata(proto, meta)
             onnx.save(proto, str(tmp))
     size = target.stat().st_size / 1e6
-    _log(f"Saved {target} ({size:.1f} MB, {time.time() - start:.1f} s)")
+    log(f"Saved {target} ({size:.1f} MB, {time.time() - start:.1f} s)")
     return target
 
 

@@ -37,7 +37,6 @@ when an ONNX engine is made.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from dlcflow.core.log import log
 from dlcflow.project.paths import Project, onnx_export_of
 from dlcflow.project.posecfg import load_pose_cfg
 
@@ -77,10 +77,6 @@ __all__ = [
     "thread_budget",
     "training_fraction",
 ]
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- engines ---------------------------------------------------------------------------------
@@ -314,14 +310,14 @@ def make_engine(
             except StaleExportError as err:
                 name, label = "tensorflow", f"Engine auto ({err}; not used)"
             else:
-                _log(f"{label}: {describe_engine(made)}")
+                log(f"{label}: {describe_engine(made)}")
                 return made
     factory = ENGINES.get(name)
     if factory is None:
         known = ", ".join(sorted({*ENGINES, "auto"}))
         raise ValueError(f"unknown engine {engine!r} (known: {known})")
     made = factory(pose_cfg, prefix, threads=threads)
-    _log(f"{label}: {describe_engine(made)}")
+    log(f"{label}: {describe_engine(made)}")
     return made
 
 
@@ -523,7 +519,7 @@ def select_snapshots(
     if isinstance(snapshotindex, str) and snapshotindex.strip().lower() == "all":
         if allow_all:
             return list(snapshots)
-        _log(
+        log(
             "snapshotindex is 'all': analyzing with the last snapshot "
             f"({Path(snapshots[-1]).name}); use evaluate_network to compare snapshots"
         )

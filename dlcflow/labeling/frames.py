@@ -28,7 +28,6 @@ import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterable, Sequence
@@ -38,6 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dlcflow.core.log import log
 from dlcflow.core.video import VideoError, VideoReader, video_info
 from dlcflow.project.paths import Project, atomic_write_text, frame_name
 
@@ -48,10 +48,6 @@ KMEANS_BATCH = 1024
 #: Passes over the features for MiniBatchKMeans (at least KMEANS_MIN_STEPS steps).
 KMEANS_EPOCHS = 10
 KMEANS_MIN_STEPS = 50
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- frame selection ------------------------------------------------------------------------
@@ -285,7 +281,7 @@ def extract_video_frames(
     video = project.resolve_video(key)
     existing = png_frames(folder)
     if existing and not force:
-        _log(
+        log(
             f"{stem}: {folder} already holds {len(existing)} frames; skipping "
             "(force=True extracts again)"
         )
@@ -374,7 +370,7 @@ def extract_video_frames(
             "skipped": False,
         },
     )
-    _log(f"{stem}: wrote {len(names)} frames ({algo}) to {folder}")
+    log(f"{stem}: wrote {len(names)} frames ({algo}) to {folder}")
     return [folder / name for name in names]
 
 

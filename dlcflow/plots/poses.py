@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dlcflow.core.fileio import atomic_path, replace_folder
+from dlcflow.core.log import log
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
 from dlcflow.plots.drawing import (
     KeypointLayout,
@@ -58,10 +58,6 @@ __all__ = [
 
 PLOT_NAMES = ("trajectory", "plot", "plot-likelihood", "hist")
 Crop = tuple[int, int, int, int]
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _bodyparts(project: Project, df: pd.DataFrame, displayed: str | Sequence[str]) -> list[str]:
@@ -224,7 +220,7 @@ def _show(paths: Sequence[Path]) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     if matplotlib.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo", "template"):
-        _log(f"showfigures: no interactive display ({matplotlib.get_backend()}); see {paths[0]}")
+        log(f"showfigures: no interactive display ({matplotlib.get_backend()}); see {paths[0]}")
         return
     for path in paths:
         fig = plt.figure()
@@ -304,7 +300,7 @@ def plot_trajectories(
             continue
         folder = Project.plot_poses_folder(video, destfolder)
         plot_poses_file(config, h5, folder, video, displayedbodyparts, showfigures)
-        _log(f"{video.name}: plots in {folder}")
+        log(f"{video.name}: plots in {folder}")
         folders.append(folder)
     return folders
 
@@ -377,7 +373,7 @@ def labeled_video_file(
     if displaycropped and crop is not None:
         view = crop  # frames cut to the crop; coordinates already relative to it
     elif displaycropped:
-        _log(f"{h5.name}: the analysis was not cropped; showing whole frames")
+        log(f"{h5.name}: the analysis was not cropped; showing whole frames")
     elif crop is not None:
         xy[..., 0] += crop[0]
         xy[..., 1] += crop[2]
@@ -442,7 +438,7 @@ def labeled_video_file(
         raise
     if len(df) != count:
         warnings.warn(f"{h5}: {len(df)} rows of predictions for {count} video frames", stacklevel=2)
-    _log(f"Labeled video {out} ({count} frames)")
+    log(f"Labeled video {out} ({count} frames)")
     return out
 
 
@@ -485,7 +481,7 @@ def create_labeled_video(
             continue
         out = Project.derived_output(h5, "_labeled.mp4")
         if not overwrite and out.is_file() and out.stat().st_mtime >= h5.stat().st_mtime:
-            _log(f"{video.name}: labeled video exists ({out.name}); overwrite=True redraws it")
+            log(f"{video.name}: labeled video exists ({out.name}); overwrite=True redraws it")
         else:
             labeled_video_file(
                 config,

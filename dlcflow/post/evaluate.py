@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -44,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.core.fileio import atomic_path, replace_folder
+from dlcflow.core.log import log
 from dlcflow.inference.analyze import prediction_columns
 from dlcflow.inference.predict import (
     EngineFactory,
@@ -82,10 +82,6 @@ KEYPOINT_ROWS = (
 )
 #: matplotlib's dpi for DLC's evaluation figures: marker sizes are points at this dpi.
 PLOT_DPI = 100
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def _nanmean(values: np.ndarray) -> float:
@@ -328,10 +324,10 @@ def evaluate_network(
                 index = snapshot.with_name(snapshot.name + ".index")
                 if pred_path.is_file() and pred_path.stat().st_mtime < index.stat().st_mtime:
                     # a snapshot trained again since (DLC would reuse the old predictions)
-                    _log(f"{pred_path.name}: older than {index.name}; evaluating again")
+                    log(f"{pred_path.name}: older than {index.name}; evaluating again")
                     pred_path.unlink()
                 if pred_path.is_file():
-                    _log(f"{pred_path.name}: already evaluated; errors recomputed from it")
+                    log(f"{pred_path.name}: already evaluated; errors recomputed from it")
                     machine = pd.read_hdf(pred_path)
                     if len(machine) != len(data) or not machine.index.equals(data.index):
                         raise ValueError(
@@ -339,7 +335,7 @@ def evaluate_network(
                             "evaluate again"
                         )
                 else:
-                    _log(f"Evaluating {snapshot.name} ({scorer}) on {len(data)} images")
+                    log(f"Evaluating {snapshot.name} ({scorer}) on {len(data)} images")
                     machine = _predict_snapshot(
                         project, data, setup.cfg, snapshot, scorer, engine, threads, scale
                     )
@@ -363,14 +359,14 @@ def evaluate_network(
                 with atomic_path(kpt_path) as tmp:
                     table.to_csv(tmp)
                 if show_errors:
-                    _log(
+                    log(
                         f"Results for {iterations} training iterations, training fraction "
                         f"{pct(fraction)}, shuffle {shuffle}: train error {errors[0]} px, "
                         f"test error {errors[1]} px; with p-cutoff {pcutoff}: train "
                         f"{errors[2]} px, test {errors[3]} px"
                     )
                 if per_keypoint_evaluation:
-                    _log(table.to_string())
+                    log(table.to_string())
                 if plotting:
                     folder = rebase(
                         project,
@@ -378,7 +374,7 @@ def evaluate_network(
                         modelprefix,
                     )
                     plot_evaluation(project, truth, predictions, parts, train_idx, folder)
-                    _log(f"Plots in {folder}")
+                    log(f"Plots in {folder}")
             new = pd.DataFrame(rows, columns=RESULT_COLUMNS)
             results = rebase(
                 project, project.evaluation_results(fraction, shuffle, scorer), modelprefix

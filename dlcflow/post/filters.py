@@ -17,7 +17,6 @@ and the ``fitting`` distances are matched to the right frames.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
+from dlcflow.core.log import log
 from dlcflow.io.hdf import first_line, read_frame, write_frame
 from dlcflow.project.paths import Project
 
@@ -56,10 +56,6 @@ MIN_SARIMAX_POINTS = 10
 
 class PoseFileError(ValueError):
     """A pose file that cannot be used; the one-line message names the file and the cause."""
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # -- files --------------------------------------------------------------------------------------
@@ -351,7 +347,7 @@ def filter_file(
         df, filtertype, windowlength, p_bound, ARdegree, MAdegree, alpha, where=str(src)
     )
     write_table(filtered, out, save_as_csv)
-    _log(f"Filtered {src.name} ({filtertype}) into {out}")
+    log(f"Filtered {src.name} ({filtertype}) into {out}")
     return out
 
 
@@ -367,7 +363,7 @@ def skeleton_file(
     out = Path(output) if output is not None else Project.derived_output(src, "_skeleton.h5")
     features = skeleton_features(read_poses(src), skeleton, where=str(src))
     write_table(features, out, save_as_csv)
-    _log(f"Skeleton features of {src.name} in {out}")
+    log(f"Skeleton features of {src.name} in {out}")
     return out
 
 
@@ -490,7 +486,7 @@ def filterpredictions(
             continue
         out = Project.derived_output(src, "_filtered.h5")
         if not overwrite and _up_to_date(out, src):
-            _log(f"{path.name}: already filtered ({out.name}); overwrite=True filters again")
+            log(f"{path.name}: already filtered ({out.name}); overwrite=True filters again")
         else:
             filter_file(
                 src, out, filtertype, windowlength, p_bound, ARdegree, MAdegree, alpha, save_as_csv
@@ -528,7 +524,7 @@ def analyzeskeleton(
             continue
         out = Project.derived_output(src, "_skeleton.h5")
         if not overwrite and _up_to_date(out, src):
-            _log(f"{path.name}: skeleton already computed ({out.name})")
+            log(f"{path.name}: skeleton already computed ({out.name})")
         else:
             skeleton_file(src, skeleton, out, save_as_csv)
         written.append(out)

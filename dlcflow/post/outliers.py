@@ -31,7 +31,6 @@ import fcntl
 import json
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -41,6 +40,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dlcflow.core.log import log
 from dlcflow.core.video import VideoError, VideoReader, video_info
 from dlcflow.io.labels import read_annotations, read_machine_labels, row_index, write_machine_labels
 from dlcflow.labeling.frames import (
@@ -82,10 +82,6 @@ MANUAL = (
 
 class MergeError(ValueError):
     """merge_datasets refused; the one-line message names the folder to finish."""
-
-
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -314,7 +310,7 @@ def _ensure_in_video_sets(project: Project, video: Path, crop: tuple[int, ...] |
         except (OSError, ValueError) as err:
             warnings.warn(f"{video}: could not be added to video_sets ({err})", stacklevel=3)
             return
-    _log(f"{video.name}: added to video_sets of {project.config_path}")
+    log(f"{video.name}: added to video_sets of {project.config_path}")
 
 
 def extract_outliers_file(
@@ -375,7 +371,7 @@ def extract_outliers_file(
         last,
         where=str(h5),
     )
-    _log(
+    log(
         f"{video.name}: method {outlieralgorithm} found {len(qualified)} putative outlier "
         f"frame(s) among frames {first}-{max(first, last - 1)}"
     )
@@ -385,7 +381,7 @@ def extract_outliers_file(
     existing = {p.name for p in png_frames(folder)}
     candidates = [i for i in qualified if frame_name(i, nframes) not in existing]
     if len(candidates) < len(qualified):
-        _log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
+        log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
     summary = {
         "video": str(video),
         "pose_file": str(h5),
@@ -396,7 +392,7 @@ def extract_outliers_file(
         "extracted": [],
     }
     if not candidates:
-        _log(f"{stem}: no new frames to extract")
+        log(f"{stem}: no new frames to extract")
         _write_record(record, summary)
         return []
     algorithm = "uniform" if outlieralgorithm == "list" else extractionalgorithm
@@ -440,7 +436,7 @@ def extract_outliers_file(
     if savelabeled:
         _draw_labeled(project, project.outlier_labeled_folder(stem), images, rows)
     _ensure_in_video_sets(project, video, meta_crop)
-    _log(f"{stem}: wrote {len(written)} outlier frames and {h5_out.name} to {folder}")
+    log(f"{stem}: wrote {len(written)} outlier frames and {h5_out.name} to {folder}")
     _write_record(record, {**summary, "extracted": written, "machine_labels": str(h5_out)})
     return written
 
@@ -563,7 +559,7 @@ def merge_datasets(config: str | os.PathLike[str], forceiterate: int | None = No
         new = fresh.iteration + 1 if forceiterate is None else int(forceiterate)
         fresh.cfg["iteration"] = new
         write_config(fresh.config_path, fresh.cfg)
-    _log(
+    log(
         f"Merged data sets and updated the refinement iteration to {new}; the next "
         "training dataset (snakemake ... all) includes the refined frames."
     )
