@@ -21,7 +21,8 @@ from test_predict import (
     square_centres,
 )
 
-from dlcflow.io.labels import annotation_columns, row_index, write_annotations
+from dlcflow.io.labels import row_index, write_annotations
+from dlcflow.io.tables import pose_columns
 from dlcflow.post.evaluate import RESULT_COLUMNS, evaluate_network
 from dlcflow.project.paths import Project, create_new_project
 from dlcflow.training.dataset import create_training_dataset, read_documentation
@@ -48,7 +49,7 @@ def project(tmp_path: Path) -> Project:
     df = pd.DataFrame(
         values,
         index=row_index(("labeled-data", "vid", n) for n in names),
-        columns=annotation_columns(proj.scorer, BODYPARTS),
+        columns=pose_columns(proj.scorer, BODYPARTS),
     )
     write_annotations(df, proj.collected_data("vid"))
     create_training_dataset(config, init_weights="none", net_type="mobilenet_v2_0.35")

@@ -22,12 +22,12 @@ import pytest
 
 from dlcflow.devtools.demo import make_demo_project
 from dlcflow.io.labels import (
-    annotation_columns,
     read_annotations,
     row_index,
     write_annotations,
     write_machine_labels,
 )
+from dlcflow.io.tables import pose_columns
 from dlcflow.labeler import Labeler, LabelerError
 from dlcflow.labeling.frames import extract_frames
 from dlcflow.project.config import read_config, write_config
@@ -345,9 +345,7 @@ def test_remove_frame_deletes_image_and_rows(config: Path) -> None:
 
 # -- refine ---------------------------------------------------------------------------------
 def _machine_labels(project: Project, names: list[str]) -> pd.DataFrame:
-    cols = annotation_columns(
-        "DLC_resnet50_demo", project.bodyparts, coords=("x", "y", "likelihood")
-    )
+    cols = pose_columns("DLC_resnet50_demo", project.bodyparts, coords=("x", "y", "likelihood"))
     values = np.tile(
         [10.0, 11.0, 0.9, 20.0, 21.0, 0.1, 30.0, 31.0, 0.95, 40.0, 41.0, 0.5], (len(names), 1)
     )
@@ -367,7 +365,7 @@ def test_refine_merges_as_dlc_does(config: Path) -> None:
     before = pd.DataFrame(
         np.nan,
         index=row_index([("labeled-data", VIDEO, human), ("labeled-data", VIDEO, names[4])]),
-        columns=annotation_columns("oracle", project.bodyparts),
+        columns=pose_columns("oracle", project.bodyparts),
     )
     before.loc[:, ("oracle", "snout", "x")] = 99.0
     before.loc[:, ("oracle", "snout", "y")] = 98.0
@@ -486,7 +484,7 @@ def test_project_with_2000_frames_opens(config: Path) -> None:
     labels = pd.DataFrame(
         np.random.default_rng(0).uniform(1, 100, (2000, 8)),
         index=row_index(("labeled-data", VIDEO, n) for n in names),
-        columns=annotation_columns("oracle", project.bodyparts),
+        columns=pose_columns("oracle", project.bodyparts),
     )
     write_annotations(labels, project.collected_data(VIDEO))
     with Labeler(config) as lab:

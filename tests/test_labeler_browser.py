@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from dlcflow.devtools.demo import make_demo_project
-from dlcflow.io.labels import annotation_columns, row_index, write_machine_labels
+from dlcflow.io.labels import row_index, write_machine_labels
+from dlcflow.io.tables import pose_columns
 from dlcflow.labeler import Labeler
 from dlcflow.labeling.frames import extract_frames
 from dlcflow.project.paths import Project
@@ -196,7 +197,7 @@ def test_label_click_drag_delete_save(browser: Any, config: Path, tmp_path: Path
 def test_refine_move_prediction_and_merge(browser: Any, config: Path, tmp_path: Path) -> None:
     project = Project(config)
     frames = sorted(p.name for p in project.labeled_folder("mouse1").glob("*.png"))[:2]
-    cols = annotation_columns("DLC_resnet50_x", project.bodyparts, coords=("x", "y", "likelihood"))
+    cols = pose_columns("DLC_resnet50_x", project.bodyparts, coords=("x", "y", "likelihood"))
     values = np.array([[30, 40, 0.95, 60, 50, 0.2, 90, 45, 0.9, 110, 70, 0.3]] * 2, float)
     machine = pd.DataFrame(
         values, index=row_index(("labeled-data", "mouse1", f) for f in frames), columns=cols

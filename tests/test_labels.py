@@ -13,6 +13,7 @@ from conftest import FIXTURE
 
 from dlcflow.io import labels
 from dlcflow.io.labels import LabelError
+from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.project.paths import Project, read_config, write_config
 
 FOLDER = FIXTURE / "labeled-data" / "reachingvideo1"
@@ -135,7 +136,7 @@ def test_failed_write_keeps_old_files(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_machine_labels_roundtrip(tmp_path: Path) -> None:
-    cols = labels.annotation_columns("DLC_resnet50_X", ["a", "b"], coords=labels.MACHINE_COORDS)
+    cols = pose_columns("DLC_resnet50_X", ["a", "b"], coords=LIKELIHOOD_COORDS)
     rows = labels.row_index(
         [("labeled-data", "v", "img07.png"), ("labeled-data", "v", "img11.png")]
     )
@@ -150,7 +151,7 @@ def test_machine_labels_roundtrip(tmp_path: Path) -> None:
 
 # -- columns -------------------------------------------------------------------------------
 def test_single_animal_columns() -> None:
-    cols = labels.annotation_columns("me", ["nose", "tail"])
+    cols = pose_columns("me", ["nose", "tail"])
     assert list(cols.names) == ["scorer", "bodyparts", "coords"]
     assert list(cols) == [
         ("me", "nose", "x"),
@@ -161,7 +162,7 @@ def test_single_animal_columns() -> None:
 
 
 def test_multi_animal_columns_put_unique_parts_last_under_single() -> None:
-    cols = labels.annotation_columns("me", ["nose", "tail"], ["m1", "m2"], ["led"])
+    cols = pose_columns("me", ["nose", "tail"], ["m1", "m2"], ["led"])
     assert list(cols.names) == ["scorer", "individuals", "bodyparts", "coords"]
     assert len(cols) == 2 * 2 * 2 + 2
     assert list(cols[:4]) == [
@@ -236,7 +237,7 @@ def test_outside_point_errors_or_warns(reaching_project: Path) -> None:
 
 
 def test_multi_animal_columns_rejected_for_single_animal_project(reaching_project: Path) -> None:
-    cols = labels.annotation_columns("Mackenzie", ["Hand"], ["m1"])
+    cols = pose_columns("Mackenzie", ["Hand"], ["m1"])
     df = pd.DataFrame(np.ones((1, 2)), index=labels.row_index([("labeled-data", "v", "a.png")]))
     df.columns = cols
     with pytest.raises(LabelError, match="column levels") as err:

@@ -13,8 +13,9 @@ import pytest
 from dlcflow.cli import main
 from dlcflow.core.video import VideoReader
 from dlcflow.devtools import demo
-from dlcflow.inference.analyze import prediction_columns, write_analysis
 from dlcflow.io.labels import read_annotations
+from dlcflow.io.poses import write_analysis
+from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.labeling.frames import extract_frames, select_uniform
 from dlcflow.post import outliers
 from dlcflow.post.outliers import (
@@ -50,7 +51,9 @@ def _poses(n: int = N, size: tuple[int, int] = SIZE, seed: int = 7) -> np.ndarra
 
 
 def _table(data: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame(data.reshape(len(data), -1), columns=prediction_columns(SCORER, PARTS))
+    return pd.DataFrame(
+        data.reshape(len(data), -1), columns=pose_columns(SCORER, PARTS, coords=LIKELIHOOD_COORDS)
+    )
 
 
 def _write_pose(video: Path, data: np.ndarray, crop: list[int] | None = None) -> Path:

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from dlcflow.devtools import demo
-from dlcflow.io.labels import annotation_columns, row_index, write_annotations
+from dlcflow.io.labels import row_index, write_annotations
+from dlcflow.io.tables import pose_columns
 from dlcflow.labeling.frames import extract_frames
 from dlcflow.plots.drawing import PlotError, check_labels, colors_bgr, plot_labeled_folder
 from dlcflow.project.paths import Project, create_new_project, read_config, write_config
@@ -171,7 +172,7 @@ def test_multianimal_colours_by_individual_or_body_part(tmp_path: Path) -> None:
     proj = Project(config)
     frame = cv2.VideoCapture(str(video)).read()[1]
     cv2.imwrite(str(proj.labeled_folder("pair") / "img0.png"), frame)
-    columns = annotation_columns("me", ["nose", "tail"], ["a", "b"], ["box"])
+    columns = pose_columns("me", ["nose", "tail"], ["a", "b"], ["box"])
     points = [(40, 40), (80, 40), (40, 120), (80, 120), (200, 200)]  # a, a, b, b, single
     df = pd.DataFrame(
         [np.ravel(points).astype(float)],

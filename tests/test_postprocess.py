@@ -11,7 +11,8 @@ from scipy.signal import medfilt
 
 from dlcflow.cli import main
 from dlcflow.devtools import demo
-from dlcflow.inference.analyze import prediction_columns, write_analysis
+from dlcflow.io.poses import write_analysis
+from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.post.filters import (
     SPLINE_LIKELIHOOD,
     analyzeskeleton,
@@ -33,7 +34,7 @@ PARTS = list(demo.BODYPARTS)
 def _table(xy: np.ndarray, p: np.ndarray, parts: list[str] = PARTS) -> pd.DataFrame:
     """A pose table from (n, k, 2) positions and (n, k) likelihoods."""
     data = np.concatenate([xy, p[..., None]], axis=2).reshape(len(xy), -1)
-    return pd.DataFrame(data, columns=prediction_columns(SCORER, parts))
+    return pd.DataFrame(data, columns=pose_columns(SCORER, parts, coords=LIKELIHOOD_COORDS))
 
 
 def _xy(df: pd.DataFrame) -> np.ndarray:

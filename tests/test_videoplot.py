@@ -13,7 +13,8 @@ import pytest
 from dlcflow.cli import main
 from dlcflow.core.video import VideoReader
 from dlcflow.devtools import demo
-from dlcflow.inference.analyze import prediction_columns, write_analysis
+from dlcflow.io.poses import write_analysis
+from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.plots.drawing import colors_bgr
 from dlcflow.plots.poses import (
     PLOT_NAMES,
@@ -90,7 +91,8 @@ def test_plot_trajectories_writes_readable_pngs(setup: tuple[Path, Path, np.ndar
 
 def test_plots_of_points_all_under_pcutoff(tmp_path: Path) -> None:
     df = pd.DataFrame(
-        np.tile([10.0, 20.0, 0.1], (5, 2)), columns=prediction_columns(SCORER, ["a", "b"])
+        np.tile([10.0, 20.0, 0.1], (5, 2)),
+        columns=pose_columns(SCORER, ["a", "b"], coords=LIKELIHOOD_COORDS),
     )
     df.iloc[:, 3:] = np.nan  # b: never found
     written = plot_poses(df, tmp_path / "p", ["a", "b"], pcutoff=0.6)

@@ -11,16 +11,12 @@ format), so that ``reread.py`` can check that dlcflow reads what pandas 2 writes
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tables_io import csv_layout, describe, holds_table, read_table_csv
-
-#: An analysis output: ``<video stem>DLC_<net>_<Task><date>shuffle<n>_<iterations>.h5``.
-ANALYSIS = re.compile(r"DLC_\w+shuffle\d+_\d+\.h5$")
+from tables_io import MODEL_KEY, csv_layout, describe, holds_table, read_table_csv
 
 
 def read_all(folder: Path) -> dict:
@@ -37,8 +33,9 @@ def read_all(folder: Path) -> dict:
     return found
 
 
-def check_tools(path: Path) -> list[str]:
-    """movement's and dlc2kinematics' loaders on one analysis file, values as in pandas."""
+def check_tools(path: Path, model: dict) -> list[str]:
+    """movement's and dlc2kinematics' loaders on one analysis file: the values of the table,
+    and for movement the same dataset (dims, coordinates, values) as dlcflow's data model."""
     from dlc2kinematics import load_data
     from movement.io import load_poses
 
@@ -50,10 +47,25 @@ def check_tools(path: Path) -> list[str]:
     position = ds["position"].transpose("time", "keypoints", "space", "individuals").values
     if not np.array_equal(position[..., 0], xy, equal_nan=True):
         problems.append(f"{path}: movement's positions differ from the table's")
+    if list(ds["position"].dims) != model["dims"]:
+        problems.append(
+            f"{path}: movement's dims {list(ds['position'].dims)}, dlcflow's {model['dims']}"
+        )
+    for dim in ("space", "keypoints"):
+        if [str(v) for v in ds[dim].values] != model["coords"][dim]:
+            problems.append(f"{path}: movement's {dim} differ from dlcflow's")
+    for name in ("position", "confidence"):
+        theirs = ds[name].transpose(*ds[name].dims).values
+        ours = np.array(model[name], dtype=float)
+        if theirs.shape != ours.shape or not np.array_equal(theirs, ours, equal_nan=True):
+            problems.append(f"{path}: movement's {name} differs from dlcflow's data model")
     df, bodyparts, scorer = load_data(str(path))
     if not np.array_equal(df.to_numpy(), table.to_numpy(), equal_nan=True):
         problems.append(f"{path}: dlc2kinematics' values differ from the table's")
-    print(f"check: movement {ds['position'].shape} and dlc2kinematics {df.shape} read {path.name}")
+    print(
+        f"check: movement {dict(ds['position'].sizes)} (as dlcflow's data model) and "
+        f"dlc2kinematics {df.shape} read {path.name}"
+    )
     return problems
 
 
@@ -70,6 +82,7 @@ def rewrite(folder: Path, names: list[str], out: Path) -> None:
 
 def main(folder: Path, expected_file: Path, rewritten: Path) -> None:
     expected = json.loads(expected_file.read_text())
+    model = expected.pop(MODEL_KEY, None)
     found = read_all(folder)
     problems = [f"{name}: not read here" for name in expected if name not in found]
     problems += [
@@ -77,11 +90,10 @@ def main(folder: Path, expected_file: Path, rewritten: Path) -> None:
         for name, table in expected.items()
         if name in found and found[name] != table
     ]
-    analysis = [folder / name for name in expected if ANALYSIS.search(name)]
-    if not analysis:
+    if model is None:
         problems.append("no analysis file to load with movement and dlc2kinematics")
     else:
-        problems += check_tools(analysis[0])
+        problems += check_tools(folder / model["file"], model)
     rewrite(folder, [name for name in found if name.endswith(".h5")], rewritten)
     n_h5 = sum(name.endswith(".h5") for name in found)
     print(

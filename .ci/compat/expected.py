@@ -16,7 +16,22 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from tables_io import csv_layout, describe, holds_table, read_table_csv
+from tables_io import ANALYSIS, MODEL_KEY, csv_layout, describe, holds_table, read_table_csv
+
+
+def data_model(path: Path) -> dict:
+    """dlcflow's pose dataset of an analysis file, for comparison with movement's."""
+    from dlcflow.io.poses import load_poses
+
+    ds = load_poses(path)
+    return {
+        "dims": list(ds["position"].dims),
+        "coords": {
+            d: [str(v) for v in ds[d].values] for d in ("space", "keypoints", "individuals")
+        },
+        "position": ds["position"].values.tolist(),
+        "confidence": ds["confidence"].values.tolist(),
+    }
 
 
 def main(folder: Path, out: Path) -> None:
@@ -32,9 +47,13 @@ def main(folder: Path, out: Path) -> None:
             record[str(path.relative_to(folder))] = describe(df)
     if not record:
         sys.exit(f"expected: no pose tables under {folder}")
+    analysis = [name for name in record if ANALYSIS.search(name)]
+    if analysis:
+        record[MODEL_KEY] = {"file": analysis[0], **data_model(folder / analysis[0])}
     out.write_text(json.dumps(record))
-    n_h5 = sum(k.endswith(".h5") for k in record)
-    print(f"expected: {n_h5} h5 and {len(record) - n_h5} csv tables under {folder}")
+    n_h5 = sum(k.endswith(".h5") for k in record if k != MODEL_KEY)
+    n_csv = sum(k.endswith(".csv") for k in record)
+    print(f"expected: {n_h5} h5 and {n_csv} csv tables under {folder}")
 
 
 if __name__ == "__main__":

@@ -6,11 +6,16 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 HEADER_NAMES = {"scorer", "individuals", "bodyparts", "coords"}
+#: An analysis output: ``<video stem>DLC_<net>_<Task><date>shuffle<n>_<iterations>.h5``.
+ANALYSIS = re.compile(r"DLC_\w+shuffle\d+_\d+\.h5$")
+#: The entry of the expected record that holds dlcflow's pose dataset of one analysis file.
+MODEL_KEY = "dlcflow data model"
 
 
 def holds_table(path: Path) -> bool:

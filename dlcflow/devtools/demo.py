@@ -43,7 +43,8 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.video import VideoWriter
-from dlcflow.io.labels import LABELED_DATA, annotation_columns, row_index, write_annotations
+from dlcflow.io.labels import LABELED_DATA, row_index, write_annotations
+from dlcflow.io.tables import pose_columns
 from dlcflow.labeling.frames import read_manifest
 from dlcflow.project.paths import Project, create_new_project, read_config, write_config
 
@@ -549,7 +550,7 @@ def oracle_label(
     df = pd.DataFrame(
         values,
         index=row_index((LABELED_DATA, stem, name) for _, name in frames),
-        columns=annotation_columns(project.scorer, project.bodyparts),
+        columns=pose_columns(project.scorer, project.bodyparts),
     )
     out = project.collected_data(stem)
     write_annotations(df, out)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import queue
 import threading
 import time
@@ -42,10 +41,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
-from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
 from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
 from dlcflow.inference.predict import (
@@ -61,10 +58,10 @@ from dlcflow.inference.predict import (
     submit,
     training_fraction,
 )
-from dlcflow.io.hdf import write_frame
+from dlcflow.io.poses import write_analysis
 from dlcflow.project.paths import Project, collect_videos, snapshot_iteration
 
-__all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos", "write_analysis"]
+__all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos"]
 
 COORDS = ("x", "y", "likelihood")
 #: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
@@ -316,35 +313,6 @@ def _run_dynamic(
             bar.update(1)
     finally:
         batches.close()
-
-
-# -- outputs ---------------------------------------------------------------------------------
-def prediction_columns(scorer: str, bodyparts: Sequence[str]) -> pd.MultiIndex:
-    """``scorer × bodyparts × (x, y, likelihood)`` named as DLC names them."""
-    return pd.MultiIndex.from_product(
-        [[scorer], list(bodyparts), list(COORDS)], names=["scorer", "bodyparts", "coords"]
-    )
-
-
-def write_analysis(
-    data: np.ndarray,
-    scorer: str,
-    bodyparts: Sequence[str],
-    h5_path: Path,
-    metadata: Mapping[str, Any],
-    save_as_csv: bool,
-) -> None:
-    """The h5 (table format), optional csv and ``_meta.pickle`` of one video, atomically
-    (the h5, whose presence means "analyzed", goes last)."""
-    df = pd.DataFrame(data, columns=prediction_columns(scorer, bodyparts), index=range(len(data)))
-    stem = h5_path.name[: -len(".h5")]
-    h5_path.parent.mkdir(parents=True, exist_ok=True)
-    if save_as_csv:
-        with atomic_path(h5_path.with_name(stem + ".csv")) as tmp:
-            df.to_csv(tmp)
-    with atomic_path(h5_path.with_name(stem + "_meta.pickle")) as tmp, open(tmp, "wb") as fh:
-        pickle.dump({"data": dict(metadata)}, fh, pickle.HIGHEST_PROTOCOL)
-    write_frame(df, h5_path, table=True)
 
 
 # -- analysis --------------------------------------------------------------------------------

@@ -23,16 +23,13 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.core.fileio import temp_path
+from dlcflow.data.pose import SINGLE
 from dlcflow.io.hdf import first_line, read_frame, write_frame_to
+from dlcflow.io.tables import COORDS, MULTI_LEVELS, SINGLE_LEVELS, pose_columns
 
 if TYPE_CHECKING:
     from dlcflow.project.paths import Project
 
-COORDS = ("x", "y")
-MACHINE_COORDS = ("x", "y", "likelihood")
-SINGLE = "single"
-SINGLE_LEVELS = ("scorer", "bodyparts", "coords")
-MULTI_LEVELS = ("scorer", "individuals", "bodyparts", "coords")
 LABELED_DATA = "labeled-data"
 _HEADER_NAMES = frozenset(MULTI_LEVELS)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -45,44 +42,20 @@ class LabelError(ValueError):
 
 
 # -- columns and empty frames ----------------------------------------------------------------
-def annotation_columns(
-    scorer: str,
-    bodyparts: Sequence[str],
-    individuals: Sequence[str] | None = None,
-    unique_bodyparts: Sequence[str] | None = None,
-    coords: Sequence[str] = COORDS,
-) -> pd.MultiIndex:
-    """DLC's annotation columns.
-
-    Single animal (``individuals`` is None): ``scorer × bodyparts × coords``. Multi animal:
-    every individual × ``bodyparts`` × coords, then the ``unique_bodyparts`` under the
-    individual ``single``.
-    """
-    if individuals is None:
-        if unique_bodyparts:
-            raise ValueError("unique_bodyparts need a multi-animal layout (give individuals)")
-        return pd.MultiIndex.from_product(
-            [[scorer], list(bodyparts), list(coords)], names=list(SINGLE_LEVELS)
-        )
-    tuples = [(scorer, ind, bp, c) for ind in individuals for bp in bodyparts for c in coords]
-    tuples += [(scorer, SINGLE, bp, c) for bp in unique_bodyparts or () for c in coords]
-    return pd.MultiIndex.from_tuples(tuples, names=list(MULTI_LEVELS))
-
-
 def project_columns(
     project: Project, scorer: str | None = None, coords: Sequence[str] = COORDS
 ) -> pd.MultiIndex:
     """The annotation columns of a project's config (project scorer unless ``scorer``)."""
     scorer = scorer or project.scorer
     if project.multianimal:
-        return annotation_columns(
+        return pose_columns(
             scorer,
             project.multianimal_bodyparts,
             project.individuals,
             project.unique_bodyparts,
             coords,
         )
-    return annotation_columns(scorer, project.bodyparts, coords=coords)
+    return pose_columns(scorer, project.bodyparts, coords=coords)
 
 
 def row_index(rows: Iterable[Sequence[str]]) -> pd.MultiIndex:

@@ -21,19 +21,18 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
+from dlcflow.data.pose import ONE_INDIVIDUAL, SINGLE, make_poses, point_keys, points_array
 from dlcflow.io.labels import (
     LABELED_DATA,
-    MULTI_LEVELS,
-    SINGLE_LEVELS,
     LabelError,
-    project_columns,
     read_annotations,
     read_machine_labels,
-    row_index,
     write_annotations,
     write_machine_labels,
 )
+from dlcflow.io.tables import IMAGE_ROWS, to_dataset, to_frame
 from dlcflow.project.paths import Project
 
 Mode = Literal["label", "refine"]
@@ -62,31 +61,32 @@ def _hex(rgba: Sequence[float]) -> str:
     return "#" + "".join(f"{int(round(255 * float(c))):02x}" for c in rgba[:3])
 
 
-def _keys_of(columns: pd.MultiIndex) -> list[Key]:
-    """(individual, body part) keys of annotation columns, in column order."""
-    multi = columns.nlevels == 4
-    keys = ((str(c[1]), str(c[2])) if multi else ("", str(c[1])) for c in columns)
-    return list(dict.fromkeys(keys))
+def _keys_of(ds: xr.Dataset) -> list[Key]:
+    """The labeler's (individual or "", body part) keys of a pose dataset, in column order."""
+    multi = ds.attrs.get("multianimal", False)
+    return [(ind if multi else "", kp) for ind, kp in point_keys(ds)]
 
 
-def _array(df: pd.DataFrame, keys: Sequence[Key], coords: Sequence[str]) -> np.ndarray:
-    """The values of ``df`` as an array (rows, keys, coords); missing columns are NaN."""
-    multi = df.columns.nlevels == 4
-    arr = np.full((len(df), len(keys), len(coords)), np.nan)
-    where = {k: i for i, k in enumerate(keys)}
-    for j, col in enumerate(df.columns):
-        key = (str(col[1]), str(col[2])) if multi else ("", str(col[1]))
-        coord = str(col[-1])
-        if key in where and coord in coords:
-            arr[:, where[key], coords.index(coord)] = df.iloc[:, j].to_numpy(dtype=float)
-    return arr
+def _model_keys(keys: Sequence[Key]) -> list[tuple[str, str]]:
+    return [(ind or ONE_INDIVIDUAL, bp) for ind, bp in keys]
+
+
+def _array(ds: xr.Dataset, keys: Sequence[Key], coords: Sequence[str]) -> np.ndarray:
+    """``(rows, keys, coords)`` values of a pose dataset (coords ``x, y[, likelihood]``);
+    keys it does not hold are NaN."""
+    model_keys = _model_keys(keys)
+    parts = [points_array(ds, model_keys)]
+    if "likelihood" in coords:
+        parts.append(points_array(ds, model_keys, "confidence")[..., None])
+    return np.concatenate(parts, axis=2)
 
 
 def _points(df: pd.DataFrame, coords: Sequence[str] = ("x", "y")) -> dict[str, list[list[Any]]]:
     """Per image name, the labeled points ``[ind, bp, *coords]`` (NaN points left out;
     a NaN likelihood becomes None)."""
-    keys = _keys_of(df.columns)
-    arr = _array(df, keys, coords)
+    ds = to_dataset(df)
+    keys = _keys_of(ds)
+    arr = _array(ds, keys, coords)
     out: dict[str, list[list[Any]]] = {}
     for r, row in enumerate(df.index):
         pts = []
@@ -157,7 +157,11 @@ class LabelStore:
 
     def keys(self, project: Project | None = None) -> list[Key]:
         """The config's (individual, body part) keys in column order."""
-        return _keys_of(project_columns(project or self.project))
+        project = project or self.project
+        if not project.multianimal:
+            return [("", bp) for bp in project.bodyparts]
+        keys = [(ind, bp) for ind in project.individuals for bp in project.multianimal_bodyparts]
+        return keys + [(SINGLE, bp) for bp in project.unique_bodyparts]
 
     # -- listing -----------------------------------------------------------------------------
     def videos(self) -> list[str]:
@@ -323,12 +327,13 @@ class LabelStore:
             images = self.images(video)
             old = self._read_collected(video)
             keys = self.keys(project)
-            extra = [k for k in (_keys_of(old.columns) if old is not None else []) if k not in keys]
+            old_ds = to_dataset(old) if old is not None else None
+            extra = [k for k in (_keys_of(old_ds) if old_ds is not None else []) if k not in keys]
             all_keys = keys + extra
             where = {k: i for i, k in enumerate(all_keys)}
             table: dict[str, np.ndarray] = {}
-            if old is not None:
-                arr = _array(old, all_keys, ("x", "y"))
+            if old is not None and old_ds is not None:
+                arr = _array(old_ds, all_keys, ("x", "y"))
                 table = {str(row[2]): arr[r] for r, row in enumerate(old.index)}
             locked = self._locked.get(video, frozenset()) if not adjust else frozenset()
             saved: list[str] = []
@@ -363,19 +368,23 @@ class LabelStore:
     def _write(
         project: Project, video: str, table: Mapping[str, np.ndarray], keys: Sequence[Key]
     ) -> None:
-        multi = project.multianimal
-        scorer = project.scorer
-        if multi:
-            tuples = [(scorer, ind, bp, c) for ind, bp in keys for c in ("x", "y")]
-            columns = pd.MultiIndex.from_tuples(tuples, names=list(MULTI_LEVELS))
-        else:
-            tuples = [(scorer, bp, c) for _, bp in keys for c in ("x", "y")]
-            columns = pd.MultiIndex.from_tuples(tuples, names=list(SINGLE_LEVELS))
         rows = sorted(table)
         values = np.stack([table[n] for n in rows]) if rows else np.empty((0, len(keys), 2))
-        index = row_index((LABELED_DATA, video, name) for name in rows)
-        df = pd.DataFrame(values.reshape(len(rows), -1), index=index, columns=columns)
-        write_annotations(df.sort_index(), project.collected_data(video))
+        individuals = list(dict.fromkeys(ind or ONE_INDIVIDUAL for ind, _ in keys))
+        bodyparts = list(dict.fromkeys(bp for _, bp in keys))
+        position = np.full((len(rows), 2, len(bodyparts), len(individuals)), np.nan)
+        for k, (ind, bp) in enumerate(_model_keys(keys)):
+            position[:, :, bodyparts.index(bp), individuals.index(ind)] = values[:, k]
+        ds = make_poses(
+            position,
+            keypoints=bodyparts,
+            individuals=individuals if project.multianimal else None,
+            time=[f"{LABELED_DATA}/{video}/{name}" for name in rows],
+            scorer=project.scorer,
+            unique_keypoints=[bp for ind, bp in keys if ind == SINGLE],
+        )
+        ds.attrs["rows"] = IMAGE_ROWS
+        write_annotations(to_frame(ds).sort_index(), project.collected_data(video))
 
     def remove_frame(self, video: str, frame: str) -> dict[str, Any]:
         """Delete an unusable frame: its rows in CollectedData and machine labels, then the

@@ -27,7 +27,9 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.core.fileio import replace_folder
+from dlcflow.data.pose import point_keys, points_array
 from dlcflow.io.labels import read_annotations
+from dlcflow.io.tables import to_dataset
 from dlcflow.project.paths import Project
 
 MARKERS = ("+", "x", ".", "o", "s")
@@ -186,23 +188,14 @@ class KeypointLayout:
 
 def keypoint_layout(df: pd.DataFrame) -> KeypointLayout:
     """Split an annotation (or prediction) table into keys and an (rows, keys, 2) array."""
-    names = list(df.columns.names)
-    if "bodyparts" not in names or "coords" not in names:
-        raise PlotError("the table's columns lack the 'bodyparts' and 'coords' levels")
-    ind_level = names.index("individuals") if "individuals" in names else None
-    bp_level, coord_level = names.index("bodyparts"), names.index("coords")
-    keys: list[tuple[str, str]] = []
-    for col in df.columns:
-        key = (str(col[ind_level]) if ind_level is not None else "", str(col[bp_level]))
-        if key not in keys:
-            keys.append(key)
-    xy = np.full((len(df), len(keys), 2), np.nan)
-    for col in df.columns:
-        coord = col[coord_level]
-        if coord in ("x", "y"):
-            key = (str(col[ind_level]) if ind_level is not None else "", str(col[bp_level]))
-            xy[:, keys.index(key), "xy".index(coord)] = df[col].to_numpy(float)
-    return KeypointLayout(keys, xy)
+    try:
+        ds = to_dataset(df)
+    except ValueError as err:
+        raise PlotError(str(err)) from None
+    model_keys = point_keys(ds)
+    multi = ds.attrs["multianimal"]
+    keys = [(ind if multi else "", kp) for ind, kp in model_keys]
+    return KeypointLayout(keys, points_array(ds, model_keys)[..., :2])
 
 
 # -- output folders -------------------------------------------------------------------------

@@ -41,10 +41,11 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
-from dlcflow.inference.analyze import prediction_columns
+from dlcflow.data.pose import points_array
 from dlcflow.inference.predict import (
     EngineFactory,
     make_engine,
@@ -56,6 +57,7 @@ from dlcflow.inference.predict import (
 )
 from dlcflow.io.hdf import write_frame
 from dlcflow.io.labels import read_annotations
+from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns, to_dataset
 from dlcflow.plots.drawing import colors_bgr, draw_points
 from dlcflow.project.paths import Project, pct, snapshot_iteration
 from dlcflow.training.dataset import read_documentation
@@ -111,31 +113,18 @@ def comparison_parts(project: Project, comparisonbodyparts: str | Sequence[str])
 
 
 def pairwise_distances(
-    truth: pd.DataFrame, predictions: pd.DataFrame, bodyparts: Sequence[str], pcutoff: float
+    truth: xr.Dataset, predictions: xr.Dataset, bodyparts: Sequence[str], pcutoff: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Euclidean distance per row and body part (rows, len(bodyparts)) between labels
-    (``x, y``) and predictions (``x, y, likelihood``), and the same with NaN where the
-    likelihood is below ``pcutoff``. Tables are indexed by (bodypart, coord) columns."""
-    gt = np.stack(
-        [truth[[(bp, "x"), (bp, "y")]].to_numpy(float) for bp in bodyparts], axis=1
-    )  # (n, k, 2)
-    pr = np.stack(
-        [
-            predictions[[(bp, c) for c in ("x", "y", "likelihood")]].to_numpy(float)
-            for bp in bodyparts
-        ],
-        axis=1,
-    )  # (n, k, 3)
-    dist = np.sqrt(((gt - pr[..., :2]) ** 2).sum(axis=-1))
-    cut = np.where(pr[..., 2] >= pcutoff, dist, np.nan)
+    """Euclidean distance per row and body part (rows, len(bodyparts)) between labels and
+    predictions (pose datasets of one individual), and the same with NaN where the
+    likelihood is below ``pcutoff``."""
+    keys = [(str(truth["individuals"].values[0]), bp) for bp in bodyparts]
+    gt = points_array(truth, keys)  # (n, k, 2)
+    pr = points_array(predictions, keys)
+    likelihood = points_array(predictions, keys, "confidence")  # (n, k)
+    dist = np.sqrt(((gt - pr) ** 2).sum(axis=-1))
+    cut = np.where(likelihood >= pcutoff, dist, np.nan)
     return dist, cut
-
-
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns without the scorer level: (bodypart, coord)."""
-    out = df.copy()
-    out.columns = out.columns.droplevel("scorer")
-    return out
 
 
 def keypoint_errors(
@@ -178,39 +167,39 @@ def _write_predictions(path: Path, df: pd.DataFrame) -> None:
 
 def plot_evaluation(
     project: Project,
-    truth: pd.DataFrame,
-    predictions: pd.DataFrame,
+    truth: xr.Dataset,
+    predictions: xr.Dataset,
     bodyparts: Sequence[str],
     train_idx: np.ndarray,
     folder: Path,
 ) -> Path:
-    """Write DLC's evaluation images into ``folder`` (replaced as a whole, atomically)."""
+    """Write DLC's evaluation images into ``folder`` (replaced as a whole, atomically);
+    ``truth`` and ``predictions`` are pose datasets of the labeled images."""
     cfg = project.cfg
     pcutoff = float(cfg["pcutoff"])
     colors = colors_bgr(len(bodyparts), str(cfg.get("colormap") or "rainbow"))
     size = float(cfg.get("dotsize") or 12) * PLOT_DPI / 72.0
     alpha = float(cfg.get("alphavalue") or 0.7)
-    gt = np.stack([truth[[(bp, "x"), (bp, "y")]].to_numpy(float) for bp in bodyparts], axis=1)
-    pr = np.stack(
-        [
-            predictions[[(bp, c) for c in ("x", "y", "likelihood")]].to_numpy(float)
-            for bp in bodyparts
-        ],
-        axis=1,
+    keys = [(str(truth["individuals"].values[0]), bp) for bp in bodyparts]
+    gt = points_array(truth, keys)
+    xy_all, likelihood = (
+        points_array(predictions, keys),
+        points_array(predictions, keys, "confidence"),
     )
     train = {int(i) for i in train_idx}
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:12]}.tmp")
     tmp.mkdir()
     try:
-        for i, row in enumerate(truth.index):
+        for i, name in enumerate(truth["time"].values):
+            row = str(name).split("/")
             image = project.root.joinpath(*row)
             img = cv2.imread(str(image), cv2.IMREAD_COLOR)
             if img is None:
                 raise FileNotFoundError(f"{image}: labeled image missing or unreadable")
             draw_points(img, gt[i], colors, "+", size, alpha)
-            confident = pr[i, :, 2] > pcutoff
-            xy = pr[i, :, :2]
+            confident = likelihood[i] > pcutoff
+            xy = xy_all[i]
             draw_points(img, np.where(confident[:, None], xy, np.nan), colors, ".", size, alpha)
             draw_points(img, np.where(confident[:, None], np.nan, xy), colors, "x", size, alpha)
             kind = "Training" if i in train else "Test"
@@ -242,7 +231,9 @@ def _predict_snapshot(
     model = make_engine(engine, cfg, snapshot, threads=threads)
     batch = int(project.cfg.get("batch_size") or 1)
     poses = predict_images(model, images, cfg, batch_size=batch, scale=scale, progress=True)
-    columns = prediction_columns(scorer, [str(b) for b in cfg["all_joints_names"]])
+    columns = pose_columns(
+        scorer, [str(b) for b in cfg["all_joints_names"]], coords=LIKELIHOOD_COORDS
+    )
     return pd.DataFrame(poses.reshape(len(images), -1), index=data.index, columns=columns)
 
 
@@ -290,7 +281,7 @@ def evaluate_network(
     if not collected.is_file():
         raise FileNotFoundError(f"{collected}: no merged annotations (create_training_dataset)")
     data = read_annotations(collected)
-    truth = _flat(data)
+    truth = to_dataset(data)
     parts = comparison_parts(project, comparisonbodyparts)
     pcutoff = float(project.cfg["pcutoff"])
     all_rows: list[list[Any]] = []
@@ -340,7 +331,7 @@ def evaluate_network(
                         project, data, setup.cfg, snapshot, scorer, engine, threads, scale
                     )
                     _write_predictions(pred_path, machine)
-                predictions = _flat(machine)
+                predictions = to_dataset(machine)
                 dist, cut = pairwise_distances(truth, predictions, parts, pcutoff)
                 errors = [
                     round(_nanmean(values[idx]), 2)

@@ -1,0 +1,1 @@
+"""The pose data model (frames × individuals × body parts × space, with likelihood)."""
