@@ -6,7 +6,8 @@ import warnings
 from pathlib import Path
 
 from dlcflow.devtools.demo import BODYPARTS
-from dlcflow.project.paths import Project, create_new_project
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 from dlcflow.project.posecfg import write_yaml
 
 

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from dlcflow.core.video import VideoWriter
-from dlcflow.project.paths import create_new_project
+from dlcflow.project.create import create_new_project
 
 
 def make_video(path: Path, nframes: int, width: int, height: int, seed: int = 0) -> None:

@@ -17,12 +17,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 __version__ = "0.1.0"
 
 _API = {
-    "create_new_project": "dlcflow.project.paths",
-    "add_new_videos": "dlcflow.project.paths",
-    "read_config": "dlcflow.project.paths",
+    "create_new_project": "dlcflow.project.create",
+    "add_new_videos": "dlcflow.labeling.videos",
+    "read_config": "dlcflow.project.config",
     "Project": "dlcflow.project.paths",
     "extract_frames": "dlcflow.labeling.frames",
-    "check_labels": "dlcflow.plots.drawing",
+    "check_labels": "dlcflow.plots.labels",
     "create_training_dataset": "dlcflow.training.dataset",
     "create_training_dataset_from_existing_split": "dlcflow.training.dataset",
     "train_network": "dlcflow.training.train",

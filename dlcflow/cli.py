@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 
 def _create_project(args: argparse.Namespace) -> None:
-    from dlcflow.project.paths import create_new_project
+    from dlcflow.project.create import create_new_project
 
     config = create_new_project(
         args.name,
@@ -24,7 +24,7 @@ def _create_project(args: argparse.Namespace) -> None:
 
 
 def _add_videos(args: argparse.Namespace) -> None:
-    from dlcflow.project.paths import add_new_videos
+    from dlcflow.labeling.videos import add_new_videos
 
     for key in add_new_videos(args.config, args.videos, copy_videos=args.copy_videos):
         print(f"added {key}")
@@ -39,7 +39,7 @@ def _extract_frames(args: argparse.Namespace) -> None:
 
 
 def _check_labels(args: argparse.Namespace) -> None:
-    from dlcflow.plots.drawing import check_labels
+    from dlcflow.plots.labels import check_labels
 
     for folder in check_labels(args.config):
         print(folder)

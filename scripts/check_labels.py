@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dlcflow.plots.drawing import plot_labeled_folder
+from dlcflow.plots.labels import plot_labeled_folder
 from dlcflow.project.paths import Project
 from dlcflow.workflow.rulelog import rule_log
 

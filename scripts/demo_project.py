@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from dlcflow.core.fileio import atomic_write_text
 from dlcflow.devtools.demo import make_demo_project
-from dlcflow.project.paths import atomic_write_text
 from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):

@@ -16,7 +16,9 @@ from conftest import write_video
 
 from dlcflow.io import labels
 from dlcflow.project import posecfg
-from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 from dlcflow.training.dataset import (
     DatasetError,
     create_training_dataset,

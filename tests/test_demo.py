@@ -13,7 +13,8 @@ import pytest
 from dlcflow.core.video import video_info
 from dlcflow.devtools import demo
 from dlcflow.labeling.frames import extract_frames
-from dlcflow.project.paths import Project, frame_name, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.paths import Project, frame_name
 
 PALETTE_NAMES = [*demo.BODYPARTS, "body", "head"]
 PALETTE = np.array([demo.COLORS[n] for n in PALETTE_NAMES], float)

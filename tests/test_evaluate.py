@@ -24,7 +24,8 @@ from test_predict import (
 from dlcflow.io.labels import row_index, write_annotations
 from dlcflow.io.tables import pose_columns
 from dlcflow.post.evaluate import RESULT_COLUMNS, evaluate_network
-from dlcflow.project.paths import Project, create_new_project
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 from dlcflow.training.dataset import create_training_dataset, read_documentation
 
 NIMG = 10

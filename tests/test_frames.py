@@ -21,7 +21,9 @@ from dlcflow.labeling.frames import (
     frame_range,
     select_uniform,
 )
-from dlcflow.project.paths import Project, create_new_project, frame_name, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project, frame_name
 
 W, H = 160, 120
 BITS = 10

@@ -31,7 +31,8 @@ from dlcflow.io.tables import pose_columns
 from dlcflow.labeler import Labeler, LabelerError
 from dlcflow.labeling.frames import extract_frames
 from dlcflow.project.config import read_config, write_config
-from dlcflow.project.paths import Project, create_new_project
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 VIDEO = "mouse1"
 

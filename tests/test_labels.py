@@ -14,7 +14,8 @@ from conftest import FIXTURE
 from dlcflow.io import labels
 from dlcflow.io.labels import LabelError
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
-from dlcflow.project.paths import Project, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.paths import Project
 
 FOLDER = FIXTURE / "labeled-data" / "reachingvideo1"
 H5 = FOLDER / "CollectedData_Mackenzie.h5"

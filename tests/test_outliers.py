@@ -25,7 +25,9 @@ from dlcflow.post.outliers import (
     find_outliers,
     merge_datasets,
 )
-from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

@@ -1,4 +1,4 @@
-"""dlcflow.plots.drawing: check_labels images drawn with OpenCV."""
+"""dlcflow.plots.labels: check_labels images drawn with OpenCV."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dlcflow.core.draw import PlotError, colors_bgr
 from dlcflow.devtools import demo
 from dlcflow.io.labels import row_index, write_annotations
 from dlcflow.io.tables import pose_columns
 from dlcflow.labeling.frames import extract_frames
-from dlcflow.plots.drawing import PlotError, check_labels, colors_bgr, plot_labeled_folder
-from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.plots.labels import check_labels, plot_labeled_folder
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 ALPHA = 0.7
 

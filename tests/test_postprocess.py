@@ -25,7 +25,8 @@ from dlcflow.post.filters import (
     skeleton_file,
     spline_fill,
 )
-from dlcflow.project.paths import Project, create_new_project
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

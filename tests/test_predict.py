@@ -19,10 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow.inference.analyze import analyze_videos, count_frames, list_videos
+from dlcflow.core.videofiles import list_videos
+from dlcflow.inference.analyze import analyze_videos, count_frames
 from dlcflow.inference.predict import predict_batch, predict_images, select_snapshots
 from dlcflow.project import posecfg
-from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 W, H = 160, 120
 STRIDE, STDEV = 8, 7.2801

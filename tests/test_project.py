@@ -12,17 +12,10 @@ import pytest
 from conftest import write_video
 from ruamel.yaml import YAML
 
-from dlcflow.project.paths import (
-    ConfigError,
-    Project,
-    add_new_videos,
-    create_new_project,
-    dlc_date,
-    frame_name,
-    pct,
-    read_config,
-    write_config,
-)
+from dlcflow.labeling.videos import add_new_videos
+from dlcflow.project.config import ConfigError, dlc_date, read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project, frame_name, pct
 
 
 @pytest.fixture

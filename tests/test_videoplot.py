@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from dlcflow.cli import main
+from dlcflow.core.draw import colors_bgr
 from dlcflow.core.video import VideoReader
 from dlcflow.devtools import demo
 from dlcflow.io.poses import write_analysis
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
-from dlcflow.plots.drawing import colors_bgr
 from dlcflow.plots.poses import (
     PLOT_NAMES,
     confidence_alpha,
@@ -24,7 +24,9 @@ from dlcflow.plots.poses import (
     plot_poses,
     plot_trajectories,
 )
-from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

@@ -46,7 +46,9 @@ from dlcflow.core.video import VideoWriter
 from dlcflow.io.labels import LABELED_DATA, row_index, write_annotations
 from dlcflow.io.tables import pose_columns
 from dlcflow.labeling.frames import read_manifest
-from dlcflow.project.paths import Project, create_new_project, read_config, write_config
+from dlcflow.project.config import read_config, write_config
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
 
 BODYPARTS: tuple[str, ...] = ("snout", "leftear", "rightear", "tailbase")
 SKELETON: list[list[str]] = [

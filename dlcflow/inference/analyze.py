@@ -45,6 +45,7 @@ from tqdm import tqdm
 
 from dlcflow.core.log import log
 from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
+from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.predict import (
     Engine,
     EngineFactory,
@@ -59,9 +60,9 @@ from dlcflow.inference.predict import (
     training_fraction,
 )
 from dlcflow.io.poses import write_analysis
-from dlcflow.project.paths import Project, collect_videos, snapshot_iteration
+from dlcflow.project.paths import Project, snapshot_iteration
 
-__all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos"]
+__all__ = ["FrameBatches", "analyze_videos", "count_frames"]
 
 COORDS = ("x", "y", "likelihood")
 #: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
@@ -73,31 +74,6 @@ Crop = tuple[int, int, int, int]
 
 
 # -- videos ----------------------------------------------------------------------------------
-def list_videos(
-    videos: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], videotype: str = ""
-) -> list[Path]:
-    """Video files to analyze: files as given, folders expanded to their videos.
-
-    ``videotype`` (``"mp4"`` or ``".mp4"``) filters both; without it folders give every
-    known video type. As in DLC, ``*_labeled.*`` and ``*_full.*`` videos (made by dlcflow
-    and DLC from analyses) are left out.
-    """
-    items = [videos] if isinstance(videos, str | os.PathLike) else list(videos)
-    ext = videotype.strip().lower()
-    if ext and not ext.startswith("."):
-        ext = "." + ext
-    found = collect_videos(items, ext)
-    keep = []
-    for path in found:
-        if ext and path.suffix.lower() != ext:
-            log(f"{path}: not a {ext} video; skipped")
-        elif "_labeled." in path.name or "_full." in path.name:
-            log(f"{path}: a labeled video; skipped")
-        else:
-            keep.append(path)
-    return list(dict.fromkeys(keep))
-
-
 def count_frames(path: str | os.PathLike[str], max_bad_run: int = MAX_BAD_RUN) -> int:
     """Frames in a video counted by grabbing through it (``robust_nframes``): the index
     after the last frame that could be grabbed (a run of ``max_bad_run`` failures ends it)."""

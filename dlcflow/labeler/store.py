@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from dlcflow.core.draw import PlotError, get_cmap
 from dlcflow.data.pose import ONE_INDIVIDUAL, SINGLE, make_poses, point_keys, points_array
 from dlcflow.io.labels import (
     LABELED_DATA,
@@ -241,8 +242,6 @@ class LabelStore:
 
     def info(self) -> dict[str, Any]:
         """Project facts for the page: body parts, colours, individuals, videos."""
-        from dlcflow.plots.drawing import PlotError, get_cmap  # noqa: PLC0415 (matplotlib, lazily)
-
         project = self.project
         cfg = project.cfg
         parts = project.bodyparts

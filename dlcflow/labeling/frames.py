@@ -37,9 +37,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoError, VideoReader, video_info
-from dlcflow.project.paths import Project, atomic_write_text, frame_name
+from dlcflow.project.paths import Project, frame_name
 
 ALGORITHMS = ("uniform", "kmeans")
 MANIFEST_VERSION = 1

@@ -29,18 +29,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dlcflow.core.draw import colors_bgr, draw_points, draw_segments, get_cmap, to_bgr
 from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
-from dlcflow.plots.drawing import (
-    KeypointLayout,
-    _temp_folder,
-    colors_bgr,
-    draw_points,
-    draw_segments,
-    get_cmap,
-    to_bgr,
-)
+from dlcflow.core.videofiles import list_videos
+from dlcflow.plots.labels import KeypointLayout, _temp_folder
 from dlcflow.post.filters import find_pose_file, point_columns, read_poses
 from dlcflow.project.paths import Project, nframes_digits
 
@@ -288,7 +282,6 @@ def plot_trajectories(
     (``..._filtered.png`` with ``filtered``); see :func:`plot_poses`. Videos not
     analyzed are skipped with a warning. Returns the folders written.
     """
-    from dlcflow.inference.analyze import list_videos  # noqa: PLC0415
 
     project = Project(config)
     folders = []
@@ -469,7 +462,6 @@ def create_labeled_video(
     file is kept unless ``overwrite``; videos not analyzed are skipped with a warning.
     Returns the labeled videos.
     """
-    from dlcflow.inference.analyze import list_videos  # noqa: PLC0415
 
     project = Project(config)
     written = []

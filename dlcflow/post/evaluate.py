@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from dlcflow.core.draw import colors_bgr, draw_points
 from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
 from dlcflow.data.pose import points_array
@@ -58,7 +59,6 @@ from dlcflow.inference.predict import (
 from dlcflow.io.hdf import write_frame
 from dlcflow.io.labels import read_annotations
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns, to_dataset
-from dlcflow.plots.drawing import colors_bgr, draw_points
 from dlcflow.project.paths import Project, pct, snapshot_iteration
 from dlcflow.training.dataset import read_documentation
 

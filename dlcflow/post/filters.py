@@ -26,6 +26,7 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
+from dlcflow.core.videofiles import list_videos
 from dlcflow.io.hdf import first_line, read_frame, write_frame
 from dlcflow.project.paths import Project
 
@@ -436,7 +437,6 @@ def find_pose_file(
 
 
 def _videos(videos: object, videotype: str) -> list[Path]:
-    from dlcflow.inference.analyze import list_videos  # noqa: PLC0415
 
     return list_videos(videos, videotype)  # type: ignore[arg-type]
 

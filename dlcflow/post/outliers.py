@@ -40,8 +40,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dlcflow.core.draw import colors_bgr, draw_points
+from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoError, VideoReader, video_info
+from dlcflow.core.videofiles import list_videos
 from dlcflow.io.labels import read_annotations, read_machine_labels, row_index, write_machine_labels
 from dlcflow.labeling.frames import (
     _move_into_place,
@@ -52,16 +55,11 @@ from dlcflow.labeling.frames import (
     read_manifest,
     select_uniform,
 )
-from dlcflow.plots.drawing import colors_bgr, draw_points
 from dlcflow.plots.poses import analysis_crop, read_meta
 from dlcflow.post.filters import find_pose_file, fit_sarimax, point_columns, read_poses
-from dlcflow.project.paths import (
-    Project,
-    add_new_videos,
-    atomic_write_text,
-    frame_name,
-    write_config,
-)
+from dlcflow.project.config import write_config
+from dlcflow.project.create import add_videos
+from dlcflow.project.paths import Project, frame_name
 
 __all__ = [
     "OUTLIER_ALGORITHMS",
@@ -306,7 +304,7 @@ def _ensure_in_video_sets(project: Project, video: Path, crop: tuple[int, ...] |
                 return
         coords = [list(crop)] if crop is not None else None
         try:
-            add_new_videos(fresh.config_path, [video], coords=coords)
+            add_videos(fresh.config_path, [video], coords=coords)
         except (OSError, ValueError) as err:
             warnings.warn(f"{video}: could not be added to video_sets ({err})", stacklevel=3)
             return
@@ -480,7 +478,6 @@ def extract_outlier_frames(
     del automatic  # never interactive
     if outlieralgorithm == "manual":
         raise ValueError(MANUAL)
-    from dlcflow.inference.analyze import list_videos  # noqa: PLC0415
 
     project = Project(config)
     extracted: list[int] = []

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from dlcflow.project.paths import atomic_write_text
+from dlcflow.core.fileio import atomic_write_text
 
 NET_TYPES: tuple[str, ...] = (
     "resnet_50",

@@ -7,7 +7,6 @@ logic typed and unit-tested, and the .smk files declarative.
 from __future__ import annotations
 
 import difflib
-import glob
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,12 +17,11 @@ import jsonschema
 import pandas as pd
 import yaml
 
-from dlcflow.core.video import VIDEO_EXTENSIONS
+from dlcflow.core.videofiles import list_videos
 from dlcflow.project.paths import Project
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
-DERIVED_VIDEOS = ("_labeled", "_full")
 POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers")
 
 
@@ -223,25 +221,11 @@ def _as_list(value: str | Sequence[str]) -> list[str]:
 
 
 def analysis_videos(project: Project, videos: Sequence[str] = ()) -> list[Path]:
-    """Videos to analyze: files, folders or glob patterns; none given = every video in
-    the project's ``videos/`` folder."""
-    if not videos:
-        videos = [str(project.root / "videos")]
-    found: list[Path] = []
-    for item in videos:
-        path = Path(item).expanduser()
-        if any(c in item for c in "*?["):
-            matches = sorted(Path(p) for p in glob.glob(str(path)))
-        elif path.is_dir():
-            matches = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-        else:
-            matches = [path]
-        found.extend(
-            p.absolute()
-            for p in matches
-            if p.suffix.lower() in VIDEO_EXTENSIONS and not p.stem.endswith(DERIVED_VIDEOS)
-        )
-    return list(dict.fromkeys(found))
+    """Videos to analyze (absolute): files, folders or glob patterns; none given = every
+    video in the project's ``videos/`` folder. A listed file that is missing stays in the
+    list, so that Snakemake names the missing input."""
+    found = list_videos(list(videos) or [project.root / "videos"], missing="keep")
+    return list(dict.fromkeys(p.absolute() for p in found))
 
 
 def final_snapshot_index(
