@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import warnings
 from collections.abc import Callable, Sequence
@@ -34,20 +33,19 @@ from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
 from dlcflow.core.videofiles import list_videos
+from dlcflow.io.poses import analysis_crop, read_meta, read_poses
 from dlcflow.plots.labels import KeypointLayout, _temp_folder
-from dlcflow.post.filters import find_pose_file, point_columns, read_poses
+from dlcflow.post.filters import find_pose_file, point_columns
 from dlcflow.project.paths import Project, nframes_digits
 
 __all__ = [
     "PLOT_NAMES",
-    "analysis_crop",
     "confidence_alpha",
     "create_labeled_video",
     "labeled_video_file",
     "plot_poses",
     "plot_poses_file",
     "plot_trajectories",
-    "read_meta",
 ]
 
 PLOT_NAMES = ("trajectory", "plot", "plot-likelihood", "hist")
@@ -71,30 +69,6 @@ def _bodyparts(project: Project, df: pd.DataFrame, displayed: str | Sequence[str
 
 def _is_filtered(h5: Path) -> bool:
     return h5.name.endswith("_filtered.h5")
-
-
-def read_meta(h5_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``data`` dict of the ``_meta.pickle`` beside a pose file ({} if none)."""
-    h5 = Path(h5_path)
-    raw = h5.with_name(h5.name.replace("_filtered.h5", ".h5"))
-    path = Project.derived_output(raw, "_meta.pickle")
-    if not path.is_file():
-        return {}
-    try:
-        with open(path, "rb") as fh:
-            meta = pickle.load(fh)
-    except Exception as err:  # pickle raises many error types
-        warnings.warn(f"{path}: unreadable metadata ({err}); assuming no cropping", stacklevel=2)
-        return {}
-    return dict(meta.get("data", {})) if isinstance(meta, dict) else {}
-
-
-def analysis_crop(meta: dict[str, Any]) -> Crop | None:
-    """The ``[x1, x2, y1, y2]`` crop of an analysis (None when it was not cropped)."""
-    if not meta.get("cropping"):
-        return None
-    x1, x2, y1, y2 = (int(v) for v in meta["cropping_parameters"])
-    return x1, x2, y1, y2
 
 
 # -- trajectory plots ---------------------------------------------------------------------------

@@ -24,15 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
 from dlcflow.core.videofiles import list_videos
-from dlcflow.io.hdf import first_line, read_frame, write_frame
+from dlcflow.io.poses import read_poses, write_table
 from dlcflow.project.paths import Project
 
 __all__ = [
     "FILTERTYPES",
-    "PoseFileError",
     "analyzeskeleton",
     "filter_file",
     "filter_poses",
@@ -41,11 +39,9 @@ __all__ = [
     "fit_sarimax",
     "median_filter",
     "point_columns",
-    "read_poses",
     "skeleton_features",
     "skeleton_file",
     "spline_fill",
-    "write_table",
 ]
 
 FILTERTYPES = ("median", "arima", "spline")
@@ -53,51 +49,6 @@ FILTERTYPES = ("median", "arima", "spline")
 SPLINE_LIKELIHOOD = 0.01
 #: SARIMAX needs more than this many confident points (DLC's threshold).
 MIN_SARIMAX_POINTS = 10
-
-
-class PoseFileError(ValueError):
-    """A pose file that cannot be used; the one-line message names the file and the cause."""
-
-
-# -- files --------------------------------------------------------------------------------------
-def read_poses(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a pose file (h5 of any key, or DLC csv) and check its columns.
-
-    Columns must have ``bodyparts`` and ``coords`` levels with ``x, y, likelihood`` for
-    every body part. Values come back as float64. Raises PoseFileError.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise PoseFileError(f"{p}: pose file not found")
-    try:
-        if p.suffix.lower() == ".csv":
-            df = pd.read_csv(p, header=[0, 1, 2], index_col=0)
-        else:
-            df = read_frame(p, error=PoseFileError)
-    except PoseFileError:
-        raise
-    except Exception as err:  # PyTables and pandas raise many error types
-        raise PoseFileError(f"{p}: not a readable pose file ({first_line(err)})") from None
-    names = list(getattr(df.columns, "names", []))
-    if "bodyparts" not in names or "coords" not in names:
-        raise PoseFileError(f"{p}: columns lack the levels 'bodyparts' and 'coords'")
-    coords = set(df.columns.get_level_values("coords"))
-    if not {"x", "y", "likelihood"} <= coords:
-        raise PoseFileError(f"{p}: coords {sorted(coords)} lack x, y and likelihood")
-    try:
-        return df.astype("float64")
-    except (TypeError, ValueError):
-        raise PoseFileError(f"{p}: non-numeric values in the pose table") from None
-
-
-def write_table(df: pd.DataFrame, h5_path: Path, save_as_csv: bool) -> None:
-    """Write ``df`` as DLC writes analysis outputs: h5 in table format (key
-    ``df_with_missing``) and optionally the csv beside it, each atomically (csv first)."""
-    h5_path.parent.mkdir(parents=True, exist_ok=True)
-    if save_as_csv:
-        with atomic_path(h5_path.with_suffix(".csv")) as tmp:
-            df.to_csv(tmp)
-    write_frame(df, h5_path, table=True)
 
 
 def point_columns(df: pd.DataFrame) -> list[tuple[tuple[str, ...], int, int, int]]:

@@ -46,6 +46,7 @@ from dlcflow.core.log import log
 from dlcflow.core.video import VideoError, VideoReader, video_info
 from dlcflow.core.videofiles import list_videos
 from dlcflow.io.labels import read_annotations, read_machine_labels, row_index, write_machine_labels
+from dlcflow.io.poses import analysis_crop, read_meta, read_poses
 from dlcflow.labeling.frames import (
     _move_into_place,
     cluster_representatives,
@@ -55,8 +56,7 @@ from dlcflow.labeling.frames import (
     read_manifest,
     select_uniform,
 )
-from dlcflow.plots.poses import analysis_crop, read_meta
-from dlcflow.post.filters import find_pose_file, fit_sarimax, point_columns, read_poses
+from dlcflow.post.filters import find_pose_file, fit_sarimax, point_columns
 from dlcflow.project.config import write_config
 from dlcflow.project.create import add_videos
 from dlcflow.project.paths import Project, frame_name
