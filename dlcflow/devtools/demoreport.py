@@ -16,24 +16,22 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.video import VIDEO_EXTENSIONS
+from dlcflow.data.pose import points_array
 from dlcflow.devtools.demo import read_groundtruth
+from dlcflow.io.labels import read_annotations
+from dlcflow.io.poses import load_poses
+from dlcflow.io.tables import to_dataset
 from dlcflow.project.paths import Project
 
 
 def analysis_errors(h5: str | os.PathLike[str], video: str | os.PathLike[str]) -> dict[str, float]:
     """Pixel errors of an analysis file against the video's ground truth (visible parts)."""
-    pred = pd.read_hdf(h5)
-    truth = read_groundtruth(Path(video).resolve())  # demo videos are links to data/
-    parts = list(dict.fromkeys(truth.columns.get_level_values("bodyparts")))
-    xy_pred = np.stack(
-        [pred.xs(p, level="bodyparts", axis=1).droplevel(0, axis=1)[["x", "y"]] for p in parts],
-        axis=1,
-    )
-    lik = np.stack(
-        [pred.xs(p, level="bodyparts", axis=1).droplevel(0, axis=1)["likelihood"] for p in parts],
-        axis=1,
-    )
-    xy_true = truth.to_numpy(dtype=float).reshape(len(truth), len(parts), 2)
+    pred = load_poses(h5)
+    truth = to_dataset(read_groundtruth(Path(video).resolve()))  # demo videos link to data/
+    keys = [(str(truth["individuals"].values[0]), str(p)) for p in truth["keypoints"].values]
+    xy_pred = points_array(pred, keys)
+    lik = points_array(pred, keys, "confidence")
+    xy_true = points_array(truth, keys)
     n = min(len(xy_pred), len(xy_true))
     dist = np.linalg.norm(xy_pred[:n] - xy_true[:n], axis=2)
     visible = ~np.isnan(xy_true[:n, :, 0])
@@ -75,7 +73,7 @@ def demo_report(
         results = pd.read_csv(csv, index_col=0)
         last = results.iloc[-1]
         iteration = next(p for p in Path(csv).parts if p.startswith("iteration-"))
-        data = pd.read_hdf(project.training_collected_data(iteration=int(iteration[10:])))
+        data = read_annotations(project.training_collected_data(iteration=int(iteration[10:])))
         lines.append(
             f"{iteration[10:]:>9}  {int(last['Training iterations:']):>7}  "
             f"{last[' Train error(px)']:>8.2f} px  {last[' Test error(px)']:>7.2f} px  "

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pandas as pd
 import yaml
 
 from dlcflow.core.videofiles import list_videos
+from dlcflow.io.labels import read_annotations
 from dlcflow.project.paths import Project
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
@@ -95,9 +95,7 @@ def dataset_stems(project: Project, iteration: int) -> list[str] | None:
     merged = project.training_collected_data(iteration=iteration)
     if not merged.is_file():
         return None
-    with pd.HDFStore(merged, "r") as store:
-        index = store[store.keys()[0]].index
-    return sorted({str(row[1]) for row in index})
+    return sorted({str(row[1]) for row in read_annotations(merged).index})
 
 
 def frames_input(project: Project, stem: str) -> list[str]:
