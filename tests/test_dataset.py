@@ -14,7 +14,9 @@ import scipy.io as sio
 import yaml
 from conftest import write_video
 
+from dlcflow.core import images
 from dlcflow.io import labels
+from dlcflow.labeling import annotations
 from dlcflow.project import posecfg
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
@@ -86,7 +88,7 @@ def test_mat_has_dlc_structure_and_matches_annotations(built) -> None:
     expected_rows = [data.index[i] for i in train if data.iloc[i].notna().any()]
     assert [e[0] for e in entries] == expected_rows
     for parts, size, joints in entries:
-        width, height = labels.png_size(project.root.joinpath(*parts))
+        width, height = images.png_size(project.root.joinpath(*parts))
         assert size.tolist() == [3, height, width]
         assert joints.dtype == np.int64 and joints.shape[1] == 3
         xy = data.loc[parts].to_numpy().reshape(5, 2)
@@ -358,7 +360,7 @@ def test_multi_animal_annotation_validation(ma_project: Path) -> None:
     project = Project(ma_project)
     path = project.collected_data("arena")
     df = labels.read_annotations(path)
-    labels.validate_annotations(df, project, path)
+    annotations.validate_annotations(df, project, path)
     assert list(df.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
     assert path.with_suffix(".csv").read_text().splitlines()[1].startswith("individuals,,,m1,")
     pd.testing.assert_frame_equal(labels.read_annotations(path.with_suffix(".csv")), df)
@@ -366,7 +368,7 @@ def test_multi_animal_annotation_validation(ma_project: Path) -> None:
     cols.loc[cols["individuals"] == "m2", "individuals"] = "m3"
     df.columns = pd.MultiIndex.from_frame(cols)
     with pytest.raises(labels.LabelError, match="'m3'") as err:
-        labels.validate_annotations(df, project, path)
+        annotations.validate_annotations(df, project, path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 

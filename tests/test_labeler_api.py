@@ -21,12 +21,7 @@ import pandas as pd
 import pytest
 
 from dlcflow.devtools.demo import make_demo_project
-from dlcflow.io.labels import (
-    read_annotations,
-    row_index,
-    write_annotations,
-    write_machine_labels,
-)
+from dlcflow.io.labels import read_annotations, row_index, write_annotations, write_machine_labels
 from dlcflow.io.tables import pose_columns
 from dlcflow.labeler import Labeler, LabelerError
 from dlcflow.labeling.frames import extract_frames

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 from conftest import FIXTURE
 
+from dlcflow.core import images
 from dlcflow.io import labels
 from dlcflow.io.labels import LabelError
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
+from dlcflow.labeling import annotations
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.paths import Project
 
@@ -190,25 +192,25 @@ def test_empty_annotations_for_project(reaching_project: Path) -> None:
 
 # -- validation ----------------------------------------------------------------------------
 def test_png_sizes_of_fixture() -> None:
-    assert labels.png_size(FOLDER / "img005.png") == (832, 747)
-    assert labels.png_shape(FOLDER / "img005.png") == (3, 747, 832)
-    sizes = [labels.png_size(p) for p in FOLDER.glob("*.png")]
+    assert images.png_size(FOLDER / "img005.png") == (832, 747)
+    assert images.png_shape(FOLDER / "img005.png") == (3, 747, 832)
+    sizes = [images.png_size(p) for p in FOLDER.glob("*.png")]
     assert sizes.count((832, 747)) == 40 and sizes.count((640, 470)) == 15
 
 
 def test_fixture_passes_validation_with_image_sizes(reaching_project: Path) -> None:
     project = Project(reaching_project)
     df = labels.read_annotations(H5)
-    sizes = labels.image_sizes(project, df.index)
+    sizes = annotations.image_sizes(project, df.index)
     assert len(sizes) == 55
-    labels.validate_annotations(df, project, H5, sizes)  # no error
+    annotations.validate_annotations(df, project, H5, sizes)  # no error
 
 
 def test_unknown_body_part_is_named(reaching_project: Path) -> None:
     df = labels.read_annotations(H5)
     df.columns = df.columns.set_levels(["Hand", "Finger1", "Tongue", "Joystick1", "Paw"], level=1)
     with pytest.raises(LabelError) as err:
-        labels.validate_annotations(df, Project(reaching_project), H5)
+        annotations.validate_annotations(df, Project(reaching_project), H5)
     msg = one_line(err)
     assert str(H5) in msg and "'Paw'" in msg
 
@@ -217,7 +219,7 @@ def test_duplicate_rows_are_named(reaching_project: Path) -> None:
     df = labels.read_annotations(H5)
     df = pd.concat([df, df.iloc[[3]]])
     with pytest.raises(LabelError) as err:
-        labels.validate_annotations(df, Project(reaching_project), H5)
+        annotations.validate_annotations(df, Project(reaching_project), H5)
     msg = one_line(err)
     assert str(H5) in msg and "labeled-data/reachingvideo1/" + df.index[3][2] in msg
 
@@ -228,13 +230,13 @@ def test_outside_point_errors_or_warns(reaching_project: Path) -> None:
     row = ("labeled-data", "reachingvideo1", "img005.png")
     df.loc[row, ("Mackenzie", "Tongue", "x")] = 900.0  # image is 832 wide
     df.loc[row, ("Mackenzie", "Tongue", "y")] = 10.0
-    sizes = labels.image_sizes(project, df.index)
+    sizes = annotations.image_sizes(project, df.index)
     with pytest.raises(LabelError) as err:
-        labels.validate_annotations(df, project, H5, sizes)
+        annotations.validate_annotations(df, project, H5, sizes)
     msg = one_line(err)
     assert str(H5) in msg and "Tongue" in msg and "img005.png" in msg and "832x747" in msg
     with pytest.warns(UserWarning, match="outside"):
-        labels.validate_annotations(df, project, H5, sizes, outside="warn")
+        annotations.validate_annotations(df, project, H5, sizes, outside="warn")
 
 
 def test_multi_animal_columns_rejected_for_single_animal_project(reaching_project: Path) -> None:
@@ -242,7 +244,7 @@ def test_multi_animal_columns_rejected_for_single_animal_project(reaching_projec
     df = pd.DataFrame(np.ones((1, 2)), index=labels.row_index([("labeled-data", "v", "a.png")]))
     df.columns = cols
     with pytest.raises(LabelError, match="column levels") as err:
-        labels.validate_annotations(df, Project(reaching_project), "f.h5")
+        annotations.validate_annotations(df, Project(reaching_project), "f.h5")
     one_line(err)
 
 
@@ -251,7 +253,7 @@ def test_load_project_annotations_follows_config_order(reaching_project: Path) -
     cfg = read_config(reaching_project)
     cfg["bodyparts"] = ["Joystick2", "Hand", "Finger1", "Tongue", "Joystick1", "Elbow"]
     write_config(reaching_project, cfg)
-    df = labels.load_project_annotations(Project(reaching_project))
+    df = annotations.load_project_annotations(Project(reaching_project))
     assert list(df.columns.get_level_values("bodyparts").unique()) == cfg["bodyparts"]
     assert df.xs("Elbow", level="bodyparts", axis=1).isna().all().all()
     ref = labels.read_annotations(H5)
@@ -269,7 +271,7 @@ def test_load_project_annotations_merges_folders_sorted(reaching_project: Path) 
     labels.write_annotations(part, other / "CollectedData_Mackenzie.h5")
     for name in {r[2] for r in part.index}:
         shutil.copy(src / name, other / name)
-    df = labels.load_project_annotations(Project(reaching_project))
+    df = annotations.load_project_annotations(Project(reaching_project))
     assert df.shape == (59, 10)
     assert df.index[0][1] == "another" and df.index.is_monotonic_increasing
 
@@ -279,7 +281,7 @@ def test_load_project_annotations_rejects_unknown_body_part(reaching_project: Pa
     cfg["bodyparts"] = ["Hand", "Finger1", "Tongue", "Joystick1"]
     write_config(reaching_project, cfg)
     with pytest.raises(LabelError) as err:
-        labels.load_project_annotations(Project(reaching_project))
+        annotations.load_project_annotations(Project(reaching_project))
     msg = one_line(err)
     assert "'Joystick2'" in msg and "CollectedData_Mackenzie.h5" in msg
 
@@ -291,6 +293,6 @@ def test_other_scorer_is_skipped_with_warning(reaching_project: Path) -> None:
     labels.write_annotations(df, path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        merged = labels.load_project_annotations(Project(reaching_project))
+        merged = annotations.load_project_annotations(Project(reaching_project))
     assert merged.empty
     assert any("'Someone'" in str(w.message) for w in caught)

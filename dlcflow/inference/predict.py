@@ -380,7 +380,7 @@ def _as_rgb(image: np.ndarray, where: str) -> np.ndarray:
 def _image_hw(item: str | os.PathLike[str] | np.ndarray) -> tuple[int, int]:
     if isinstance(item, np.ndarray):
         return int(item.shape[0]), int(item.shape[1])
-    from dlcflow.io.labels import image_shape  # noqa: PLC0415
+    from dlcflow.core.images import image_shape  # noqa: PLC0415
 
     _, height, width = image_shape(item)
     return height, width

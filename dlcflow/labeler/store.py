@@ -212,9 +212,8 @@ class LabelStore:
 
     def _read_collected(self, video: str) -> pd.DataFrame | None:
         project = self.project
-        h5 = project.collected_data(video)
-        path = h5 if h5.is_file() else project.collected_data(video, "csv")
-        if not path.is_file():
+        path = project.existing_collected_data(video)
+        if path is None:
             return None
         df = read_annotations(path)
         if (df.columns.nlevels == 4) != project.multianimal:

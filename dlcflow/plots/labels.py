@@ -109,10 +109,11 @@ def plot_labeled_folder(
     """
     proj = project if isinstance(project, Project) else Project(project)
     cfg = proj.cfg
-    h5 = proj.collected_data(stem)
-    path = h5 if h5.is_file() else proj.collected_data(stem, "csv")
-    if not path.is_file():
-        raise FileNotFoundError(f"{h5}: no labels for video {stem!r} (label its frames first)")
+    path = proj.existing_collected_data(stem)
+    if path is None:
+        raise FileNotFoundError(
+            f"{proj.collected_data(stem)}: no labels for video {stem!r} (label its frames first)"
+        )
     if scale <= 0:
         raise PlotError(f"scale must be positive, got {scale}")
     df = read_annotations(path)
@@ -174,9 +175,11 @@ def check_labels(
     color_by = "individual" if project.multianimal and visualizeindividuals else "bodypart"
     written = []
     for stem in project.video_stems():
-        h5 = project.collected_data(stem)
-        if not (h5.is_file() or project.collected_data(stem, "csv").is_file()):
-            warnings.warn(f"{h5}: no labels for video {stem!r}; skipped", stacklevel=2)
+        if project.existing_collected_data(stem) is None:
+            warnings.warn(
+                f"{project.collected_data(stem)}: no labels for video {stem!r}; skipped",
+                stacklevel=2,
+            )
             continue
         written.append(
             plot_labeled_folder(

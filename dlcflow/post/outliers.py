@@ -513,10 +513,10 @@ def _unrefined(project: Project, folder: Path) -> str | None:
     frames = [p for p in png_frames(folder) if p.name.startswith("img")]
     if not frames:
         return None
-    h5 = project.collected_data(folder.name)
-    labels = h5 if h5.is_file() else project.collected_data(folder.name, "csv")
-    if not labels.is_file():
-        return f"{len(frames)} frame(s) but no {h5.name} (label them: dlcflow label)"
+    labels = project.existing_collected_data(folder.name)
+    if labels is None:
+        name = project.collected_data(folder.name).name
+        return f"{len(frames)} frame(s) but no {name} (label them: dlcflow label)"
     machine = project.machine_labels(folder.name)
     if machine.is_file():
         names = {p.name for p in frames}

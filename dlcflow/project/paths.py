@@ -144,6 +144,14 @@ class Project:
     def collected_data(self, stem: str, ext: str = "h5", scorer: str | None = None) -> Path:
         return self.labeled_folder(stem) / f"CollectedData_{scorer or self.scorer}.{ext}"
 
+    def existing_collected_data(self, stem: str) -> Path | None:
+        """The labels file of a folder that is there: the h5, else the csv, else None."""
+        for ext in ("h5", "csv"):
+            path = self.collected_data(stem, ext)
+            if path.is_file():
+                return path
+        return None
+
     def check_labels_folder(self, stem: str) -> Path:
         return self.labeled_data_dir / f"{stem}_labeled"
 

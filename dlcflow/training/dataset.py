@@ -40,14 +40,9 @@ import pandas as pd
 import scipy.io as sio
 
 from dlcflow.core.fileio import atomic_path
-from dlcflow.io.labels import (
-    LabelError,
-    image_shape,
-    image_sizes,
-    load_project_annotations,
-    validate_annotations,
-    write_annotations,
-)
+from dlcflow.core.images import ImageError, image_shape
+from dlcflow.io.labels import write_annotations
+from dlcflow.labeling.annotations import image_sizes, load_project_annotations, validate_annotations
 from dlcflow.project import posecfg
 from dlcflow.project.paths import Project
 
@@ -183,7 +178,7 @@ def _shape(project: Project, row: tuple[str, ...], cache: dict) -> tuple[int, in
             )
         try:
             cache[row] = image_shape(path)
-        except LabelError as err:
+        except ImageError as err:
             raise DatasetError(str(err)) from None
     return cache[row]
 
