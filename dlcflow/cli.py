@@ -1,4 +1,8 @@
-"""The ``dlcflow`` command: project set-up and the steps run outside Snakemake."""
+"""The ``dlcflow`` command: project set-up and the steps run outside Snakemake.
+
+Each subcommand imports the library module it runs when it runs, so that ``dlcflow
+--help`` and the light commands start without TensorFlow.
+"""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from dlcflow.project.posecfg import load_pose_cfg
 from dlcflow.training import backbones
 
 log = logging.getLogger(__name__)
@@ -401,8 +402,6 @@ def load_trained_model(
     weights: the training model (``part``/``locref`` logits); wrap it with
     :func:`inference_model` for probabilities. No initial weights are fetched."""
     if not isinstance(pose_cfg, Mapping):
-        from dlcflow.project.posecfg import load_pose_cfg
-
         pose_cfg = load_pose_cfg(pose_cfg)
     cfg = {**pose_cfg, "init_weights": "none"}
     model = build_model(cfg)
