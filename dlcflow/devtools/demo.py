@@ -43,6 +43,7 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.video import VideoWriter
+from dlcflow.io.hdf import read_frame, write_frame_to
 from dlcflow.io.labels import LABELED_DATA, row_index, write_annotations
 from dlcflow.io.tables import pose_columns
 from dlcflow.labeling.frames import read_manifest
@@ -59,7 +60,6 @@ SKELETON: list[list[str]] = [
     ["rightear", "tailbase"],
 ]
 GT_SCORER = "groundtruth"
-GT_KEY = "df_with_missing"
 GT_SUFFIX = "_groundtruth.h5"
 DEMO_TASK = "demo"
 DEMO_SCORER = "oracle"
@@ -367,10 +367,7 @@ def read_groundtruth(video_or_h5: str | os.PathLike[str]) -> pd.DataFrame:
     path = p if p.suffix.lower() in (".h5", ".hdf5") else groundtruth_path(p)
     if not path.is_file():
         raise DemoError(f"{path}: ground truth file not found (only dlcflow demo videos have one)")
-    try:
-        df = pd.read_hdf(path)
-    except Exception as err:  # PyTables raises many error types
-        raise DemoError(f"{path}: not a readable ground truth file ({err})") from None
+    df = read_frame(path, error=DemoError)
     if not isinstance(df, pd.DataFrame) or df.columns.nlevels != 3:
         raise DemoError(f"{path}: not a ground truth table (scorer, bodyparts, coords)")
     return df
@@ -381,7 +378,7 @@ def write_video(scene: Scene, path: str | os.PathLike[str]) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(groundtruth_path(out)) as tmp_gt:
-        scene.groundtruth().to_hdf(tmp_gt, key=GT_KEY, mode="w", format="fixed")
+        write_frame_to(scene.groundtruth(), tmp_gt, table=False)
         with VideoWriter(out, scene.fps, (scene.width, scene.height)) as writer:
             for i in range(scene.nframes):
                 writer.write(render_frame(scene, i))
