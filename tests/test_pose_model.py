@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dlcflow.data.pose import DIMS, make_poses, point_keys, points_array
+from dlcflow.data.pose import DIMS, make_poses, point_keys, points_array, with_points
 from dlcflow.io.hdf import read_frame
 from dlcflow.io.labels import read_annotations
 from dlcflow.io.poses import load_poses, read_meta, read_poses, save_poses, write_meta
@@ -122,3 +122,15 @@ def test_make_poses_checks_shapes() -> None:
             individuals=["m1", "m2"],
             unique_keypoints=["a"],
         )
+
+
+def test_with_points_is_the_inverse_of_points_array() -> None:
+    ds = load_tracks(TRACKS)
+    xy, p = points_array(ds), points_array(ds, variable="confidence")
+    moved = with_points(with_points(ds, xy + 1.0), p / 2, variable="confidence")
+    np.testing.assert_array_equal(points_array(moved), xy + 1.0)
+    np.testing.assert_array_equal(points_array(moved, variable="confidence"), p / 2)
+    assert moved["position"].dims == DIMS
+    np.testing.assert_array_equal(points_array(ds), xy)  # the original is unchanged
+    df = to_frame(moved)
+    np.testing.assert_array_equal(df.xs("x", level="coords", axis=1).to_numpy(), xy[..., 0] + 1.0)

@@ -35,6 +35,7 @@ __all__ = [
     "make_poses",
     "point_keys",
     "points_array",
+    "with_points",
 ]
 
 #: movement's dimension order of ``position``.
@@ -147,4 +148,30 @@ def points_array(
     for j, (individual, keypoint) in enumerate(keys):
         if individual in ind and keypoint in kp:
             out[:, j] = values[:, kp[keypoint], ind[individual]]
+    return out
+
+
+def with_points(
+    ds: xr.Dataset,
+    values: np.ndarray,
+    keys: Sequence[tuple[str, str]] | None = None,
+    variable: str = "position",
+) -> xr.Dataset:
+    """A copy of ``ds`` with ``variable`` set from ``(time, points, space)`` positions (or
+    ``(time, points)`` confidences) of :func:`point_keys` (or ``keys``): the inverse of
+    :func:`points_array`."""
+    keys = point_keys(ds) if keys is None else keys
+    out = ds.copy(deep=True)
+    data = out[variable]
+    order = [d for d in ("time", "keypoints", "individuals", "space") if d in data.dims]
+    target = data.transpose(*order).values.copy()
+    kp = {str(k): i for i, k in enumerate(ds["keypoints"].values)}
+    ind = {str(k): i for i, k in enumerate(ds["individuals"].values)}
+    array = np.asarray(values, dtype=np.float64)
+    for j, (individual, keypoint) in enumerate(keys):
+        target[:, kp[keypoint], ind[individual]] = array[:, j]
+    out[variable] = (tuple(order), target)
+    out[variable] = out[variable].transpose(*data.dims)
+    if variable == "confidence":
+        out.attrs["has_confidence"] = True
     return out
