@@ -33,7 +33,7 @@ _API = {
     "plot_trajectories": "dlcflow.plots.poses",
     "create_labeled_video": "dlcflow.plots.poses",
     "extract_outlier_frames": "dlcflow.post.outliers",
-    "merge_datasets": "dlcflow.post.outliers",
+    "merge_datasets": "dlcflow.post.merge",
     "export_model": "dlcflow.inference.export",
     "label_frames": "dlcflow.labeler",
     "refine_labels": "dlcflow.labeler",
