@@ -208,6 +208,7 @@ def test_positional_and_keyword_calls_build_the_options(built: list[Options]) ->
 def test_options_keyword_wins_alone_and_conflicts_are_errors() -> None:
     opts = FilterOptions("spline", 9)
     assert FilterOptions.gather(opts, {"filtertype": "median", "windowlength": 5}, "f") is opts
+    assert OutlierOptions.gather(OutlierOptions(), {"epsilon": 20.0}, "f") == OutlierOptions()
     with pytest.raises(ValueError, match="filterpredictions: windowlength given both as a keyword"):
         filterpredictions("c", "v", windowlength=7, options=opts)
     with pytest.raises(ValueError, match="extract_outlier_frames: epsilon given both"):

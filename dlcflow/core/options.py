@@ -81,10 +81,14 @@ class Options:
 
 
 def _same(value: object, default: object) -> bool:
+    """Whether an argument keeps its default (20.0 keeps 20; True does not keep 1)."""
     if value is default:
         return True
+    numbers = all(isinstance(v, Real) and not isinstance(v, bool) for v in (value, default))
+    if not numbers and type(value) is not type(default):
+        return False
     try:
-        return type(value) is type(default) and bool(value == default)
+        return bool(value == default)
     except (TypeError, ValueError):  # arrays and the like
         return False
 
