@@ -123,7 +123,9 @@ class OutlierOptions(Options):
                     f"{owner}: frames2use {self.frames2use!r} must be frame indices"
                 ) from None
         elif self.outlieralgorithm == "list":
-            raise ValueError("outlieralgorithm 'list' needs frames2use (a list of frame indices)")
+            raise ValueError(
+                f"{owner}: outlieralgorithm 'list' needs frames2use (a list of frame indices)"
+            )
         parts = self.comparisonbodyparts
         if not isinstance(parts, str):
             self._set("comparisonbodyparts", tuple(str(b) for b in parts))
