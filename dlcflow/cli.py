@@ -89,7 +89,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from dlcflow.inference.analyze import analyze_videos
+    from dlcflow.inference.analyze import AnalysisOptions, analyze_videos
 
     scorer = analyze_videos(
         args.config,
@@ -97,10 +97,9 @@ def _analyze(args: argparse.Namespace) -> None:
         videotype=args.videotype,
         shuffle=args.shuffle,
         trainingsetindex=args.trainingsetindex,
-        save_as_csv=args.save_as_csv,
         destfolder=args.destfolder,
         force=args.force,
-        engine=args.engine,
+        options=AnalysisOptions(save_as_csv=args.save_as_csv, engine=args.engine),
     )
     print(scorer)
 
@@ -120,19 +119,18 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _filter(args: argparse.Namespace) -> None:
-    from dlcflow.post.filters import filterpredictions
+    from dlcflow.post.filters import FilterOptions, filterpredictions
 
-    for path in filterpredictions(
-        args.config,
-        args.videos,
-        **_analysis_args(args),
+    options = FilterOptions(
         filtertype=args.filtertype,
         windowlength=args.windowlength,
         p_bound=args.p_bound,
         ARdegree=args.ARdegree,
         MAdegree=args.MAdegree,
         save_as_csv=not args.no_csv,
-        overwrite=args.overwrite,
+    )
+    for path in filterpredictions(
+        args.config, args.videos, **_analysis_args(args), overwrite=args.overwrite, options=options
     ):
         print(path)
 
@@ -151,13 +149,9 @@ def _plot_trajectories(args: argparse.Namespace) -> None:
 
 
 def _labeled_video(args: argparse.Namespace) -> None:
-    from dlcflow.plots.poses import create_labeled_video
+    from dlcflow.plots.poses import LabeledVideoOptions, create_labeled_video
 
-    for path in create_labeled_video(
-        args.config,
-        args.videos,
-        **_analysis_args(args),
-        filtered=args.filtered,
+    options = LabeledVideoOptions(
         draw_skeleton=args.draw_skeleton,
         trailpoints=args.trailpoints,
         keypoints_only=args.keypoints_only,
@@ -165,7 +159,14 @@ def _labeled_video(args: argparse.Namespace) -> None:
         displaycropped=args.displaycropped,
         confidence_to_alpha=args.confidence_to_alpha,
         outputframerate=args.outputframerate,
+    )
+    for path in create_labeled_video(
+        args.config,
+        args.videos,
+        **_analysis_args(args),
+        filtered=args.filtered,
         overwrite=args.overwrite,
+        options=options,
     ):
         print(path)
 
@@ -185,12 +186,9 @@ def _analyze_skeleton(args: argparse.Namespace) -> None:
 
 
 def _extract_outliers(args: argparse.Namespace) -> None:
-    from dlcflow.post.outliers import extract_outlier_frames
+    from dlcflow.post.outliers import OutlierOptions, extract_outlier_frames
 
-    frames = extract_outlier_frames(
-        args.config,
-        args.videos,
-        **_analysis_args(args),
+    options = OutlierOptions(
         outlieralgorithm=args.algo,
         frames2use=args.frames,
         comparisonbodyparts=args.bodyparts or "all",
@@ -198,11 +196,14 @@ def _extract_outliers(args: argparse.Namespace) -> None:
         p_bound=args.p_bound,
         extractionalgorithm=args.extraction,
     )
+    frames = extract_outlier_frames(
+        args.config, args.videos, **_analysis_args(args), options=options
+    )
     print(f"{len(frames)} outlier frames extracted")
 
 
 def _merge(args: argparse.Namespace) -> None:
-    from dlcflow.post.outliers import merge_datasets
+    from dlcflow.post.merge import merge_datasets
 
     print(f"iteration {merge_datasets(args.config, forceiterate=args.forceiterate)}")
 

@@ -160,6 +160,16 @@ def setting(name):
     return value
 
 
+def options_setting(name):
+    """The config section of an options setting (a dict: params stay comparable)."""
+
+    def value(wildcards):
+        st = settings_of(wildcards.project, getattr(wildcards, "iteration", 0))
+        return getattr(st, name).to_config()
+
+    return value
+
+
 def init_weights(wildcards):
     iteration = int(wildcards.iteration)
     return wf.init_weights_for(
@@ -252,6 +262,15 @@ def analysis_inputs(wildcards):
 def analysis_setting(name):
     def value(wildcards):
         return getattr(analysis_project(wildcards)[1], name)
+
+    return value
+
+
+def analysis_options(name):
+    """The config section of an options setting of an analysis folder's project."""
+
+    def value(wildcards):
+        return getattr(analysis_project(wildcards)[1], name).to_config()
 
     return value
 

@@ -37,7 +37,7 @@ rule filter_predictions:
         mem_mb=2000,
         runtime=60,
     params:
-        options=analysis_setting("filter"),
+        options=analysis_options("filter"),
     script:
         "../scripts/filter_predictions.py"
 
@@ -76,7 +76,7 @@ rule labeled_video:
         runtime=120,
     params:
         config=analysis_config,
-        options=analysis_setting("labeled_videos"),
+        options=analysis_options("labeled_videos"),
     script:
         "../scripts/labeled_video.py"
 
@@ -117,6 +117,6 @@ rule extract_outliers:
         mem_mb=4000,
         runtime=60,
     params:
-        options=setting("outliers"),
+        options=options_setting("outliers"),
     script:
         "../scripts/extract_outliers.py"

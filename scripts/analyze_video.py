@@ -1,20 +1,22 @@
 """Snakemake adapter: analyze one video with the model's last snapshot."""
 
-from dlcflow.inference.analyze import analyze_videos
+from dataclasses import replace
+
+from dlcflow.inference.analyze import AnalysisOptions, analyze_videos
 from dlcflow.workflow.rulelog import rule_log
 from dlcflow.workflow.settings import parse_scorer
 
 with rule_log(snakemake.log):
     shuffle, _ = parse_scorer(snakemake.wildcards.scorer)
+    section = {"save_as_csv": snakemake.params.save_as_csv, "engine": snakemake.params.engine}
+    options = replace(AnalysisOptions.from_config(section), threads=snakemake.threads)
     analyze_videos(
         snakemake.params.config,
         [snakemake.input.video],
         shuffle=shuffle,
         trainingsetindex=snakemake.params.trainingsetindex,
-        save_as_csv=snakemake.params.save_as_csv,
         destfolder=snakemake.wildcards.folder,
         snapshot_index=-1,
         force=True,
-        threads=snakemake.threads,
-        engine=snakemake.params.engine,
+        options=options,
     )

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dlcflow.core.fileio import atomic_write_text
-from dlcflow.post.outliers import merge_datasets
+from dlcflow.post.merge import merge_datasets
 from dlcflow.project.paths import Project
 from dlcflow.workflow.rulelog import rule_log
 

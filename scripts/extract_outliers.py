@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dlcflow.post.outliers import extract_outliers_file
+from dlcflow.post.outliers import OutlierOptions, extract_outliers_file
 from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
@@ -10,6 +10,6 @@ with rule_log(snakemake.log):
         Path(snakemake.wildcards.project) / "config.yaml",
         snakemake.input.poses,
         snakemake.input.video,
+        OutlierOptions.from_config(snakemake.params.options),
         record=snakemake.output[0],
-        **snakemake.params.options,
     )

@@ -1,4 +1,5 @@
-"""dlcflow.post.outliers: outlier frames against injected errors, machine labels, merge_datasets."""
+"""dlcflow.post.outliers and .merge: outlier frames against injected errors, machine labels,
+merge_datasets."""
 
 from __future__ import annotations
 
@@ -18,12 +19,11 @@ from dlcflow.io.poses import write_analysis
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.labeling.frames import extract_frames, select_uniform
 from dlcflow.post import outliers
+from dlcflow.post.merge import MergeError, merge_datasets
 from dlcflow.post.outliers import (
-    MergeError,
+    OutlierOptions,
     extract_outlier_frames,
     extract_outliers_file,
-    find_outliers,
-    merge_datasets,
 )
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
@@ -82,6 +82,20 @@ def project(tmp_path: Path) -> tuple[Path, Path]:
 
 
 # -- detection --------------------------------------------------------------------------
+def find_outliers(
+    df: pd.DataFrame,
+    outlieralgorithm: str,
+    *,
+    numframes2pick: int = 20,
+    first: int = 0,
+    last: int | None = None,
+    **options: object,
+) -> list[int]:
+    """outliers.find_outliers with the OutlierOptions fields as keywords."""
+    opts = OutlierOptions(outlieralgorithm, **options)  # type: ignore[arg-type]
+    return outliers.find_outliers(df, opts, numframes2pick=numframes2pick, first=first, last=last)
+
+
 def test_jump_and_uncertain_find_the_injected_frames() -> None:
     df = _table(_poses())
     assert find_outliers(df, "jump", epsilon=20) == [30, 31, 75, 76]  # away and back
@@ -170,9 +184,9 @@ def test_kmeans_and_uniform_pick_numframes2pick(project: tuple[Path, Path]) -> N
         config,
         h5,
         video,
-        "uncertain",
-        comparisonbodyparts=["rightear"],
-        extractionalgorithm="uniform",
+        OutlierOptions(
+            "uncertain", comparisonbodyparts=["rightear"], extractionalgorithm="uniform"
+        ),
     )
     candidates = list(range(10, 110, 2))
     assert uniform == [candidates[i] for i in select_uniform(0, 50, 3)] == [10, 60, 108]
@@ -181,10 +195,9 @@ def test_kmeans_and_uniform_pick_numframes2pick(project: tuple[Path, Path]) -> N
         config,
         h5,
         video,
-        "uncertain",
-        comparisonbodyparts=["rightear"],
-        cluster_resizewidth=20,
-        savelabeled=True,
+        OutlierOptions(
+            "uncertain", comparisonbodyparts=["rightear"], cluster_resizewidth=20, savelabeled=True
+        ),
         record=record,
     )
     assert len(picked) == 3 and len(set(picked)) == 3

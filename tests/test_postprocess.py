@@ -15,6 +15,7 @@ from dlcflow.io.poses import write_analysis
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.post.filters import (
     SPLINE_LIKELIHOOD,
+    FilterOptions,
     analyzeskeleton,
     filter_file,
     filter_poses,
@@ -162,7 +163,7 @@ def test_short_video_and_every_likelihood_under_p_bound(tmp_path: Path, truth: n
     h5 = tmp_path / f"short{SCORER}.h5"
     _table(truth[:6], np.full((6, 4), 0.9)).to_hdf(h5, key="df_with_missing", format="table")
     with pytest.warns(UserWarning, match="only 6 frames"):
-        out = filter_file(h5, filtertype="median")
+        out = filter_file(h5, options=FilterOptions(filtertype="median"))
     assert out.name == f"short{SCORER}_filtered.h5"
     assert pd.read_hdf(out).shape == (6, 12)
 

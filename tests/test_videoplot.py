@@ -18,6 +18,7 @@ from dlcflow.io.poses import write_analysis
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns
 from dlcflow.plots.poses import (
     PLOT_NAMES,
+    LabeledVideoOptions,
     confidence_alpha,
     create_labeled_video,
     labeled_video_file,
@@ -136,7 +137,9 @@ def test_labeled_video_of_cropped_analysis(setup: tuple[Path, Path, np.ndarray])
     frame = _frames(out)[0]
     assert frame.shape == (SIZE[1], SIZE[0], 3)
     assert _close(frame[30 + 10, 40 + 20], snout, 40)
-    cropped = labeled_video_file(config, video, h5, h5.parent / "c.mp4", displaycropped=True)
+    cropped = labeled_video_file(
+        config, video, h5, h5.parent / "c.mp4", LabeledVideoOptions(displaycropped=True)
+    )
     frames = _frames(cropped)
     assert len(frames) == N and frames[0].shape == (100, 120, 3)
     assert _close(frames[0][30, 40], snout, 40)
@@ -148,7 +151,11 @@ def test_keypoints_only_trail_and_confidence_alpha(setup: tuple[Path, Path, np.n
     h5 = _write_pose(video, data)
     snout, _, rightear, _ = colors_bgr(4, "rainbow")
     out = labeled_video_file(
-        config, video, h5, h5.parent / "k.mp4", keypoints_only=True, trailpoints=2
+        config,
+        video,
+        h5,
+        h5.parent / "k.mp4",
+        LabeledVideoOptions(keypoints_only=True, trailpoints=2),
     )
     frame = _frames(out)[4]
     assert _close(frame[100, 10], (0, 0, 0), 12)  # black background
@@ -156,7 +163,9 @@ def test_keypoints_only_trail_and_confidence_alpha(setup: tuple[Path, Path, np.n
     assert frame[30, 70].mean() > 40 and frame[30, 60].mean() > 40  # the two trail points
     assert _close(frame[30, 50], (0, 0, 0), 15)  # three frames back: no trail
 
-    out = labeled_video_file(config, video, h5, h5.parent / "a.mp4", confidence_to_alpha=True)
+    out = labeled_video_file(
+        config, video, h5, h5.parent / "a.mp4", LabeledVideoOptions(confidence_to_alpha=True)
+    )
     frame, src = _frames(out)[0], _frames(video)[0]
     assert _close(frame[60, 80], src[60, 80], 20)  # alpha (0.61 - 0.6) / 0.4: invisible
     assert confidence_alpha(0.6)(0.8) == pytest.approx(0.5)

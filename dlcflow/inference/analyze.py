@@ -36,6 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,11 @@ import numpy as np
 from tqdm import tqdm
 
 from dlcflow.core.log import log
+from dlcflow.core.options import Options, check_bool, check_int
 from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
 from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.predict import (
+    ENGINE_NAMES,
     Engine,
     EngineFactory,
     ModelSetup,
@@ -62,7 +65,7 @@ from dlcflow.inference.predict import (
 from dlcflow.io.poses import write_analysis
 from dlcflow.project.paths import Project, snapshot_iteration
 
-__all__ = ["FrameBatches", "analyze_videos", "count_frames"]
+__all__ = ["AnalysisOptions", "FrameBatches", "analyze_videos", "count_frames"]
 
 COORDS = ("x", "y", "likelihood")
 #: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
@@ -71,6 +74,48 @@ QUEUE_DEPTH = 1
 #: Smallest side of a dynamic crop (the network needs inputs of at least 32 px).
 MIN_CROP = 32
 Crop = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class AnalysisOptions(Options):
+    """How videos are analyzed: DLC's ``analyze_videos`` arguments that are neither the
+    videos, the model (shuffle, trainingsetindex, snapshot_index, modelprefix) nor where
+    results go (destfolder, force), with their defaults; the workflow's ``analyze``
+    section sets ``save_as_csv`` and ``engine``. See :func:`analyze_videos`."""
+
+    batchsize: int | None = None
+    save_as_csv: bool = False
+    cropping: Sequence[int] | None = None
+    dynamic: tuple[bool, float, int] = (False, 0.5, 10)
+    gputouse: int | None = None
+    robust_nframes: bool = False
+    threads: int | None = None
+    engine: str | EngineFactory = "auto"
+
+    CONFIG_KEYS = ("save_as_csv", "engine")
+    WORKFLOW_KEYS = ("shuffle", "trainingsetindex", "destfolder")
+    CONFIG_DEFAULTS = {"save_as_csv": True}  # noqa: RUF012 (read only)
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name, low in (("batchsize", 1), ("gputouse", 0), ("threads", 1)):
+            if getattr(self, name) is not None:
+                check_int(owner, name, getattr(self, name), minimum=low)
+        check_bool(owner, "save_as_csv", self.save_as_csv)
+        check_bool(owner, "robust_nframes", self.robust_nframes)
+        if self.cropping is not None:
+            if isinstance(self.cropping, str) or len(self.cropping) != 4:
+                raise ValueError(f"{owner}: cropping {self.cropping!r} must be [x1, x2, y1, y2]")
+            self._set("cropping", tuple(int(v) for v in self.cropping))
+        if isinstance(self.dynamic, str) or len(self.dynamic) != 3:
+            raise ValueError(f"{owner}: dynamic {self.dynamic!r} must be (state, pcutoff, margin)")
+        state, pcutoff, margin = self.dynamic
+        self._set("dynamic", (bool(state), float(pcutoff), int(margin)))
+        if not callable(self.engine) and self.engine not in ENGINE_NAMES:
+            raise ValueError(
+                f"{owner}: engine {self.engine!r} is not one of {', '.join(ENGINE_NAMES)} "
+                "or a factory (pose_cfg, snapshot_prefix) -> Engine"
+            )
 
 
 # -- videos ----------------------------------------------------------------------------------
@@ -95,8 +140,6 @@ def count_frames(path: str | os.PathLike[str], max_bad_run: int = MAX_BAD_RUN) -
 def _crop_setting(project: Project, cropping: Sequence[int] | None) -> Crop | None:
     """The crop box: the ``cropping`` argument, else the config's when ``cropping: true``."""
     if cropping is not None:
-        if len(cropping) != 4:
-            raise ValueError(f"cropping {list(cropping)} must be [x1, x2, y1, y2]")
         box = tuple(int(v) for v in cropping)
     elif project.cfg.get("cropping"):
         try:
@@ -300,15 +343,14 @@ def _analyze_video(
     scorer: str,
     project: Project,
     h5_path: Path,
-    batch_size: int,
-    crop: Crop | None,
-    dynamic: tuple[bool, float, int],
-    robust_nframes: bool,
-    save_as_csv: bool,
+    options: AnalysisOptions,
 ) -> None:
+    """One video; ``options`` as resolved by :func:`analyze_videos` (its ``batchsize``
+    and ``cropping`` set)."""
+    batch_size, crop, dynamic = int(options.batchsize or 1), options.cropping, options.dynamic
     info = video_info(video)
     nframes = info.nframes
-    if robust_nframes or nframes <= 0:
+    if options.robust_nframes or nframes <= 0:
         nframes = count_frames(video)
     num_joints = len(setup.bodyparts)
     data = np.full((nframes, 3 * num_joints), np.nan)
@@ -354,7 +396,7 @@ def _analyze_video(
         "cropping": used_crop is not None,
         "cropping_parameters": list(used_crop) if used_crop else [0, info.width, 0, info.height],
     }
-    write_analysis(data, scorer, setup.bodyparts, h5_path, metadata, save_as_csv)
+    write_analysis(data, scorer, setup.bodyparts, h5_path, metadata, options.save_as_csv)
     rate = nframes / max(stop - start, 1e-9)
     log(f"Saved {h5_path} ({rate:.1f} frames/s)")
 
@@ -378,6 +420,7 @@ def analyze_videos(
     *,
     modelprefix: str = "",
     engine: str | EngineFactory = "auto",
+    options: AnalysisOptions | None = None,
 ) -> str:
     """Predict body-part positions in every frame of ``videos`` (DLC's ``analyze_videos``).
 
@@ -394,31 +437,33 @@ def analyze_videos(
     not or when TensorFlow has a GPU; :func:`dlcflow.inference.predict.choose_engine`),
     ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
     ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
+    ``options``: an :class:`AnalysisOptions` instead of those arguments (batchsize to
+    engine), which must then keep their defaults.
 
     Returns the scorer name ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``.
     """
+    opts = AnalysisOptions.gather(options, locals(), "analyze_videos")
     project = Project(config)
     if project.multianimal:
         raise ValueError(
             f"{project.config_path}: multi-animal projects are not supported by analyze_videos"
         )
-    if gputouse is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
+    if opts.gputouse is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(opts.gputouse)
     fraction = training_fraction(project, trainingsetindex)
     setup = model_setup(project, fraction, shuffle, modelprefix)
     index = project.cfg.get("snapshotindex", -1) if snapshot_index is None else snapshot_index
     snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[0]
     scorer = project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+    batchsize = opts.batchsize
     batch_size = int(batchsize if batchsize is not None else project.cfg.get("batch_size") or 1)
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, not {batch_size}")
-    if len(dynamic) != 3:
-        raise ValueError(f"dynamic {dynamic!r} must be (state, pcutoff, margin)")
-    dyn = (bool(dynamic[0]), float(dynamic[1]), int(dynamic[2]))
+    dyn = opts.dynamic
     if dyn[0]:
         batch_size = 1
         log(f"Dynamic cropping (pcutoff {dyn[1]}, margin {dyn[2]} px): batch size 1")
-    crop = _crop_setting(project, cropping)
+    run = replace(opts, batchsize=batch_size, cropping=_crop_setting(project, opts.cropping))
     found = list_videos(videos, videotype)
     if not found:
         exts = videotype or ", ".join(VIDEO_EXTENSIONS)
@@ -432,20 +477,7 @@ def analyze_videos(
             log(f"{video}: already analyzed ({h5_path.name}); skipped (force=True to redo)")
             continue
         if loaded is None:
-            loaded = make_engine(engine, setup.cfg, snapshot, threads=threads)
-        _analyze_video(
-            video,
-            loaded,
-            setup,
-            snapshot,
-            scorer,
-            project,
-            h5_path,
-            batch_size,
-            crop,
-            dyn,
-            robust_nframes,
-            save_as_csv,
-        )
+            loaded = make_engine(opts.engine, setup.cfg, snapshot, threads=opts.threads)
+        _analyze_video(video, loaded, setup, snapshot, scorer, project, h5_path, run)
     log("The videos are analyzed.")
     return scorer

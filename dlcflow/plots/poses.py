@@ -20,6 +20,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from matplotlib.figure import Figure
 from dlcflow.core.draw import colors_bgr, draw_points, draw_segments, get_cmap, to_bgr
 from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
+from dlcflow.core.options import Options, check_bool, check_int, check_real
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
 from dlcflow.core.videofiles import list_videos
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
@@ -40,6 +42,7 @@ from dlcflow.project.paths import Project, nframes_digits
 
 __all__ = [
     "PLOT_NAMES",
+    "LabeledVideoOptions",
     "confidence_alpha",
     "create_labeled_video",
     "labeled_video_file",
@@ -279,33 +282,64 @@ def confidence_alpha(pcutoff: float) -> Callable[[float], float]:
     return lambda p: float(min(1.0, max(0.0, (p - pcutoff) / span)))
 
 
+@dataclass(frozen=True)
+class LabeledVideoOptions(Options):
+    """How :func:`labeled_video_file` draws: DLC's ``create_labeled_video`` drawing
+    arguments with their defaults; the workflow's ``labeled_videos`` section (whose
+    ``filtered`` chooses the pose file, not the drawing).
+
+    ``keypoints_only`` draws on black frames. ``trailpoints`` adds the dots of that many
+    previous frames (fainter). ``confidence_to_alpha``: True for DLC's default mapping
+    (:func:`confidence_alpha`), or a function of the likelihood. ``outputframerate``
+    changes the frame rate, never the frame count. ``displaycropped`` shows only the
+    analysis crop. ``save_frames`` also keeps every labeled frame as a PNG.
+    """
+
+    save_frames: bool = False
+    draw_skeleton: bool = False
+    trailpoints: int = 0
+    keypoints_only: bool = False
+    displayedbodyparts: str | Sequence[str] = "all"
+    displaycropped: bool = False
+    confidence_to_alpha: bool | Callable[[float], float] = False
+    outputframerate: float | None = None
+
+    CONFIG_KEYS = ("draw_skeleton", "trailpoints", "keypoints_only", "confidence_to_alpha")
+    WORKFLOW_KEYS = ("filtered",)
+    CONFIG_DEFAULTS = {"draw_skeleton": True}  # noqa: RUF012 (read only)
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        for name in ("save_frames", "draw_skeleton", "keypoints_only", "displaycropped"):
+            check_bool(owner, name, getattr(self, name))
+        check_int(owner, "trailpoints", self.trailpoints)
+        if not isinstance(self.displayedbodyparts, str):
+            self._set("displayedbodyparts", tuple(str(b) for b in self.displayedbodyparts))
+        if not callable(self.confidence_to_alpha):
+            check_bool(owner, "confidence_to_alpha", self.confidence_to_alpha)
+        if self.outputframerate is not None:
+            check_real(owner, "outputframerate", self.outputframerate, 0, None)
+
+
 def labeled_video_file(
     config: str | os.PathLike[str],
     video: str | os.PathLike[str],
     h5_path: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
-    save_frames: bool = False,
-    draw_skeleton: bool = False,
-    trailpoints: int = 0,
-    keypoints_only: bool = False,
-    displayedbodyparts: str | Sequence[str] = "all",
-    displaycropped: bool = False,
-    confidence_to_alpha: bool | Callable[[float], float] = False,
-    outputframerate: float | None = None,
+    options: LabeledVideoOptions | None = None,
+    *,
     frames_folder: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Draw the predictions of one pose file onto its video (the ``labeled_videos`` rule).
 
     ``output`` defaults to ``<data stem>_labeled.mp4`` beside the pose file. Coordinates
     of a cropped analysis (its ``_meta.pickle``) are moved back into the whole frame;
-    with ``displaycropped`` the video shows only the crop. ``keypoints_only`` draws on
-    black frames. ``trailpoints`` adds the dots of that many previous frames (fainter).
-    ``confidence_to_alpha``: True for DLC's default mapping, or a function of the
-    likelihood. ``outputframerate`` changes the frame rate, never the frame count.
-    ``save_frames`` also keeps every labeled frame as ``file<index>.png`` in
-    ``frames_folder`` (default ``temp-<video stem>/`` beside the output). Returns the
-    video path.
+    with ``options.displaycropped`` the video shows only the crop. See
+    :class:`LabeledVideoOptions` for the drawing options. ``options.save_frames`` keeps
+    every labeled frame as ``file<index>.png`` in ``frames_folder`` (default
+    ``temp-<video stem>/`` beside the output). Returns the video path.
     """
+    opts = options if options is not None else LabeledVideoOptions()
     project = Project(config)
     cfg = project.cfg
     h5 = Path(h5_path)
@@ -319,27 +353,27 @@ def labeled_video_file(
     keys = [(key[1] if len(key) > 2 else "", key[-1]) for key, *_ in points]
     xy = np.stack([values[:, [ix, iy]] for _, ix, iy, _ in points], axis=1)
     likelihood = np.stack([values[:, ip] for *_, ip in points], axis=1)
-    shown = set(_bodyparts(project, df, displayedbodyparts))
+    shown = set(_bodyparts(project, df, opts.displayedbodyparts))
     keep = np.array([bp in shown for _, bp in keys])
     names = list(dict.fromkeys(bp for _, bp in keys))
     palette = colors_bgr(len(names), str(cfg.get("colormap") or "rainbow"))
     colors = [palette[names.index(bp)] for _, bp in keys]
-    skeleton = (cfg.get("skeleton") or []) if draw_skeleton else []
+    skeleton = (cfg.get("skeleton") or []) if opts.draw_skeleton else []
     bones = [(a, b) for a, b in KeypointLayout(keys, xy).bones(skeleton) if keep[a] and keep[b]]
     bone_color = to_bgr(str(cfg.get("skeleton_color") or "black"))
-    if confidence_to_alpha is True:
+    if opts.confidence_to_alpha is True:
         to_alpha: Callable[[float], float] | None = confidence_alpha(pcutoff)
-    elif callable(confidence_to_alpha):
-        to_alpha = confidence_to_alpha
+    elif callable(opts.confidence_to_alpha):
+        to_alpha = opts.confidence_to_alpha
     else:
         to_alpha = None
 
     info = video_info(video)
     crop = analysis_crop(read_meta(h5))
     view: Crop | None = None
-    if displaycropped and crop is not None:
+    if opts.displaycropped and crop is not None:
         view = crop  # frames cut to the crop; coordinates already relative to it
-    elif displaycropped:
+    elif opts.displaycropped:
         log(f"{h5.name}: the analysis was not cropped; showing whole frames")
     elif crop is not None:
         xy[..., 0] += crop[0]
@@ -347,13 +381,13 @@ def labeled_video_file(
     with np.errstate(invalid="ignore"):
         confident = (likelihood > pcutoff) & keep[None, :]
     xy[~confident] = np.nan
-    fps = float(outputframerate) if outputframerate else info.fps
+    fps = float(opts.outputframerate) if opts.outputframerate else info.fps
     thickness = max(1, int(round(radius / 4)))
 
     def draw(img: np.ndarray, index: int) -> np.ndarray:
         if index >= len(xy):
             return img
-        back = min(int(trailpoints), index)
+        back = min(int(opts.trailpoints), index)
         if back > 0:  # one blend per colour for all trail points (same-colour overlaps
             trail = xy[index - back : index].reshape(-1, 2)  # do not darken each other)
             draw_points(img, trail, colors * back, "o", 2 * radius, 0.75 * alphavalue, 1)
@@ -371,7 +405,7 @@ def labeled_video_file(
         return img
 
     frames_dir = Path(frames_folder or Project.labeled_video_frames_folder(video, out.parent))
-    tmp_frames = _temp_folder(frames_dir) if save_frames else None
+    tmp_frames = _temp_folder(frames_dir) if opts.save_frames else None
     digits = nframes_digits(max(info.nframes, 1))
     try:
         with (
@@ -394,7 +428,7 @@ def labeled_video_file(
                 while expected < index:  # undecodable frames: black, to keep the count
                     emit(blank.copy(), expected)
                     expected += 1
-                emit(blank.copy() if keypoints_only else frame, index)
+                emit(blank.copy() if opts.keypoints_only else frame, index)
                 expected = index + 1
             count = writer.frames_written
         if tmp_frames is not None:
@@ -426,17 +460,20 @@ def create_labeled_video(
     outputframerate: float | None = None,
     destfolder: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    *,
+    options: LabeledVideoOptions | None = None,
 ) -> list[Path]:
     """Label analyzed videos (DLC's ``create_labeled_video``, OpenCV "fast mode").
 
     Writes ``<stem><scorer>_labeled.mp4`` (``..._filtered_labeled.mp4`` with
-    ``filtered``) beside the pose file; see :func:`labeled_video_file` for the drawing
+    ``filtered``) beside the pose file; see :class:`LabeledVideoOptions` for the drawing
     options and the module docstring for what is drawn. ``save_frames`` also keeps the
-    labeled frames as PNGs in ``temp-<video stem>/``. A labeled video newer than its pose
-    file is kept unless ``overwrite``; videos not analyzed are skipped with a warning.
-    Returns the labeled videos.
+    labeled frames as PNGs in ``temp-<video stem>/``. ``options``: a
+    :class:`LabeledVideoOptions` instead of the drawing arguments, which must then keep
+    their defaults. A labeled video newer than its pose file is kept unless
+    ``overwrite``; videos not analyzed are skipped with a warning. Returns the labeled videos.
     """
-
+    opts = LabeledVideoOptions.gather(options, locals(), "create_labeled_video")
     project = Project(config)
     written = []
     for video in list_videos(videos, videotype):
@@ -454,14 +491,7 @@ def create_labeled_video(
                 video,
                 h5,
                 out,
-                save_frames=save_frames,
-                draw_skeleton=draw_skeleton,
-                trailpoints=trailpoints,
-                keypoints_only=keypoints_only,
-                displayedbodyparts=displayedbodyparts,
-                displaycropped=displaycropped,
-                confidence_to_alpha=confidence_to_alpha,
-                outputframerate=outputframerate,
+                opts,
                 frames_folder=Project.labeled_video_frames_folder(video, destfolder),
             )
         written.append(out)

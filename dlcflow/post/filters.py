@@ -19,18 +19,21 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dlcflow.core.log import log
+from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.videofiles import list_videos
 from dlcflow.io.poses import read_poses, write_table
 from dlcflow.project.paths import Project
 
 __all__ = [
     "FILTERTYPES",
+    "FilterOptions",
     "analyzeskeleton",
     "filter_file",
     "filter_poses",
@@ -49,6 +52,40 @@ FILTERTYPES = ("median", "arima", "spline")
 SPLINE_LIKELIHOOD = 0.01
 #: SARIMAX needs more than this many confident points (DLC's threshold).
 MIN_SARIMAX_POINTS = 10
+
+
+@dataclass(frozen=True)
+class FilterOptions(Options):
+    """How :func:`filter_file` filters a pose file: DLC's ``filterpredictions`` arguments
+    with their defaults (see :func:`filter_poses`); the workflow's ``filter`` section."""
+
+    filtertype: str = "median"
+    windowlength: int = 5
+    p_bound: float = 0.001
+    ARdegree: int = 3
+    MAdegree: int = 1
+    alpha: float = 0.01
+    save_as_csv: bool = True
+
+    CONFIG_KEYS = (
+        "filtertype",
+        "windowlength",
+        "p_bound",
+        "ARdegree",
+        "MAdegree",
+        "alpha",
+        "save_as_csv",
+    )
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        check_choice(owner, "filtertype", self.filtertype, FILTERTYPES)
+        check_int(owner, "windowlength", self.windowlength, minimum=1)
+        check_real(owner, "p_bound", self.p_bound, 0, 1)
+        check_int(owner, "ARdegree", self.ARdegree)
+        check_int(owner, "MAdegree", self.MAdegree)
+        check_real(owner, "alpha", self.alpha, 0, 1, open_ends=True)
+        check_bool(owner, "save_as_csv", self.save_as_csv)
 
 
 def point_columns(df: pd.DataFrame) -> list[tuple[tuple[str, ...], int, int, int]]:
@@ -279,27 +316,29 @@ def skeleton_features(
 def filter_file(
     h5_path: str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
-    filtertype: str = "median",
-    windowlength: int = 5,
-    p_bound: float = 0.001,
-    ARdegree: int = 3,
-    MAdegree: int = 1,
-    alpha: float = 0.01,
-    save_as_csv: bool = True,
+    options: FilterOptions | None = None,
 ) -> Path:
     """Filter one pose file (see :func:`filter_poses`) into ``output`` (default
-    ``<data stem>_filtered.h5``) and, with ``save_as_csv``, the csv beside it. Returns
-    the h5 path. This is what the workflow's ``filter`` rule calls."""
+    ``<data stem>_filtered.h5``) and, with ``options.save_as_csv``, the csv beside it.
+    Returns the h5 path. This is what the workflow's ``filter`` rule calls."""
+    opts = options if options is not None else FilterOptions()
     src = Path(h5_path)
     out = Path(output) if output is not None else Project.derived_output(src, "_filtered.h5")
     df = read_poses(src)
     if len(df) < 10:
         warnings.warn(f"{src}: only {len(df)} frames; filtering them anyway", stacklevel=2)
     filtered = filter_poses(
-        df, filtertype, windowlength, p_bound, ARdegree, MAdegree, alpha, where=str(src)
+        df,
+        opts.filtertype,
+        opts.windowlength,
+        opts.p_bound,
+        opts.ARdegree,
+        opts.MAdegree,
+        opts.alpha,
+        where=str(src),
     )
-    write_table(filtered, out, save_as_csv)
-    log(f"Filtered {src.name} ({filtertype}) into {out}")
+    write_table(filtered, out, opts.save_as_csv)
+    log(f"Filtered {src.name} ({opts.filtertype}) into {out}")
     return out
 
 
@@ -411,6 +450,8 @@ def filterpredictions(
     save_as_csv: bool = True,
     destfolder: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    *,
+    options: FilterOptions | None = None,
 ) -> list[Path]:
     """Filter the predictions of analyzed videos (DLC's ``filterpredictions``).
 
@@ -422,11 +463,11 @@ def filterpredictions(
     (NaN gaps of at most ``windowlength`` frames filled by a cubic spline, filled points
     get likelihood 0.01; only gaps inside the recording). Details in :func:`filter_poses`.
 
-    A filtered file newer than its pose file is kept unless ``overwrite``. Videos not
-    analyzed are skipped with a warning. Returns the filtered files.
+    ``options``: a :class:`FilterOptions` instead of the filter arguments, which must then
+    keep their defaults. A filtered file newer than its pose file is kept unless
+    ``overwrite``. Videos not analyzed are skipped with a warning. Returns the filtered files.
     """
-    if filtertype not in FILTERTYPES:
-        raise ValueError(f"filtertype {filtertype!r} is not one of {', '.join(FILTERTYPES)}")
+    opts = FilterOptions.gather(options, locals(), "filterpredictions")
     project = Project(config)
     written = []
     for path in _videos(video, videotype):
@@ -439,9 +480,7 @@ def filterpredictions(
         if not overwrite and _up_to_date(out, src):
             log(f"{path.name}: already filtered ({out.name}); overwrite=True filters again")
         else:
-            filter_file(
-                src, out, filtertype, windowlength, p_bound, ARdegree, MAdegree, alpha, save_as_csv
-            )
+            filter_file(src, out, opts)
         written.append(out)
     return written
 

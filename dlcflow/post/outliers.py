@@ -1,4 +1,4 @@
-"""The refinement loop: outlier frames (DLC's ``extract_outlier_frames``) and ``merge_datasets``.
+"""Outlier frames for the refinement loop (DLC's ``extract_outlier_frames``).
 
 :func:`extract_outlier_frames` finds frames where the network is probably wrong, within
 the config's ``[start, stop]`` part of each analyzed video:
@@ -20,8 +20,8 @@ y, likelihood)`` under the analysis scorer, rows ``(labeled-data, video, imgNNN.
 new rows are appended, duplicates keep the first). The video joins ``video_sets`` if it
 is not there. PNGs go to a temp folder first; the folder never holds a half extraction.
 
-:func:`merge_datasets` starts the next iteration once every labeled-data folder with
-frames has its ``CollectedData_<scorer>`` file.
+The options are an :class:`OutlierOptions`. :func:`dlcflow.post.merge.merge_datasets`
+starts the next iteration once the frames are refined.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -43,9 +44,10 @@ import pandas as pd
 from dlcflow.core.draw import colors_bgr, draw_points
 from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.log import log
+from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.video import VideoError, VideoReader, video_info
 from dlcflow.core.videofiles import list_videos
-from dlcflow.io.labels import read_annotations, read_machine_labels, row_index, write_machine_labels
+from dlcflow.io.labels import read_machine_labels, row_index, write_machine_labels
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
 from dlcflow.labeling.frames import (
     _move_into_place,
@@ -57,17 +59,16 @@ from dlcflow.labeling.frames import (
     select_uniform,
 )
 from dlcflow.post.filters import find_pose_file, fit_sarimax, point_columns
-from dlcflow.project.config import write_config
 from dlcflow.project.create import add_videos
 from dlcflow.project.paths import Project, frame_name
 
 __all__ = [
     "OUTLIER_ALGORITHMS",
-    "MergeError",
+    "OutlierOptions",
+    "config_lock",
     "extract_outlier_frames",
     "extract_outliers_file",
     "find_outliers",
-    "merge_datasets",
 ]
 
 OUTLIER_ALGORITHMS = ("jump", "uncertain", "fitting", "list")
@@ -78,8 +79,64 @@ MANUAL = (
 )
 
 
-class MergeError(ValueError):
-    """merge_datasets refused; the one-line message names the folder to finish."""
+@dataclass(frozen=True)
+class OutlierOptions(Options):
+    """What counts as an outlier and how frames are picked: DLC's
+    ``extract_outlier_frames`` arguments with their defaults (see the module docstring),
+    and ``seed`` for the k-means choice; the workflow's ``outliers`` section."""
+
+    outlieralgorithm: str = "jump"
+    frames2use: Sequence[int] | None = None
+    comparisonbodyparts: Sequence[str] | str = "all"
+    epsilon: float = 20
+    p_bound: float = 0.01
+    ARdegree: int = 3
+    MAdegree: int = 1
+    alpha: float = 0.01
+    extractionalgorithm: str = "kmeans"
+    cluster_resizewidth: int = 30
+    cluster_color: bool = False
+    savelabeled: bool = False
+    seed: int = 0
+
+    CONFIG_KEYS = (
+        "outlieralgorithm",
+        "epsilon",
+        "p_bound",
+        "ARdegree",
+        "MAdegree",
+        "extractionalgorithm",
+    )
+
+    def __post_init__(self) -> None:
+        owner = type(self).__name__
+        if self.outlieralgorithm == "manual":
+            raise ValueError(MANUAL)
+        check_choice(owner, "outlieralgorithm", self.outlieralgorithm, OUTLIER_ALGORITHMS)
+        if self.frames2use is not None:
+            try:
+                self._set("frames2use", tuple(int(i) for i in self.frames2use))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{owner}: frames2use {self.frames2use!r} must be frame indices"
+                ) from None
+        elif self.outlieralgorithm == "list":
+            raise ValueError(
+                f"{owner}: outlieralgorithm 'list' needs frames2use (a list of frame indices)"
+            )
+        parts = self.comparisonbodyparts
+        if not isinstance(parts, str):
+            self._set("comparisonbodyparts", tuple(str(b) for b in parts))
+        check_real(owner, "epsilon", self.epsilon, 0, None, open_ends=True)
+        check_real(owner, "p_bound", self.p_bound, 0, 1)
+        check_int(owner, "ARdegree", self.ARdegree)
+        check_int(owner, "MAdegree", self.MAdegree)
+        check_real(owner, "alpha", self.alpha, 0, 1, open_ends=True)
+        check_choice(owner, "extractionalgorithm", self.extractionalgorithm, EXTRACTION_ALGORITHMS)
+        check_int(owner, "cluster_resizewidth", self.cluster_resizewidth, minimum=1)
+        check_bool(owner, "cluster_color", self.cluster_color)
+        check_bool(owner, "savelabeled", self.savelabeled)
+        check_int(owner, "seed", self.seed)
 
 
 @contextlib.contextmanager
@@ -118,34 +175,24 @@ def _selected_points(
 
 def find_outliers(
     df: pd.DataFrame,
-    outlieralgorithm: str = "jump",
-    comparisonbodyparts: Sequence[str] | str = "all",
-    epsilon: float = 20,
-    p_bound: float = 0.01,
-    ARdegree: int = 3,
-    MAdegree: int = 1,
-    alpha: float = 0.01,
-    frames2use: Sequence[int] | None = None,
+    options: OutlierOptions | None = None,
+    *,
     numframes2pick: int = 20,
     first: int = 0,
     last: int | None = None,
     where: str = "",
 ) -> list[int]:
-    """Frame indices (sorted) of a pose table that ``outlieralgorithm`` flags, within
-    ``[first, last)``. See the module docstring for the algorithms."""
+    """Frame indices (sorted) of a pose table that ``options.outlieralgorithm`` flags,
+    within ``[first, last)``; ``fitting`` takes at least ``2 * numframes2pick`` frames
+    where it can. See the module docstring for the algorithms."""
+    opts = options if options is not None else OutlierOptions()
     n = len(df)
     last = n if last is None else min(int(last), n)
     first = max(0, int(first))
     label = f"{where}: " if where else ""
-    if outlieralgorithm == "manual":
-        raise ValueError(MANUAL)
-    if outlieralgorithm == "list":
-        if frames2use is None:
-            raise ValueError("outlieralgorithm 'list' needs frames2use (a list of frame indices)")
-        try:
-            wanted = sorted({int(i) for i in frames2use})
-        except (TypeError, ValueError):
-            raise ValueError(f"frames2use {frames2use!r} must be frame indices") from None
+    epsilon, p_bound = opts.epsilon, opts.p_bound
+    if opts.outlieralgorithm == "list":
+        wanted = sorted(set(opts.frames2use or ()))
         inside = [i for i in wanted if first <= i < last]
         if len(inside) < len(wanted):
             warnings.warn(
@@ -154,11 +201,8 @@ def find_outliers(
                 stacklevel=2,
             )
         return inside
-    if outlieralgorithm not in OUTLIER_ALGORITHMS:
-        raise ValueError(
-            f"outlieralgorithm {outlieralgorithm!r} is not one of {', '.join(OUTLIER_ALGORITHMS)}"
-        )
-    points = _selected_points(df, comparisonbodyparts)
+    outlieralgorithm = opts.outlieralgorithm
+    points = _selected_points(df, opts.comparisonbodyparts)
     values = df.to_numpy(float)[first:last]
     x = values[:, [ix for _, ix, _, _ in points]]
     y = values[:, [iy for _, _, iy, _ in points]]
@@ -180,8 +224,9 @@ def find_outliers(
         else:
             distance = np.full(x.shape, np.nan)
             for j in range(x.shape[1]):
-                fx = fit_sarimax(x[:, j], p[:, j], p_bound, alpha, ARdegree, MAdegree)
-                fy = fit_sarimax(y[:, j], p[:, j], p_bound, alpha, ARdegree, MAdegree)
+                sarimax = (p_bound, opts.alpha, opts.ARdegree, opts.MAdegree)
+                fx = fit_sarimax(x[:, j], p[:, j], *sarimax)
+                fy = fit_sarimax(y[:, j], p[:, j], *sarimax)
                 if fx is None or fy is None:
                     warnings.warn(
                         f"{label}{_name(points[j][0])}: too few frames with likelihood >= "
@@ -315,33 +360,20 @@ def extract_outliers_file(
     config: str | os.PathLike[str],
     h5_path: str | os.PathLike[str],
     video: str | os.PathLike[str],
-    outlieralgorithm: str = "jump",
-    frames2use: Sequence[int] | None = None,
-    comparisonbodyparts: Sequence[str] | str = "all",
-    epsilon: float = 20,
-    p_bound: float = 0.01,
-    ARdegree: int = 3,
-    MAdegree: int = 1,
-    alpha: float = 0.01,
-    extractionalgorithm: str = "kmeans",
-    cluster_resizewidth: int = 30,
-    cluster_color: bool = False,
-    savelabeled: bool = False,
-    seed: int = 0,
+    options: OutlierOptions | None = None,
+    *,
     record: str | os.PathLike[str] | None = None,
 ) -> list[int]:
     """Outlier frames of one analyzed video (the pose file ``h5_path`` of ``video``):
     what the workflow's ``outliers`` rule calls. Returns the frame indices written (an
-    empty list when none qualified). ``seed`` makes the k-means choice reproducible.
-    ``record`` (e.g. :meth:`Project.outliers_record`) receives a JSON summary, also when
-    nothing was extracted, so that a rule always has an output. See the module docstring."""
+    empty list when none qualified). ``options.seed`` makes the k-means choice
+    reproducible. ``record`` (e.g. :meth:`Project.outliers_record`) receives a JSON
+    summary, also when nothing was extracted, so that a rule always has an output. See the
+    module docstring."""
+    opts = options if options is not None else OutlierOptions()
     project = Project(config)
     h5, video = Path(h5_path), Path(video)
-    if extractionalgorithm not in EXTRACTION_ALGORITHMS:
-        raise ValueError(
-            f"extractionalgorithm {extractionalgorithm!r} is not one of "
-            f"{', '.join(EXTRACTION_ALGORITHMS)}"
-        )
+    outlieralgorithm = opts.outlieralgorithm
     start, stop = float(project.cfg.get("start", 0)), float(project.cfg.get("stop", 1))
     if not 0 <= start < stop <= 1:
         raise ValueError(
@@ -355,19 +387,7 @@ def extract_outliers_file(
         warnings.warn(f"{h5}: only {len(df)} frames of predictions", stacklevel=2)
     first, last = frame_range(len(df), start, stop)
     qualified = find_outliers(
-        df,
-        outlieralgorithm,
-        comparisonbodyparts,
-        epsilon,
-        p_bound,
-        ARdegree,
-        MAdegree,
-        alpha,
-        frames2use,
-        numframes,
-        first,
-        last,
-        where=str(h5),
+        df, opts, numframes2pick=numframes, first=first, last=last, where=str(h5)
     )
     log(
         f"{video.name}: method {outlieralgorithm} found {len(qualified)} putative outlier "
@@ -393,7 +413,7 @@ def extract_outliers_file(
         log(f"{stem}: no new frames to extract")
         _write_record(record, summary)
         return []
-    algorithm = "uniform" if outlieralgorithm == "list" else extractionalgorithm
+    algorithm = "uniform" if outlieralgorithm == "list" else opts.extractionalgorithm
     frame_crop = (read_manifest(project, stem) or {}).get("crop")
     box = tuple(int(v) for v in frame_crop) if frame_crop else None
     meta_crop = analysis_crop(read_meta(h5))
@@ -404,7 +424,13 @@ def extract_outliers_file(
     folder.mkdir(parents=True, exist_ok=True)
     with VideoReader(video, crop=box) as reader:
         picks = _pick(
-            reader, candidates, numframes, algorithm, cluster_resizewidth, cluster_color, seed
+            reader,
+            candidates,
+            numframes,
+            algorithm,
+            opts.cluster_resizewidth,
+            opts.cluster_color,
+            opts.seed,
         )
         tmp = Path(tempfile.mkdtemp(prefix=".dlcflow-outliers-", dir=folder))
         try:
@@ -413,7 +439,7 @@ def extract_outliers_file(
                 name = frame_name(index, nframes)
                 if not cv2.imwrite(str(tmp / name), frame):
                     raise OSError(f"{folder / name}: cannot write PNG")
-                if savelabeled:
+                if opts.savelabeled:
                     images[index] = frame
             written = [i for i in sorted(picks) if (tmp / frame_name(i, nframes)).is_file()]
             if not written:
@@ -431,7 +457,7 @@ def extract_outliers_file(
                 raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    if savelabeled:
+    if opts.savelabeled:
         _draw_labeled(project, project.outlier_labeled_folder(stem), images, rows)
     _ensure_in_video_sets(project, video, meta_crop)
     log(f"{stem}: wrote {len(written)} outlier frames and {h5_out.name} to {folder}")
@@ -464,6 +490,8 @@ def extract_outlier_frames(
     cluster_color: bool = False,
     savelabeled: bool = False,
     destfolder: str | os.PathLike[str] | None = None,
+    *,
+    options: OutlierOptions | None = None,
 ) -> list[int]:
     """Extract frames where the network probably failed (DLC's ``extract_outlier_frames``).
 
@@ -472,12 +500,13 @@ def extract_outlier_frames(
     asks questions (``automatic`` is accepted for compatibility); ``outlieralgorithm=
     "manual"`` is the labeling tool's job. ``list`` extracts ``frames2use`` (evenly
     thinned to ``numframes2pick``). ``savelabeled`` also draws the machine labels onto
-    copies in ``labeled-data/<video>_outliers_labeled/``. Videos not analyzed are
-    skipped with a warning. Returns the frame indices extracted (of all videos, in order).
+    copies in ``labeled-data/<video>_outliers_labeled/``. ``options``: an
+    :class:`OutlierOptions` instead of those arguments, which must then keep their
+    defaults. Videos not analyzed are skipped with a warning. Returns the frame indices
+    extracted (of all videos, in order).
     """
     del automatic  # never interactive
-    if outlieralgorithm == "manual":
-        raise ValueError(MANUAL)
+    opts = OutlierOptions.gather(options, locals(), "extract_outlier_frames")
 
     project = Project(config)
     extracted: list[int] = []
@@ -487,77 +516,5 @@ def extract_outlier_frames(
         except FileNotFoundError as err:
             warnings.warn(f"{err}; skipped", stacklevel=2)
             continue
-        extracted += extract_outliers_file(
-            config,
-            h5,
-            video,
-            outlieralgorithm,
-            frames2use,
-            comparisonbodyparts,
-            epsilon,
-            p_bound,
-            ARdegree,
-            MAdegree,
-            alpha,
-            extractionalgorithm,
-            cluster_resizewidth,
-            cluster_color,
-            savelabeled,
-        )
+        extracted += extract_outliers_file(config, h5, video, opts)
     return extracted
-
-
-# -- iterations ---------------------------------------------------------------------------------
-def _unrefined(project: Project, folder: Path) -> str | None:
-    """Why a labeled-data folder blocks the merge (None when it does not)."""
-    frames = [p for p in png_frames(folder) if p.name.startswith("img")]
-    if not frames:
-        return None
-    labels = project.existing_collected_data(folder.name)
-    if labels is None:
-        name = project.collected_data(folder.name).name
-        return f"{len(frames)} frame(s) but no {name} (label them: dlcflow label)"
-    machine = project.machine_labels(folder.name)
-    if machine.is_file():
-        names = {p.name for p in frames}
-        pending = [r for r in read_machine_labels(machine).index if r[2] in names]
-        done = set(read_annotations(labels).index)
-        missing = [r for r in pending if tuple(r) not in done]
-        if missing:
-            return (
-                f"{len(missing)} outlier frame(s) of {machine.name} are not in {labels.name} "
-                "(refine them: dlcflow refine)"
-            )
-    return None
-
-
-def merge_datasets(config: str | os.PathLike[str], forceiterate: int | None = None) -> int:
-    """Start the next refinement iteration (DLC's ``merge_datasets``).
-
-    Every labeled-data folder that holds frames must have ``CollectedData_<scorer>``
-    (and hold the outlier frames of this iteration's machine labels); otherwise
-    MergeError names the first folder that does not. Then ``iteration`` in config.yaml
-    becomes ``iteration + 1`` (or ``forceiterate``), comments kept; the merge itself
-    happens when the next training dataset is created. Returns the new iteration.
-    """
-    project = Project(config)
-    blocking = [(f, why) for f in project.labeled_folders() if (why := _unrefined(project, f))]
-    if blocking:
-        folder, why = blocking[0]
-        more = f" ({len(blocking) - 1} more folder(s) too)" if len(blocking) > 1 else ""
-        raise MergeError(
-            f"{folder}: {why}{more}; iteration stays {project.iteration} "
-            f"(label or remove the folder, then merge again)"
-        )
-    if forceiterate is not None and (isinstance(forceiterate, bool) or int(forceiterate) < 0):
-        raise ValueError(f"forceiterate must be a non-negative integer, not {forceiterate!r}")
-    with config_lock(project):
-        fresh = Project(project.config_path)
-        new = fresh.iteration + 1 if forceiterate is None else int(forceiterate)
-        fresh.cfg["iteration"] = new
-        write_config(fresh.config_path, fresh.cfg)
-    log(
-        f"Merged data sets and updated the refinement iteration to {new}; the next "
-        "training dataset (snakemake ... all) includes the refined frames."
-    )
-    return new

@@ -17,7 +17,11 @@ import jsonschema
 import yaml
 
 from dlcflow.core.videofiles import list_videos
+from dlcflow.inference.analyze import AnalysisOptions
 from dlcflow.io.labels import read_annotations
+from dlcflow.plots.poses import LabeledVideoOptions
+from dlcflow.post.filters import FilterOptions
+from dlcflow.post.outliers import OutlierOptions
 from dlcflow.project.paths import Project
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
@@ -136,14 +140,24 @@ class Settings:
     analysis_shuffle: int
     trainingsetindex: int
     destfolder: str
-    save_as_csv: bool
     plotting: bool
     oracle: bool
-    engine: str = "auto"  # analyze.engine: auto | tensorflow | onnx
-    filter: dict[str, Any] = field(default_factory=dict)
+    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)  # save_as_csv, engine
+    filter: FilterOptions = field(default_factory=FilterOptions)
     plots: dict[str, Any] = field(default_factory=dict)
-    labeled_videos: dict[str, Any] = field(default_factory=dict)
-    outliers: dict[str, Any] = field(default_factory=dict)
+    labeled_videos: LabeledVideoOptions = field(default_factory=LabeledVideoOptions)
+    labeled_videos_filtered: bool = False  # labeled_videos.filtered: draw the _filtered poses
+    outliers: OutlierOptions = field(default_factory=OutlierOptions)
+
+    @property
+    def save_as_csv(self) -> bool:
+        """analyze.save_as_csv (a csv beside each pose file)."""
+        return self.analysis.save_as_csv
+
+    @property
+    def engine(self) -> str:
+        """analyze.engine: auto | tensorflow | onnx."""
+        return str(self.analysis.engine)
 
     def net(self, project: Project) -> str:
         """The network of new datasets: the setting, else the project's default."""
@@ -174,14 +188,16 @@ def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) 
         analysis_shuffle=int(analyze["shuffle"] or config["shuffles"][0]),
         trainingsetindex=int(analyze["trainingsetindex"]),
         destfolder="" if demo else str(analyze["destfolder"]),
-        save_as_csv=bool(analyze["save_as_csv"]),
         plotting=bool(config["evaluate"]["plotting"]),
         oracle=demo,
-        engine=str(analyze.get("engine", "auto")),
-        filter=dict(config["filter"]),
+        analysis=AnalysisOptions.from_config(analyze),
+        filter=FilterOptions.from_config(config["filter"]),
         plots=dict(config["plots"]),
-        labeled_videos=dict(config["labeled_videos"]),
-        outliers={**config["outliers"], **_pick(over, "outlieralgorithm")},
+        labeled_videos=LabeledVideoOptions.from_config(config["labeled_videos"]),
+        labeled_videos_filtered=bool(config["labeled_videos"].get("filtered", False)),
+        outliers=OutlierOptions.from_config(
+            {**config["outliers"], **_pick(over, "outlieralgorithm")}
+        ),
     )
 
 
@@ -280,7 +296,7 @@ def stage_targets(
     if stage == "skeleton":
         return [str(project.derived_output(h5, "_skeleton.h5")) for _, h5 in analyses(project, st)]
     if stage == "labeled_videos":
-        suffix = ("_filtered" if st.labeled_videos.get("filtered") else "") + "_labeled.mp4"
+        suffix = ("_filtered" if st.labeled_videos_filtered else "") + "_labeled.mp4"
         return [str(project.derived_output(h5, suffix)) for _, h5 in analyses(project, st)]
     if stage == "plots":
         name = "trajectory" + ("_filtered" if st.plots.get("filtered") else "") + ".png"
