@@ -34,7 +34,9 @@ __all__ = [
     "SINGLE",
     "make_poses",
     "point_keys",
+    "point_name",
     "points_array",
+    "select_keys",
     "with_points",
 ]
 
@@ -175,3 +177,28 @@ def with_points(
     if variable == "confidence":
         out.attrs["has_confidence"] = True
     return out
+
+
+def point_name(ds: xr.Dataset, key: tuple[str, str]) -> str:
+    """A point's name for messages: the body part, with its individual when there are several."""
+    return f"{key[0]}/{key[1]}" if ds.attrs.get("multianimal", False) else key[1]
+
+
+def select_keys(ds: xr.Dataset, bodyparts: Sequence[str] | str = "all") -> list[tuple[str, str]]:
+    """The :func:`point_keys` of the body parts ``bodyparts`` (``"all"``, one name or a
+    list; DLC's ``comparisonbodyparts``). Unknown names raise ValueError naming them."""
+    keys = point_keys(ds)
+    if isinstance(bodyparts, str) and bodyparts == "all":
+        return keys
+    wanted = [bodyparts] if isinstance(bodyparts, str) else [str(b) for b in bodyparts]
+    present = list(dict.fromkeys(kp for _, kp in keys))
+    unknown = [b for b in wanted if b not in present]
+    if unknown:
+        raise ValueError(
+            f"comparisonbodyparts {', '.join(unknown)} not in the pose data "
+            f"(body parts: {', '.join(present)})"
+        )
+    chosen = [k for k in keys if k[1] in wanted]
+    if not chosen:
+        raise ValueError("no valid body parts selected (comparisonbodyparts)")
+    return chosen

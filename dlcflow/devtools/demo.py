@@ -43,9 +43,10 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.video import VideoWriter
+from dlcflow.data.pose import make_poses, points_array
 from dlcflow.io.hdf import read_frame, write_frame_to
-from dlcflow.io.labels import LABELED_DATA, row_index, write_annotations
-from dlcflow.io.tables import pose_columns
+from dlcflow.io.labels import LABELED_DATA, write_annotations
+from dlcflow.io.tables import IMAGE_ROWS, to_dataset, to_frame
 from dlcflow.labeling.frames import read_manifest
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
@@ -125,12 +126,9 @@ class Scene:
 
     def groundtruth(self) -> pd.DataFrame:
         """The ground-truth table: visible keypoints, NaN where hidden."""
-        values = np.where(self.visible[..., None], self.keypoints, np.nan)
-        columns = pd.MultiIndex.from_product(
-            [[GT_SCORER], list(BODYPARTS), ["x", "y"]], names=["scorer", "bodyparts", "coords"]
-        )
-        data = values.reshape(self.nframes, -1).astype("float64")
-        return pd.DataFrame(data, index=pd.RangeIndex(self.nframes), columns=columns)
+        values = np.where(self.visible[..., None], self.keypoints, np.nan)  # frames, parts, xy
+        poses = make_poses(values.transpose(0, 2, 1), keypoints=BODYPARTS, scorer=GT_SCORER)
+        return to_frame(poses)
 
 
 # -- simulation -----------------------------------------------------------------------------
@@ -521,22 +519,19 @@ def oracle_label(
     if not frames:
         raise DemoError(f"{folder}: no extracted frames (img<N>.png) to label")
     gt_path = Path(groundtruth) if groundtruth is not None else _find_groundtruth(project, stem)
-    gt = read_groundtruth(gt_path)
-    gt_parts = set(gt.columns.get_level_values("bodyparts"))
+    gt = to_dataset(read_groundtruth(gt_path))
+    gt_parts = {str(k) for k in gt["keypoints"].values}
     for bp in project.bodyparts:
         if bp not in gt_parts:
             raise DemoError(f"{gt_path}: no ground truth for body part {bp!r} of the project")
-    too_late = [name for index, name in frames if index >= len(gt)]
+    too_late = [name for index, name in frames if index >= gt.sizes["time"]]
     if too_late:
         raise DemoError(
-            f"{folder / too_late[0]}: frame beyond the {len(gt)} frames of {gt_path.name}"
+            f"{folder / too_late[0]}: frame beyond the {gt.sizes['time']} frames of {gt_path.name}"
         )
-    gt = gt.droplevel("scorer", axis=1)
     indices = [index for index, _ in frames]
-    xy = np.stack(
-        [gt.loc[indices, [(bp, "x"), (bp, "y")]].to_numpy("float64") for bp in project.bodyparts],
-        axis=1,
-    )  # (frames, bodyparts, 2)
+    one = str(gt["individuals"].values[0])
+    xy = points_array(gt, [(one, bp) for bp in project.bodyparts])[indices]  # frames, parts, 2
     crop = (read_manifest(project, stem) or {}).get("crop")
     if crop:  # frames cut to the video_sets crop: labels are relative to the crop
         x1, x2, y1, y2 = (float(v) for v in crop)
@@ -545,14 +540,15 @@ def oracle_label(
             outside = (xy[..., 0] < 0) | (xy[..., 0] > x2 - x1) | (xy[..., 1] < 0)
             outside |= xy[..., 1] > y2 - y1
         xy[outside] = np.nan
-    values = xy.reshape(len(indices), -1)
-    df = pd.DataFrame(
-        values,
-        index=row_index((LABELED_DATA, stem, name) for _, name in frames),
-        columns=pose_columns(project.scorer, project.bodyparts),
+    labels = make_poses(
+        xy.transpose(0, 2, 1),
+        keypoints=project.bodyparts,
+        time=[f"{LABELED_DATA}/{stem}/{name}" for _, name in frames],
+        scorer=project.scorer,
     )
+    labels.attrs["rows"] = IMAGE_ROWS
     out = project.collected_data(stem)
-    write_annotations(df, out)
+    write_annotations(to_frame(labels), out)
     return out
 
 

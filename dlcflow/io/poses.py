@@ -38,12 +38,15 @@ __all__ = [
     "read_meta",
     "read_poses",
     "save_poses",
+    "skeleton_table",
     "write_analysis",
     "write_meta",
     "write_table",
 ]
 
 Crop = tuple[int, int, int, int]
+#: The features of a bone in DLC's ``_skeleton`` table, in column order.
+SKELETON_FEATURES = ("length", "orientation", "likelihood")
 
 
 class PoseFileError(ValueError):
@@ -137,6 +140,16 @@ def write_analysis(
         fps=metadata.get("fps"),
     )
     save_poses(ds, h5_path, save_as_csv, metadata)
+
+
+def skeleton_table(features: Mapping[str, np.ndarray], index: pd.Index) -> pd.DataFrame:
+    """DLC's ``_skeleton`` table: columns ``bone × (length, orientation, likelihood)`` from
+    one ``(frames, 3)`` array per bone name, rows ``index``."""
+    columns = pd.MultiIndex.from_tuples([(name, f) for name in features for f in SKELETON_FEATURES])
+    data = (
+        np.concatenate(list(features.values()), axis=1) if features else np.empty((len(index), 0))
+    )
+    return pd.DataFrame(data, index=index, columns=columns)
 
 
 # -- metadata --------------------------------------------------------------------------------

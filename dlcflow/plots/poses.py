@@ -27,6 +27,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pandas as pd
+import xarray as xr
 from matplotlib.figure import Figure
 
 from dlcflow.core.draw import colors_bgr, draw_points, draw_segments, get_cmap, to_bgr
@@ -35,9 +36,11 @@ from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_int, check_real
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
 from dlcflow.core.videofiles import list_videos
+from dlcflow.data.pose import point_keys, points_array
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
+from dlcflow.io.tables import to_dataset
 from dlcflow.plots.labels import KeypointLayout, _temp_folder
-from dlcflow.post.filters import find_pose_file, point_columns
+from dlcflow.post.filters import find_pose_file
 from dlcflow.project.paths import Project, nframes_digits
 
 __all__ = [
@@ -75,12 +78,11 @@ def _is_filtered(h5: Path) -> bool:
 
 
 # -- trajectory plots ---------------------------------------------------------------------------
-def _xyp(df: pd.DataFrame, bp: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    cols = df.columns
-    bps, coords = cols.get_level_values("bodyparts"), cols.get_level_values("coords")
-    values = [df.loc[:, (bps == bp) & (coords == c)].to_numpy(float)[:, 0] for c in "xy"]
-    p = df.loc[:, (bps == bp) & (coords == "likelihood")].to_numpy(float)[:, 0]
-    return values[0], values[1], p
+def _xyp(poses: xr.Dataset, bp: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y and likelihood of a body part of the first individual that has it."""
+    key = next(k for k in point_keys(poses) if k[1] == bp)
+    xy = points_array(poses, [key])[:, 0]
+    return xy[:, 0], xy[:, 1], points_array(poses, [key], "confidence")[:, 0]
 
 
 def _legend(ax: Any) -> None:
@@ -125,8 +127,9 @@ def plot_poses(
     )
     ax_t, ax_l, ax_h = traj.subplots(), lik.subplots(), hist.subplots()
     jumps = []
+    poses = to_dataset(df)
     for i, bp in enumerate(bodyparts):
-        x, y, p = _xyp(df, bp)
+        x, y, p = _xyp(poses, bp)
         with np.errstate(invalid="ignore"):
             low = ~(p > pcutoff)
         x, y = np.where(low, np.nan, x), np.where(low, np.nan, y)
@@ -348,11 +351,12 @@ def labeled_video_file(
     pcutoff = float(cfg.get("pcutoff", 0.6))
     alphavalue = float(cfg.get("alphavalue", 0.7))
     radius = max(1.0, float(cfg.get("dotsize", 8)))
-    points = point_columns(df)
-    values = df.to_numpy(float)
-    keys = [(key[1] if len(key) > 2 else "", key[-1]) for key, *_ in points]
-    xy = np.stack([values[:, [ix, iy]] for _, ix, iy, _ in points], axis=1)
-    likelihood = np.stack([values[:, ip] for *_, ip in points], axis=1)
+    ds = to_dataset(df)
+    model_keys = point_keys(ds)
+    multi = ds.attrs["multianimal"]
+    keys = [(ind if multi else "", bp) for ind, bp in model_keys]
+    xy = points_array(ds, model_keys)
+    likelihood = points_array(ds, model_keys, "confidence")
     shown = set(_bodyparts(project, df, opts.displayedbodyparts))
     keep = np.array([bp in shown for _, bp in keys])
     names = list(dict.fromkeys(bp for _, bp in keys))

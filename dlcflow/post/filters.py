@@ -28,7 +28,9 @@ import pandas as pd
 from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.videofiles import list_videos
-from dlcflow.io.poses import read_poses, write_table
+from dlcflow.data.pose import SINGLE, point_keys, point_name, points_array, with_points
+from dlcflow.io.poses import read_poses, skeleton_table, write_table
+from dlcflow.io.tables import to_dataset, to_frame
 from dlcflow.project.paths import Project
 
 __all__ = [
@@ -41,7 +43,6 @@ __all__ = [
     "find_pose_file",
     "fit_sarimax",
     "median_filter",
-    "point_columns",
     "skeleton_features",
     "skeleton_file",
     "spline_fill",
@@ -86,22 +87,6 @@ class FilterOptions(Options):
         check_int(owner, "MAdegree", self.MAdegree)
         check_real(owner, "alpha", self.alpha, 0, 1, open_ends=True)
         check_bool(owner, "save_as_csv", self.save_as_csv)
-
-
-def point_columns(df: pd.DataFrame) -> list[tuple[tuple[str, ...], int, int, int]]:
-    """Per point (the column key without coords): positions of its x, y, likelihood."""
-    names = list(df.columns.names)
-    coord_level = names.index("coords")
-    where: dict[tuple[str, ...], dict[str, int]] = {}
-    for pos, col in enumerate(df.columns):
-        key = tuple(str(v) for i, v in enumerate(col) if i != coord_level)
-        where.setdefault(key, {})[str(col[coord_level])] = pos
-    return [(k, v["x"], v["y"], v["likelihood"]) for k, v in where.items() if len(v) >= 3]
-
-
-def _label(key: tuple[str, ...]) -> str:
-    """A point's name for messages: the body part, with its individual if any."""
-    return "/".join(key[1:]) if len(key) > 1 else key[0]
 
 
 # -- filters ------------------------------------------------------------------------------------
@@ -230,39 +215,44 @@ def filter_poses(
         warnings.warn(f"median windowlength {window} is even; using {window + 1}", stacklevel=2)
         window += 1
     label = f"{where}: " if where else ""
-    values = df.to_numpy(dtype=float, copy=True)
-    for key, ix, iy, ip in point_columns(df):
-        x, y, p = values[:, ix].copy(), values[:, iy].copy(), values[:, ip].copy()
+    ds = to_dataset(df)
+    keys = point_keys(ds)
+    xy = points_array(ds, keys)  # (frames, points, 2)
+    likelihood = points_array(ds, keys, "confidence")  # (frames, points)
+    for j, key in enumerate(keys):
+        x, y, p = xy[:, j, 0].copy(), xy[:, j, 1].copy(), likelihood[:, j].copy()
+        name = point_name(ds, key)
         if np.isnan(x).all() or np.isnan(y).all():
-            warnings.warn(f"{label}{_label(key)} has no predictions; left as NaN", stacklevel=2)
+            warnings.warn(f"{label}{name} has no predictions; left as NaN", stacklevel=2)
             continue
         if filtertype == "median":
-            values[:, ix], values[:, iy] = median_filter(x, window), median_filter(y, window)
+            xy[:, j, 0], xy[:, j, 1] = median_filter(x, window), median_filter(y, window)
         elif filtertype == "arima":
             fits = [fit_sarimax(v, p, p_bound, alpha, ARdegree, MAdegree) for v in (x, y)]
             if fits[0] is None or fits[1] is None:
                 with np.errstate(invalid="ignore"):
                     confident = int((p >= p_bound).sum())
                 warnings.warn(
-                    f"{label}{_label(key)}: only {confident} of {len(p)} frames have likelihood "
+                    f"{label}{name}: only {confident} of {len(p)} frames have likelihood "
                     f">= p_bound {p_bound}; too few for ARIMA, kept unfiltered",
                     stacklevel=2,
                 )
                 continue
-            for col, raw, (mean, _) in zip((ix, iy), (x, y), fits, strict=True):
+            for axis, raw, (mean, _) in zip((0, 1), (x, y), fits, strict=True):
                 mean[0] = raw[0]
-                values[:, col] = mean
+                xy[:, j, axis] = mean
         else:
             fx, mask_x = spline_fill(x, window)
             fy, mask_y = spline_fill(y, window)
             if (~np.isnan(x)).sum() < 4:
                 warnings.warn(
-                    f"{label}{_label(key)}: fewer than 4 predictions; gaps left unfilled",
+                    f"{label}{name}: fewer than 4 predictions; gaps left unfilled",
                     stacklevel=2,
                 )
-            values[:, ix], values[:, iy] = fx, fy
-            values[mask_x | mask_y, ip] = SPLINE_LIKELIHOOD
-    return pd.DataFrame(values, index=df.index, columns=df.columns)
+            xy[:, j, 0], xy[:, j, 1] = fx, fy
+            likelihood[mask_x | mask_y, j] = SPLINE_LIKELIHOOD
+    filtered = with_points(with_points(ds, xy, keys), likelihood, keys, "confidence")
+    return to_frame(filtered).set_axis(df.index, axis=0)
 
 
 # -- skeleton -----------------------------------------------------------------------------------
@@ -280,36 +270,37 @@ def skeleton_features(
     """
     if not skeleton:
         raise ValueError(f"{where or 'config'}: no skeleton defined (config key 'skeleton')")
-    points = {key: (ix, iy, ip) for key, ix, iy, ip in point_columns(df)}
-    values = df.to_numpy(dtype=float)
-    individuals = list(dict.fromkeys(key[1] for key in points)) if df.columns.nlevels == 4 else []
-    groups = [(ind, (ind,)) for ind in individuals if ind != "single"] or [("", ())]
-    scorer = str(df.columns.get_level_values("scorer")[0]) if df.shape[1] else ""
+    ds = to_dataset(df)
+    keys = set(point_keys(ds))
+    xy, likelihood = ds["position"], ds["confidence"]
+    multi = ds.attrs["multianimal"]
+    individuals = [str(i) for i in ds["individuals"].values if str(i) != SINGLE]
     features: dict[str, np.ndarray] = {}
-    for ind, prefix in groups:
+    for ind in individuals:
         for bone in skeleton:
             if len(bone) != 2:
                 raise ValueError(f"{where}: skeleton entry {list(bone)} is not a pair")
             ends = []
             for bp in bone:
-                found = points.get((scorer, *prefix, str(bp)))
-                if found is None:
+                if (ind, str(bp)) not in keys:
                     raise ValueError(
                         f"{where}: skeleton body part {bp!r} is not in the pose data "
-                        f"(body parts: {', '.join(dict.fromkeys(k[-1] for k in points))})"
+                        f"(body parts: {', '.join(str(k) for k in ds['keypoints'].values)})"
                     )
-                ends.append(values[:, list(found)])
+                at = {"individuals": ind, "keypoints": str(bp)}
+                point = xy.sel(at)
+                ends.append(
+                    np.stack(
+                        [point.sel(space="x"), point.sel(space="y"), likelihood.sel(at)], axis=1
+                    )
+                )
             (x1, y1, p1), (x2, y2, p2) = (e.T for e in ends)
             dx, dy = x2 - x1, y2 - y1
             angle = np.degrees(np.arctan2(dy, dx)) % 360.0
             angle[angle >= 360.0] -= 360.0  # -1e-15 % 360 rounds to 360
-            name = "_".join([*([ind] if ind else []), str(bone[0]), str(bone[1])])
+            name = "_".join([*([ind] if multi else []), str(bone[0]), str(bone[1])])
             features[name] = np.stack([np.hypot(dx, dy), angle, np.minimum(p1, p2)], axis=1)
-    columns = pd.MultiIndex.from_tuples(
-        [(name, f) for name in features for f in ("length", "orientation", "likelihood")]
-    )
-    data = np.concatenate(list(features.values()), axis=1)
-    return pd.DataFrame(data, index=df.index, columns=columns)
+    return skeleton_table(features, df.index)
 
 
 # -- files of one video -------------------------------------------------------------------------

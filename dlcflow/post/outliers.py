@@ -40,6 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from dlcflow.core.draw import colors_bgr, draw_points
 from dlcflow.core.fileio import atomic_write_text
@@ -47,8 +48,10 @@ from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.video import VideoError, VideoReader, video_info
 from dlcflow.core.videofiles import list_videos
-from dlcflow.io.labels import read_machine_labels, row_index, write_machine_labels
+from dlcflow.data.pose import point_keys, point_name, points_array, select_keys
+from dlcflow.io.labels import LABELED_DATA, read_machine_labels, write_machine_labels
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
+from dlcflow.io.tables import IMAGE_ROWS, to_dataset, to_frame
 from dlcflow.labeling.frames import (
     _move_into_place,
     cluster_representatives,
@@ -58,7 +61,7 @@ from dlcflow.labeling.frames import (
     read_manifest,
     select_uniform,
 )
-from dlcflow.post.filters import find_pose_file, fit_sarimax, point_columns
+from dlcflow.post.filters import find_pose_file, fit_sarimax
 from dlcflow.project.create import add_videos
 from dlcflow.project.paths import Project, frame_name
 
@@ -153,26 +156,6 @@ def config_lock(project: Project) -> Iterator[None]:
 
 
 # -- detection ----------------------------------------------------------------------------------
-def _selected_points(
-    df: pd.DataFrame, bodyparts: Sequence[str] | str
-) -> list[tuple[tuple[str, ...], int, int, int]]:
-    points = point_columns(df)
-    if isinstance(bodyparts, str) and bodyparts == "all":
-        return points
-    wanted = [bodyparts] if isinstance(bodyparts, str) else [str(b) for b in bodyparts]
-    present = {key[-1] for key, *_ in points}
-    unknown = [b for b in wanted if b not in present]
-    if unknown:
-        raise ValueError(
-            f"comparisonbodyparts {', '.join(unknown)} not in the pose data "
-            f"(body parts: {', '.join(dict.fromkeys(k[-1] for k, *_ in points))})"
-        )
-    chosen = [p for p in points if p[0][-1] in wanted]
-    if not chosen:
-        raise ValueError("no valid body parts selected (comparisonbodyparts)")
-    return chosen
-
-
 def find_outliers(
     df: pd.DataFrame,
     options: OutlierOptions | None = None,
@@ -202,22 +185,22 @@ def find_outliers(
             )
         return inside
     outlieralgorithm = opts.outlieralgorithm
-    points = _selected_points(df, opts.comparisonbodyparts)
-    values = df.to_numpy(float)[first:last]
-    x = values[:, [ix for _, ix, _, _ in points]]
-    y = values[:, [iy for _, _, iy, _ in points]]
-    p = values[:, [ip for *_, ip in points]]
-    if values.shape[0] and np.isnan(x).all(axis=0).any():
-        empty = [_name(k) for (k, *_), e in zip(points, np.isnan(x).all(axis=0), strict=True) if e]
+    ds = to_dataset(df)
+    keys = select_keys(ds, opts.comparisonbodyparts)
+    xy = points_array(ds, keys)  # (frames, points, 2)
+    x, y = xy[first:last, :, 0], xy[first:last, :, 1]
+    p = points_array(ds, keys, "confidence")[first:last]
+    if x.shape[0] and np.isnan(x).all(axis=0).any():
+        empty = [point_name(ds, k) for k, e in zip(keys, np.isnan(x).all(axis=0), strict=True) if e]
         warnings.warn(f"{label}no predictions for {', '.join(empty)}", stacklevel=2)
     with np.errstate(invalid="ignore"):
         if outlieralgorithm == "uncertain":
             flagged = (p < p_bound).any(axis=1)
         elif outlieralgorithm == "jump":
             # the first frame of the range is compared with the frame before it, if any
-            before = df.to_numpy(float)[first - 1 : first] if first > 0 else values[:0]
-            bx = np.concatenate([before[:, [ix for _, ix, _, _ in points]], x])
-            by = np.concatenate([before[:, [iy for _, _, iy, _ in points]], y])
+            before = xy[first - 1 : first] if first > 0 else xy[:0]
+            bx = np.concatenate([before[..., 0], x])
+            by = np.concatenate([before[..., 1], y])
             moved = np.hypot(np.diff(bx, axis=0), np.diff(by, axis=0)) > epsilon
             flagged = np.zeros(len(x), bool)
             flagged[len(x) - len(moved) :] = moved.any(axis=1)
@@ -229,7 +212,7 @@ def find_outliers(
                 fy = fit_sarimax(y[:, j], p[:, j], *sarimax)
                 if fx is None or fy is None:
                     warnings.warn(
-                        f"{label}{_name(points[j][0])}: too few frames with likelihood >= "
+                        f"{label}{point_name(ds, keys[j])}: too few frames with likelihood >= "
                         f"{p_bound} to fit a model; not compared",
                         stacklevel=2,
                     )
@@ -246,10 +229,6 @@ def find_outliers(
                 flagged = np.zeros(len(mean), bool)
                 flagged[top] = True
     return [int(i) + first for i in np.flatnonzero(flagged)]
-
-
-def _name(key: tuple[str, ...]) -> str:
-    return "/".join(key[1:]) if len(key) > 1 else key[0]
 
 
 # -- selection and writing ----------------------------------------------------------------------
@@ -288,12 +267,12 @@ def _machine_rows(
     df: pd.DataFrame, picks: Sequence[int], stem: str, nframes: int, shift: tuple[float, float]
 ) -> pd.DataFrame:
     """The machine-label rows of the picked frames (coordinates moved by ``shift``)."""
-    rows = df.iloc[list(picks)].copy()
-    coords = rows.columns.get_level_values("coords")
-    rows.loc[:, coords == "x"] += shift[0]
-    rows.loc[:, coords == "y"] += shift[1]
-    rows.index = row_index(("labeled-data", stem, frame_name(i, nframes)) for i in picks)
-    return rows
+    ds = to_dataset(df).isel(time=list(picks))
+    ds["position"] = ds["position"] + xr.DataArray(list(shift), coords={"space": ["x", "y"]})
+    images = [f"{LABELED_DATA}/{stem}/{frame_name(i, nframes)}" for i in picks]
+    ds = ds.assign_coords(time=np.array(images, dtype=object))
+    ds.attrs["rows"] = IMAGE_ROWS
+    return to_frame(ds)
 
 
 def _append(existing_path: Path, new: pd.DataFrame) -> pd.DataFrame:
@@ -320,20 +299,18 @@ def _draw_labeled(
     """``savelabeled``: copies of the frames with their machine labels (likelihood >
     pcutoff) drawn on them, ``img<index>labeled.png`` as DLC names them."""
     cfg = project.cfg
-    points = point_columns(rows)
-    colors = colors_bgr(len(points), str(cfg.get("colormap") or "rainbow"))
+    ds = to_dataset(rows)
+    keys = point_keys(ds)
+    xy_all = points_array(ds, keys)
+    likelihood = points_array(ds, keys, "confidence")
+    colors = colors_bgr(len(keys), str(cfg.get("colormap") or "rainbow"))
     pcutoff = float(cfg.get("pcutoff", 0.6))
     size, alpha = 2 * float(cfg.get("dotsize", 8)), float(cfg.get("alphavalue", 0.7))
     folder.mkdir(parents=True, exist_ok=True)
-    for (_, frame), key, row in zip(frames.items(), rows.index, rows.to_numpy(float), strict=True):
+    for i, ((_, frame), key) in enumerate(zip(frames.items(), rows.index, strict=True)):
         with np.errstate(invalid="ignore"):
-            xy = np.array(
-                [
-                    [row[ix], row[iy]] if row[ip] > pcutoff else [np.nan, np.nan]
-                    for _, ix, iy, ip in points
-                ]
-            )
-        img = draw_points(frame.copy(), xy.reshape(-1, 2), colors, "o", size, alpha)
+            xy = np.where((likelihood[i] > pcutoff)[:, None], xy_all[i], np.nan)
+        img = draw_points(frame.copy(), xy, colors, "o", size, alpha)
         out = folder / f"{Path(str(key[2])).stem}labeled.png"
         if not cv2.imwrite(str(out), img):
             raise OSError(f"{out}: cannot write PNG")
