@@ -1,5 +1,6 @@
 """DLC project config.yaml: DLC's template and defaults, reading with validation, atomic
-writing. Paths and project creation live in :mod:`dlcflow.project.paths`."""
+writing. Paths live in :mod:`dlcflow.project.paths`, project creation in
+:mod:`dlcflow.project.create`."""
 
 from __future__ import annotations
 
