@@ -16,12 +16,13 @@ JSON object; :func:`read_export_metadata`):
   score-map size ``(2*ceil(H/16), 2*ceil(W/16))``;
 - ``outputs``: ``prob`` (B, h, w, J) sigmoid part probabilities, ``locref`` (B, J, 2) the
   location refinement of each part at its maximum in ``prob`` (the only place decoding
-  reads it; :func:`dlcflow.inference.onnxgraph.locref_at_maxima`);
+  reads it; :func:`dlcflow.inference.onnxlocref.locref_at_maxima`);
 - ``pose_cfg``: what decoding and the result tables need -- ``net_type``, ``num_joints``,
   ``all_joints_names``, ``stride``, ``locref_stdev``, ``location_refinement``;
 - ``snapshot``, ``snapshot_iteration`` and ``snapshot_fingerprint`` (a hash of the
   snapshot's ``.index`` file, so that a retrained snapshot of the same name is noticed);
-- ``graph_rewrites``: the exact rewrites applied for speed (:mod:`dlcflow.inference.onnxgraph`);
+- ``graph_rewrites``: the exact rewrites applied for speed (:mod:`dlcflow.inference.onnxgraph`,
+  :mod:`dlcflow.inference.onnxlocref`);
 - ``verified``: the largest differences to TensorFlow measured at export; versions.
 
 :class:`OnnxEngine` runs an export (registered as ``"onnx"`` in
@@ -159,7 +160,7 @@ class OnnxEngine:
     threads which decode video and outputs get the CPU while the network waits. On the
     CPU, tensors narrower than the blocks of ONNX Runtime's kernels on this CPU
     (:func:`nchwc_block`) are padded with zero channels as the model is loaded
-    (:func:`dlcflow.inference.onnxgraph.pad_channels`; :attr:`padded_tensors` says how many).
+    (:func:`dlcflow.inference.onnxpad.pad_channels`; :attr:`padded_tensors` says how many).
     ``providers`` defaults to :func:`dlcflow.inference.predict.onnx_providers`. :attr:`metadata`
     is the export's record (see :func:`export_facts`); :meth:`check` compares it with a
     pose_cfg and snapshot. TensorFlow is not imported.
@@ -232,14 +233,14 @@ class OnnxEngine:
     def _model(self, cpu: bool) -> tuple[str | bytes, int]:
         """The export for ONNX Runtime and how many tensors were padded: on a CPU whose
         blocked kernels take more channels than some tensors have, with those padded
-        (:func:`dlcflow.inference.onnxgraph.pad_channels`, exact; ~2.5% for MobileNetV2-0.35 with
+        (:func:`dlcflow.inference.onnxpad.pad_channels`, exact; ~2.5% for MobileNetV2-0.35 with
         AVX-512), else the file as it is."""
         block = nchwc_block() if cpu else 0
         if not block:
             return str(self.path), 0
         import onnx  # noqa: PLC0415
 
-        from dlcflow.inference.onnxgraph import pad_channels  # noqa: PLC0415
+        from dlcflow.inference.onnxpad import pad_channels  # noqa: PLC0415
 
         try:
             model = onnx.load(str(self.path))
@@ -419,7 +420,7 @@ def export_snapshot(
     import tensorflow as tf  # noqa: PLC0415
     import tf2onnx  # noqa: PLC0415
 
-    from dlcflow.inference import onnxgraph  # noqa: PLC0415
+    from dlcflow.inference import onnxgraph, onnxlocref  # noqa: PLC0415
     from dlcflow.training import nets  # noqa: PLC0415
 
     log(f"Exporting {prefix.name} ({cfg.get('net_type')}) to {target}")
@@ -438,7 +439,7 @@ def export_snapshot(
         rewrites = []
         if fold and onnxgraph.fold_input_scaling(proto):
             rewrites.append("input scaling folded into the first convolution")
-        if fold and onnxgraph.locref_at_maxima(proto):
+        if fold and onnxlocref.locref_at_maxima(proto):
             rewrites.append("location refinement computed at each part's maximum only")
         if fold and (heads := onnxgraph.deconv_heads_as_convs(proto)):
             rewrites.append(f"{heads} stride-2 transposed convolutions as convolutions")

@@ -144,7 +144,7 @@ def decode(
     locref ``(B, h, w, 2J)`` (a single ``(h, w, J)`` map counts as ``B = 1``): per body
     part the argmax cell (the first maximum in row-major order), refined by its locref
     offset. ``locref`` may also be ``(B, J, 2)``: the offsets at those maxima already
-    (:func:`dlcflow.inference.onnxgraph.locref_at_maxima`)."""
+    (:func:`dlcflow.inference.onnxlocref.locref_at_maxima`)."""
     prob = np.asarray(prob)
     locref = np.asarray(locref)
     if prob.ndim == 3:
