@@ -175,10 +175,10 @@ def calibrated_model(cfg: dict, images: np.ndarray) -> object:
 def test_every_backbone_family_agrees(net_type: str, tmp_path: Path) -> None:
     """Random weights, two 75x101 images (not multiples of 16): raw outputs and decoded
     poses agree. (MobileNetV2, the third family, is the trained model of the tests above.)"""
+    from dlcflow.inference.decode import locref_at
     from dlcflow.inference.export import OnnxEngine, export_snapshot, read_export_metadata
     from dlcflow.inference.predict import TensorFlowEngine, decode_outputs
     from dlcflow.training import nets
-    from dlcflow.training.targets import locref_at
 
     cfg = {
         "net_type": net_type,

@@ -221,9 +221,9 @@ def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -
     those: the 32-channel features are then read by the heads' convolution alone."""
     import onnx
 
+    from dlcflow.inference.decode import locref_at
     from dlcflow.inference.onnxgraph import deconv_heads_as_convs
     from dlcflow.inference.onnxlocref import locref_at_maxima
-    from dlcflow.training.targets import locref_at
 
     model = heads_model(features=32, widen=widen)
     proto = export(model, tmp_path / "heads.onnx")

@@ -2,7 +2,7 @@
 
 Most tests use a stand-in engine whose output is under the test's control: it finds
 coloured squares in each image and returns score maps that decode (through the one
-decoding path, ``dlcflow.training.targets.decode``) to the squares' centres, so coordinates,
+decoding path, ``dlcflow.inference.decode.decode``) to the squares' centres, so coordinates,
 cropping and frame bookkeeping can be checked to the pixel without training a network.
 """
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
+from dlcflow.inference.decode import locref_at
 from dlcflow.inference.predict import (
     StaleExportError,
     available_cpus,
@@ -64,7 +65,6 @@ from dlcflow.inference.predict import (
 )
 from dlcflow.project.paths import Project, onnx_export_of, snapshot_iteration
 from dlcflow.project.posecfg import load_pose_cfg
-from dlcflow.training.targets import locref_at
 
 __all__ = [
     "EXPORT_CFG_KEYS",

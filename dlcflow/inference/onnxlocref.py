@@ -1,7 +1,7 @@
 """The rewrite of an export's location refinement: computed at each part's maximum only.
 
 Decoding reads the location refinement only at each part's maximum
-(:func:`dlcflow.training.targets.decode`), so :func:`locref_at_maxima` makes the export
+(:func:`dlcflow.inference.decode.decode`), so :func:`locref_at_maxima` makes the export
 compute it only there (from the features at 2x2 positions) instead of as a dense map; the
 dense head was two thirds of the heads' arithmetic. Where the features are a 1x1
 convolution of a narrower tensor (MobileNetV2's last layer, 112 to 1280 channels), that
@@ -72,7 +72,7 @@ def locref_at_maxima(model: Any, prob: str = "prob", locref: str = "locref") -> 
     maximum. The graph output ``locref`` (B, h, w, 2J), DLC's 3x3, stride-2 transposed
     convolution of the features with SAME padding (``out[y] = full[y]`` for ``y < 2H``),
     becomes ``(B, J, 2)``: for each part, the first maximum of ``prob`` (B, h, w, J) in
-    row-major order (NumPy's ``argmax``, as :func:`dlcflow.training.targets.decode`) is at output
+    row-major order (NumPy's ``argmax``, as :func:`dlcflow.inference.decode.decode`) is at output
     ``(2i + a, 2j + b)``; it gathers the features at the 2x2 inputs ``(i + di, j + dj)``,
     ``di, dj`` in ``{-1, 0}``, applies every tap to them (a matrix product, 18J x C by
     C x 4J) and adds taps ``(a - 2di, b - 2dj)`` of the inputs inside the image, plus the

@@ -15,7 +15,7 @@ beside it) with ONNX Runtime;
 both are registered in :data:`ENGINES`, and :func:`make_engine` also takes ``"auto"``
 (:func:`choose_engine`: ONNX Runtime when a current export exists, TensorFlow when there
 is none or when TensorFlow has a GPU to run on). Every engine's output goes through the
-same decoding, :func:`dlcflow.training.targets.decode` (argmax + location refinement), in
+same decoding, :func:`dlcflow.inference.decode.decode` (argmax + location refinement), in
 :func:`decode_outputs`.
 
 Threads: an engine uses at most :func:`thread_budget` CPU threads -- the ``threads``
@@ -47,6 +47,7 @@ import cv2
 import numpy as np
 
 from dlcflow.core.log import log
+from dlcflow.inference.decode import LOCREF_STDEV, STRIDE, decode
 from dlcflow.project.paths import Project, onnx_export_of
 from dlcflow.project.posecfg import load_pose_cfg
 
@@ -324,14 +325,12 @@ def make_engine(
 # -- decoding --------------------------------------------------------------------------------
 def decode_outputs(prob: np.ndarray, locref: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
     """(B, J, 3) x, y, likelihood from the network outputs, with the pose_cfg's ``stride``,
-    ``locref_stdev`` and ``location_refinement`` (:func:`dlcflow.training.targets.decode`)."""
-    from dlcflow.training.targets import decode  # noqa: PLC0415 (NumPy only, but a sibling of nets)
-
+    ``locref_stdev`` and ``location_refinement`` (:func:`dlcflow.inference.decode.decode`)."""
     return decode(
         np.asarray(prob),
         np.asarray(locref),
-        stride=float(cfg.get("stride", 8)),
-        locref_stdev=float(cfg.get("locref_stdev", 7.2801)),
+        stride=float(cfg.get("stride", STRIDE)),
+        locref_stdev=float(cfg.get("locref_stdev", LOCREF_STDEV)),
         location_refinement=bool(cfg.get("location_refinement", True)),
     )
 
