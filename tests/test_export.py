@@ -282,7 +282,7 @@ def test_auto_on_gpu_nodes(
 
 
 def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlcflow.inference.predict import available_cpus, thread_budget
+    from dlcflow.core.threads import available_cpus, thread_budget
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert thread_budget(None) is None

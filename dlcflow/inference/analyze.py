@@ -445,7 +445,7 @@ def analyze_videos(
     margin)`` turns on dynamic cropping (batch size 1). Videos whose ``.h5`` exists are
     skipped unless ``force``. ``gputouse`` sets ``CUDA_VISIBLE_DEVICES``; ``threads``
     limits the engine's CPU threads (so does ``OMP_NUM_THREADS``; see
-    :func:`dlcflow.inference.predict.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when the
+    :func:`dlcflow.core.threads.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when the
     snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
     not or when TensorFlow has a GPU; :func:`dlcflow.inference.predict.choose_engine`),
     ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory

@@ -52,15 +52,13 @@ import numpy as np
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
+from dlcflow.core.threads import available_cpus, configure_threads, thread_budget
 from dlcflow.inference.decode import locref_at
 from dlcflow.inference.predict import (
     StaleExportError,
-    available_cpus,
-    configure_threads,
     model_setup,
     onnx_providers,
     select_snapshots,
-    thread_budget,
     training_fraction,
 )
 from dlcflow.project.paths import Project, onnx_export_of, snapshot_iteration
@@ -149,7 +147,7 @@ def export_facts(cfg: Mapping[str, Any]) -> dict[str, Any]:
 class OnnxEngine:
     """An exported snapshot (``snapshot-<n>.onnx``) run by ONNX Runtime.
 
-    ``threads`` (with ``OMP_NUM_THREADS``: :func:`~dlcflow.inference.predict.thread_budget`;
+    ``threads`` (with ``OMP_NUM_THREADS``: :func:`~dlcflow.core.threads.thread_budget`;
     default: the CPUs available) is how many CPU threads it runs on. On the CPU they are
     ``streams`` sessions (default: one per thread, at most :data:`MAX_STREAMS`) of ``threads //
     streams`` intra-op threads each, and the frames of a batch are spread over them, one

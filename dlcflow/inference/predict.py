@@ -18,10 +18,8 @@ is none or when TensorFlow has a GPU to run on). Every engine's output goes thro
 same decoding, :func:`dlcflow.inference.decode.decode` (argmax + location refinement), in
 :func:`decode_outputs`.
 
-Threads: an engine uses at most :func:`thread_budget` CPU threads -- the ``threads``
-asked for (Snakemake's ``threads``), ``OMP_NUM_THREADS`` and the CPUs the process may
-run on (its affinity, e.g. a SLURM allocation), the smallest of them -- so that parallel
-jobs on one node do not oversubscribe it.
+Threads: an engine uses at most :func:`dlcflow.core.threads.thread_budget` CPU threads, so
+that parallel jobs on one node do not oversubscribe it.
 
 :func:`predict_images` predicts on labeled frames (evaluation): images of different sizes
 are batched by size, and ``scale`` feeds them resized (DLC's ``rescale`` evaluation) with
@@ -47,6 +45,7 @@ import cv2
 import numpy as np
 
 from dlcflow.core.log import log
+from dlcflow.core.threads import configure_threads, thread_budget
 from dlcflow.inference.decode import LOCREF_STDEV, STRIDE, decode
 from dlcflow.project.paths import Project, onnx_export_of
 from dlcflow.project.posecfg import load_pose_cfg
@@ -59,9 +58,7 @@ __all__ = [
     "ModelSetup",
     "StaleExportError",
     "TensorFlowEngine",
-    "available_cpus",
     "choose_engine",
-    "configure_threads",
     "decode_outputs",
     "describe_engine",
     "make_engine",
@@ -75,7 +72,6 @@ __all__ = [
     "select_snapshots",
     "submit",
     "tensorflow_sees_gpu",
-    "thread_budget",
     "training_fraction",
 ]
 
@@ -92,63 +88,13 @@ class Engine(Protocol):
 EngineFactory = Callable[[Mapping[str, Any], Path], Engine]
 
 
-#: Environment variables read as a limit on CPU threads (OpenMP's convention).
-THREAD_ENV = ("OMP_NUM_THREADS",)
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity: a cgroup/SLURM allocation, ``taskset``)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def thread_budget(threads: int | None = None) -> int | None:
-    """CPU threads an engine may use: the smallest of ``threads`` (Snakemake's), the
-    ``OMP_NUM_THREADS`` environment variable and :func:`available_cpus`; None when neither
-    ``threads`` nor the variable is set (the runtime's own default then applies)."""
-    limits = []
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, not {threads!r}")
-        limits.append(threads)
-    for name in THREAD_ENV:
-        value = os.environ.get(name, "").split(",")[0].strip()
-        if value.isdigit() and int(value) > 0:
-            limits.append(int(value))
-    return min([*limits, available_cpus()]) if limits else None
-
-
-def configure_threads(threads: int | None) -> None:
-    """Limit TensorFlow's intra-op threads to ``threads`` (None: TensorFlow's default).
-
-    Only possible before TensorFlow has run anything; later it warns and changes nothing.
-    """
-    if threads is None:
-        return
-    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when an engine is made)
-
-    if int(threads) < 1:
-        raise ValueError(f"threads must be a positive integer, not {threads}")
-    try:
-        if tf.config.threading.get_intra_op_parallelism_threads() != int(threads):
-            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-            tf.config.threading.set_inter_op_parallelism_threads(min(2, int(threads)))
-    except RuntimeError:
-        warnings.warn(
-            f"threads={threads} ignored: TensorFlow already runs with its thread pools set",
-            stacklevel=3,
-        )
-
-
 class TensorFlowEngine:
     """A snapshot run by TensorFlow: ``nets.inference_model`` in a ``tf.function`` whose
     input has dynamic batch, height and width (one trace serves every frame size).
 
     ``pose_cfg`` is a pose_cfg dict or the path of a pose_cfg.yaml; ``snapshot_prefix``
     the checkpoint prefix (``.../train/snapshot-<n>``); ``threads`` limits TensorFlow's
-    intra-op threads (with ``OMP_NUM_THREADS``: :func:`thread_budget`).
+    thread pools (with ``OMP_NUM_THREADS``: :func:`~dlcflow.core.threads.thread_budget`).
     """
 
     name = "tensorflow"
@@ -160,7 +106,7 @@ class TensorFlowEngine:
         threads: int | None = None,
     ) -> None:
         configure_threads(thread_budget(threads))
-        import tensorflow as tf  # noqa: PLC0415
+        import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when its engine is made)
 
         from dlcflow.training import nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
 
