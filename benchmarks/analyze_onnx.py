@@ -96,7 +96,8 @@ def default_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
 
 def eager_model(config: Path) -> Callable[[np.ndarray], object]:
     """The project's last snapshot as a Keras model called eagerly on a batch."""
-    from dlcflow.inference.predict import TensorFlowEngine, model_setup  # noqa: PLC0415
+    from dlcflow.inference.predict import TensorFlowEngine  # noqa: PLC0415
+    from dlcflow.project.models import model_setup  # noqa: PLC0415
 
     project = Project(config)
     setup = model_setup(project, project.training_fractions[0], 1)

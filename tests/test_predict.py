@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 
 from dlcflow.inference.analyze import analyze_videos, count_frames, list_videos
-from dlcflow.inference.predict import predict_batch, predict_images, select_snapshots
+from dlcflow.inference.predict import predict_batch, predict_images
 from dlcflow.project import posecfg
+from dlcflow.project.models import select_snapshots
 from dlcflow.project.paths import Project, create_new_project, read_config, write_config
 
 W, H = 160, 120

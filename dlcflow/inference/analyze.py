@@ -4,12 +4,13 @@ The video is streamed, never loaded: a background thread decodes frames
 (:class:`dlcflow.core.video.VideoReader`) into a few reusable float32 batch buffers and hands
 them over a bounded queue; the calling thread only feeds the engine, submitting the next
 batch before it waits for the current one where the engine can take it
-(:func:`dlcflow.inference.predict.submit`); a third thread decodes the network outputs (argmax +
-location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
+(:func:`dlcflow.inference.predict.submit`); a third thread decodes the network outputs (argmax
++ location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
 works on the next batch. Memory does not grow with the video's length beyond that
 array. The engine is TensorFlow or ONNX Runtime (``engine="auto"``:
-:func:`dlcflow.inference.predict.choose_engine`); with ONNX Runtime TensorFlow is not imported at
-all. Both share the decoding (:func:`dlcflow.inference.predict.decode_outputs`).
+:func:`dlcflow.inference.predict.choose_engine`); with ONNX Runtime TensorFlow is not imported
+at all. Both share the decoding (:func:`dlcflow.inference.predict.decode_outputs`). The
+model is chosen by :func:`dlcflow.project.models.model_snapshots`.
 
 Outputs (DLC 2.3's, see ``shared/DLC_FORMATS.md``), all written atomically:
 
@@ -51,18 +52,15 @@ from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video
 from dlcflow.inference.predict import (
     Engine,
     EngineFactory,
-    ModelSetup,
     decode_outputs,
     make_engine,
-    model_setup,
     predict_batch,
     runs_on_cpu,
-    select_snapshots,
     submit,
-    training_fraction,
 )
 from dlcflow.io.hdf import write_frame
-from dlcflow.project.paths import Project, collect_videos, snapshot_iteration
+from dlcflow.project.models import ModelSetup, model_snapshots
+from dlcflow.project.paths import Project, collect_videos
 
 __all__ = ["FrameBatches", "analyze_videos", "count_frames", "list_videos", "write_analysis"]
 
@@ -445,8 +443,8 @@ def analyze_videos(
     margin)`` turns on dynamic cropping (batch size 1). Videos whose ``.h5`` exists are
     skipped unless ``force``. ``gputouse`` sets ``CUDA_VISIBLE_DEVICES``; ``threads``
     limits the engine's CPU threads (so does ``OMP_NUM_THREADS``; see
-    :func:`dlcflow.core.threads.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when the
-    snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
+    :func:`dlcflow.core.threads.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when
+    the snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
     not or when TensorFlow has a GPU; :func:`dlcflow.inference.predict.choose_engine`),
     ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
     ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
@@ -460,11 +458,10 @@ def analyze_videos(
         )
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
-    fraction = training_fraction(project, trainingsetindex)
-    setup = model_setup(project, fraction, shuffle, modelprefix)
-    index = project.cfg.get("snapshotindex", -1) if snapshot_index is None else snapshot_index
-    snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[0]
-    scorer = project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+    setup, (model,) = model_snapshots(
+        project, shuffle, trainingsetindex, snapshot_index, modelprefix, allow_all=False
+    )
+    snapshot, scorer = model.snapshot, model.scorer
     batch_size = int(batchsize if batchsize is not None else project.cfg.get("batch_size") or 1)
     if batch_size < 1:
         raise ValueError(f"batch size must be at least 1, not {batch_size}")

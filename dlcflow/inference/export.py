@@ -54,13 +54,8 @@ from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
 from dlcflow.core.threads import available_cpus, configure_threads, thread_budget
 from dlcflow.inference.decode import locref_at
-from dlcflow.inference.predict import (
-    StaleExportError,
-    model_setup,
-    onnx_providers,
-    select_snapshots,
-    training_fraction,
-)
+from dlcflow.inference.predict import StaleExportError, onnx_providers
+from dlcflow.project.models import model_snapshots
 from dlcflow.project.paths import Project, onnx_export_of, snapshot_iteration
 from dlcflow.project.posecfg import load_pose_cfg
 
@@ -507,8 +502,7 @@ def export_model(
     Writes ``train/snapshot-<n>.onnx`` beside the snapshot and returns its path (see
     :func:`export_snapshot` for ``force``, ``verify`` and ``threads``)."""
     project = Project(config)
-    fraction = training_fraction(project, trainingsetindex)
-    setup = model_setup(project, fraction, shuffle, modelprefix)
-    index = project.cfg.get("snapshotindex", -1) if snapshot_index is None else snapshot_index
-    snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[0]
-    return export_snapshot(setup.cfg, snapshot, force=force, verify=verify, threads=threads)
+    setup, (model,) = model_snapshots(
+        project, shuffle, trainingsetindex, snapshot_index, modelprefix, allow_all=False
+    )
+    return export_snapshot(setup.cfg, model.snapshot, force=force, verify=verify, threads=threads)

@@ -25,8 +25,6 @@ that parallel jobs on one node do not oversubscribe it.
 are batched by size, and ``scale`` feeds them resized (DLC's ``rescale`` evaluation) with
 the predictions scaled back to the original pixels.
 
-This module also chooses models the DLC way (:func:`model_setup`: the test pose_cfg of a
-training fraction and shuffle, snapshots picked by the config's ``snapshotindex``).
 TensorFlow is imported only when a TensorFlow engine is made (or, for ``"auto"``, when an
 NVIDIA GPU is present and TensorFlow is asked whether it can use it); ONNX Runtime only
 when an ONNX engine is made.
@@ -35,9 +33,7 @@ when an ONNX engine is made.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -47,7 +43,7 @@ import numpy as np
 from dlcflow.core.log import log
 from dlcflow.core.threads import configure_threads, thread_budget
 from dlcflow.inference.decode import LOCREF_STDEV, STRIDE, decode
-from dlcflow.project.paths import Project, onnx_export_of
+from dlcflow.project.paths import onnx_export_of
 from dlcflow.project.posecfg import load_pose_cfg
 
 __all__ = [
@@ -55,24 +51,19 @@ __all__ = [
     "ENGINE_NAMES",
     "Engine",
     "EngineFactory",
-    "ModelSetup",
     "StaleExportError",
     "TensorFlowEngine",
     "choose_engine",
     "decode_outputs",
     "describe_engine",
     "make_engine",
-    "model_setup",
     "onnx_providers",
     "predict_batch",
     "predict_images",
     "read_image_rgb",
-    "rebase",
     "runs_on_cpu",
-    "select_snapshots",
     "submit",
     "tensorflow_sees_gpu",
-    "training_fraction",
 ]
 
 
@@ -387,95 +378,3 @@ def predict_images(
     finally:
         bar.close()
     return out if out is not None else np.zeros((0, 0, 3))
-
-
-# -- models ----------------------------------------------------------------------------------
-def rebase(project: Project, path: Path, modelprefix: str = "") -> Path:
-    """``path`` (inside the project) moved under ``<project>/<modelprefix>/`` (DLC's
-    ``modelprefix`` puts dlc-models and evaluation-results in a sub-folder)."""
-    if not modelprefix:
-        return path
-    return project.root / modelprefix / path.relative_to(project.root)
-
-
-def training_fraction(project: Project, trainingsetindex: int) -> float:
-    """The config's ``TrainingFraction[trainingsetindex]`` (one-line error when out of range)."""
-    fractions = project.training_fractions
-    if not isinstance(trainingsetindex, int) or not 0 <= trainingsetindex < len(fractions):
-        raise ValueError(
-            f"trainingsetindex {trainingsetindex!r} must be an integer from 0 to "
-            f"{len(fractions) - 1} (TrainingFraction: {fractions})"
-        )
-    return fractions[trainingsetindex]
-
-
-@dataclass(frozen=True)
-class ModelSetup:
-    """One trained model of a project: its test pose_cfg and its snapshots."""
-
-    fraction: float
-    shuffle: int
-    test_cfg_path: Path
-    cfg: dict[str, Any]  # the test pose_cfg over DLC's code defaults
-    snapshots: list[Path]  # complete snapshots sorted by iteration
-
-    @property
-    def net_type(self) -> str:
-        return str(self.cfg.get("net_type", "resnet_50"))
-
-    @property
-    def bodyparts(self) -> list[str]:
-        return [str(b) for b in self.cfg["all_joints_names"]]
-
-
-def model_setup(
-    project: Project, fraction: float, shuffle: int, modelprefix: str = ""
-) -> ModelSetup:
-    """The test pose_cfg and the snapshots of a training fraction and shuffle."""
-    test_cfg = rebase(project, project.pose_cfg(fraction, shuffle, "test"), modelprefix)
-    if not test_cfg.is_file():
-        raise FileNotFoundError(
-            f"{test_cfg}: no model for iteration {project.iteration}, shuffle {shuffle} and "
-            f"training fraction {fraction} (create the training dataset and train it first)"
-        )
-    cfg = load_pose_cfg(test_cfg)
-    from dlcflow.project.paths import list_snapshots  # noqa: PLC0415
-
-    train = rebase(project, project.train_folder(fraction, shuffle), modelprefix)
-    snapshots = list_snapshots(train)
-    if not snapshots:
-        raise FileNotFoundError(f"{train}: no snapshot (snapshot-<n>.index) yet; train first")
-    if project.bodyparts and list(cfg.get("all_joints_names", [])) != project.bodyparts:
-        warnings.warn(
-            f"{test_cfg}: body parts {cfg.get('all_joints_names')} differ from the config's "
-            f"{project.bodyparts}; the model's are used",
-            stacklevel=2,
-        )
-    return ModelSetup(fraction, shuffle, test_cfg, cfg, snapshots)
-
-
-def select_snapshots(
-    snapshots: Sequence[Path], snapshotindex: int | str, allow_all: bool = True
-) -> list[Path]:
-    """The snapshots that config ``snapshotindex`` picks: an index into the sorted list
-    (-1 = last) or ``"all"`` (every one; with ``allow_all=False`` the last, with a message)."""
-    if not snapshots:
-        raise FileNotFoundError("no snapshot to choose from (train the network first)")
-    if isinstance(snapshotindex, str) and snapshotindex.strip().lower() == "all":
-        if allow_all:
-            return list(snapshots)
-        log(
-            "snapshotindex is 'all': analyzing with the last snapshot "
-            f"({Path(snapshots[-1]).name}); use evaluate_network to compare snapshots"
-        )
-        return [snapshots[-1]]
-    try:
-        index = int(snapshotindex)
-    except (TypeError, ValueError):
-        raise ValueError(f"snapshotindex {snapshotindex!r} must be an integer or 'all'") from None
-    if not -len(snapshots) <= index < len(snapshots):
-        names = ", ".join(Path(s).name for s in snapshots)
-        raise IndexError(
-            f"snapshotindex {index} is out of range: {len(snapshots)} snapshot(s) ({names})"
-        )
-    return [snapshots[index]]

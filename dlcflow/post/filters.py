@@ -27,6 +27,7 @@ import pandas as pd
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
 from dlcflow.io.hdf import first_line, read_frame, write_frame
+from dlcflow.project.models import model_snapshots, training_fraction
 from dlcflow.project.paths import Project
 
 __all__ = [
@@ -370,24 +371,16 @@ def skeleton_file(
 # -- finding pose files -------------------------------------------------------------------------
 def analysis_scorer(project: Project, shuffle: int, trainingsetindex: int) -> str | None:
     """The scorer name of the config's snapshot of ``shuffle`` (None without a model)."""
-    from dlcflow.inference.predict import (  # noqa: PLC0415 (keeps this module light to import)
-        model_setup,
-        select_snapshots,
-        training_fraction,
-    )
-    from dlcflow.project.paths import snapshot_iteration  # noqa: PLC0415
-
-    fraction = training_fraction(project, trainingsetindex)
+    training_fraction(project, trainingsetindex)  # a bad index is an error, not "no model"
+    index = project.cfg.get("snapshotindex", -1)
+    index = -1 if str(index).strip().lower() == "all" else index
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            setup = model_setup(project, fraction, shuffle)
-        index = project.cfg.get("snapshotindex", -1)
-        index = -1 if str(index).strip().lower() == "all" else index
-        snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[-1]
+            _, models = model_snapshots(project, shuffle, trainingsetindex, index, allow_all=False)
     except (FileNotFoundError, IndexError, ValueError):
         return None
-    return project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+    return models[-1].scorer
 
 
 def find_pose_file(

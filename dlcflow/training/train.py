@@ -45,6 +45,7 @@ import numpy as np
 
 from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.threads import configure_threads, thread_budget
+from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, snapshot_iteration
 from dlcflow.project.posecfg import load_pose_cfg
 from dlcflow.training.augment import Augmenter, build_augmenter
@@ -446,15 +447,12 @@ def train_network(
     Returns the prefix of the final snapshot (``.../train/snapshot-<maxiters>``).
     """
     project = Project(config)
-    fractions = project.training_fractions
-    if not -len(fractions) <= trainingsetindex < len(fractions):
-        raise TrainError(
-            f"{project.config_path}: trainingsetindex {trainingsetindex} is out of range for "
-            f"TrainingFraction {fractions}"
-        )
+    try:
+        fraction = training_fraction(project, trainingsetindex)
+    except ValueError as err:
+        raise TrainError(str(err)) from None
     if project.multianimal:
         raise TrainError(f"{project.config_path}: multi-animal training is not supported yet")
-    fraction = fractions[trainingsetindex]
     pose_cfg_path = project.pose_cfg(fraction, shuffle, "train")
     if not pose_cfg_path.is_file():
         raise TrainError(f"{pose_cfg_path}: missing; create the training dataset first")

@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from dlcflow.core.video import VIDEO_EXTENSIONS
+from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
@@ -351,7 +352,7 @@ def analysis_inputs(project: Project, st: Settings, folder: str, stem: str, scor
     iterations (the current iteration if none has it yet), so an analysis made by an
     earlier iteration's model stays valid after ``dlcflow merge``."""
     shuffle, iterations = parse_scorer(scorer)
-    fraction = project.training_fractions[st.trainingsetindex]
+    fraction = training_fraction(project, st.trainingsetindex)
     snapshot = final_snapshot_index(project, fraction, shuffle, iterations)
     for it in range(project.iteration, -1, -1):
         candidate = final_snapshot_index(project, fraction, shuffle, iterations, it)
