@@ -1,4 +1,4 @@
-"""inference.predict / inference.analyze: decoding, image batches, and video analysis.
+"""inference.engines / images / analyze: decoding, image batches, and video analysis.
 
 Most tests use a stand-in engine whose output is under the test's control: it finds
 coloured squares in each image and returns score maps that decode (through the one
@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 
 from dlcflow.inference.analyze import analyze_videos, count_frames, list_videos
-from dlcflow.inference.predict import predict_batch, predict_images
+from dlcflow.inference.engines import predict_batch
+from dlcflow.inference.images import predict_images
 from dlcflow.project import posecfg
 from dlcflow.project.models import select_snapshots
 from dlcflow.project.paths import Project, create_new_project, read_config, write_config
@@ -460,7 +461,7 @@ def test_count_frames_and_errors(setup, tmp_path: Path) -> None:
 
 def test_tensorflow_engine_on_a_real_snapshot(setup) -> None:
     """The default engine: a snapshot of an untrained network, dynamic shapes, one trace."""
-    from dlcflow.inference.predict import TensorFlowEngine
+    from dlcflow.inference.engines import TensorFlowEngine
     from dlcflow.project.posecfg import load_pose_cfg
     from dlcflow.training import nets  # noqa: PLC0415
 

@@ -4,12 +4,12 @@ The video is streamed, never loaded: a background thread decodes frames
 (:class:`dlcflow.core.video.VideoReader`) into a few reusable float32 batch buffers and hands
 them over a bounded queue; the calling thread only feeds the engine, submitting the next
 batch before it waits for the current one where the engine can take it
-(:func:`dlcflow.inference.predict.submit`); a third thread decodes the network outputs (argmax
+(:func:`dlcflow.inference.engines.submit`); a third thread decodes the network outputs (argmax
 + location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
 works on the next batch. Memory does not grow with the video's length beyond that
 array. The engine is TensorFlow or ONNX Runtime (``engine="auto"``:
-:func:`dlcflow.inference.predict.choose_engine`); with ONNX Runtime TensorFlow is not imported
-at all. Both share the decoding (:func:`dlcflow.inference.predict.decode_outputs`). The
+:func:`dlcflow.inference.engines.choose_engine`); with ONNX Runtime TensorFlow is not imported
+at all. Both share the decoding (:func:`dlcflow.inference.engines.decode_outputs`). The
 model is chosen by :func:`dlcflow.project.models.model_snapshots`.
 
 Outputs (DLC 2.3's, see ``shared/DLC_FORMATS.md``), all written atomically:
@@ -49,7 +49,7 @@ from tqdm import tqdm
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
 from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
-from dlcflow.inference.predict import (
+from dlcflow.inference.engines import (
     Engine,
     EngineFactory,
     decode_outputs,
@@ -445,7 +445,7 @@ def analyze_videos(
     limits the engine's CPU threads (so does ``OMP_NUM_THREADS``; see
     :func:`dlcflow.core.threads.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when
     the snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
-    not or when TensorFlow has a GPU; :func:`dlcflow.inference.predict.choose_engine`),
+    not or when TensorFlow has a GPU; :func:`dlcflow.inference.engines.choose_engine`),
     ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
     ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
 

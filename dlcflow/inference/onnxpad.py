@@ -1,7 +1,7 @@
 """Channel padding of an export, applied when an engine loads it, for its CPU.
 
 ONNX Runtime's blocked (NCHWc) convolution kernels take whole blocks of channels (16
-floats with AVX-512, 8 with AVX2; :func:`dlcflow.inference.export.nchwc_block`) and run
+floats with AVX-512, 8 with AVX2; :func:`dlcflow.inference.onnxengine.nchwc_block`) and run
 a narrower input at a third of their speed. :func:`pad_channels` pads such tensors with
 zero channels where only plain convolutions make and read them, exactly.
 """

@@ -45,7 +45,8 @@ import pandas as pd
 from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
 from dlcflow.inference.analyze import prediction_columns
-from dlcflow.inference.predict import EngineFactory, make_engine, predict_images
+from dlcflow.inference.engines import EngineFactory, make_engine
+from dlcflow.inference.images import predict_images
 from dlcflow.io.hdf import write_frame
 from dlcflow.io.labels import read_annotations
 from dlcflow.plots.drawing import colors_bgr, draw_points

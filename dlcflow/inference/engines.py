@@ -1,4 +1,4 @@
-"""Inference: engines that run a trained network, decoding, predictions on images.
+"""Engines that run a trained network, and the batches they run.
 
 An *engine* turns a batch of images into the network's two outputs::
 
@@ -10,20 +10,16 @@ decoding takes as well. An engine may also have ``submit(batch)``, which starts 
 and returns a function that waits for the outputs (:func:`submit`), so that a caller can
 keep it busy with the next batch.
 :class:`TensorFlowEngine` runs a snapshot with TensorFlow,
-:class:`~dlcflow.inference.export.OnnxEngine` runs its ONNX export (``snapshot-<n>.onnx``
+:class:`~dlcflow.inference.onnxengine.OnnxEngine` runs its ONNX export (``snapshot-<n>.onnx``
 beside it) with ONNX Runtime;
 both are registered in :data:`ENGINES`, and :func:`make_engine` also takes ``"auto"``
 (:func:`choose_engine`: ONNX Runtime when a current export exists, TensorFlow when there
-is none or when TensorFlow has a GPU to run on). Every engine's output goes through the
-same decoding, :func:`dlcflow.inference.decode.decode` (argmax + location refinement), in
-:func:`decode_outputs`.
+is none or when TensorFlow has a GPU to run on; :mod:`dlcflow.inference.devices`). Every
+engine's output goes through the same decoding, :func:`dlcflow.inference.decode.decode`
+(argmax + location refinement), in :func:`decode_outputs`.
 
 Threads: an engine uses at most :func:`dlcflow.core.threads.thread_budget` CPU threads, so
 that parallel jobs on one node do not oversubscribe it.
-
-:func:`predict_images` predicts on labeled frames (evaluation): images of different sizes
-are batched by size, and ``scale`` feeds them resized (DLC's ``rescale`` evaluation) with
-the predictions scaled back to the original pixels.
 
 TensorFlow is imported only when a TensorFlow engine is made (or, for ``"auto"``, when an
 NVIDIA GPU is present and TensorFlow is asked whether it can use it); ONNX Runtime only
@@ -33,16 +29,17 @@ when an ONNX engine is made.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-import cv2
 import numpy as np
 
 from dlcflow.core.log import log
 from dlcflow.core.threads import configure_threads, thread_budget
 from dlcflow.inference.decode import LOCREF_STDEV, STRIDE, decode
+from dlcflow.inference.devices import onnx_providers, tensorflow_sees_gpu
+from dlcflow.inference.onnxengine import OnnxEngine, StaleExportError
 from dlcflow.project.paths import onnx_export_of
 from dlcflow.project.posecfg import load_pose_cfg
 
@@ -51,19 +48,14 @@ __all__ = [
     "ENGINE_NAMES",
     "Engine",
     "EngineFactory",
-    "StaleExportError",
     "TensorFlowEngine",
     "choose_engine",
     "decode_outputs",
     "describe_engine",
     "make_engine",
-    "onnx_providers",
     "predict_batch",
-    "predict_images",
-    "read_image_rgb",
     "runs_on_cpu",
     "submit",
-    "tensorflow_sees_gpu",
 ]
 
 
@@ -125,38 +117,6 @@ class TensorFlowEngine:
         return f"TensorFlowEngine({str(self.snapshot_prefix)!r})"
 
 
-# -- devices ---------------------------------------------------------------------------------
-class StaleExportError(ValueError):
-    """An ONNX export that does not belong to the snapshot or pose_cfg it should serve."""
-
-
-def _nvidia_gpu_present() -> bool:
-    """An NVIDIA GPU visible to this process (device files, ``CUDA_VISIBLE_DEVICES``)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip() in ("", "-1"):
-        return False
-    return any(Path("/dev").glob("nvidia[0-9]*"))
-
-
-def tensorflow_sees_gpu() -> bool:
-    """TensorFlow can run on a GPU here (TensorFlow is imported only if one is present)."""
-    if not _nvidia_gpu_present():
-        return False
-    import tensorflow as tf  # noqa: PLC0415
-
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def onnx_providers() -> list[str]:
-    """ONNX Runtime execution providers to use: CUDA first when onnxruntime-gpu is
-    installed and a GPU is present, then the CPU."""
-    import onnxruntime as ort  # noqa: PLC0415
-
-    if "CUDAExecutionProvider" in ort.get_available_providers() and _nvidia_gpu_present():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
-
-
 # -- choosing and making engines -------------------------------------------------------------
 def _tensorflow_factory(
     pose_cfg: Mapping[str, Any], snapshot_prefix: Path, threads: int | None = None
@@ -167,8 +127,6 @@ def _tensorflow_factory(
 def _onnx_factory(
     pose_cfg: Mapping[str, Any], snapshot_prefix: Path, threads: int | None = None
 ) -> Engine:
-    from dlcflow.inference.export import OnnxEngine  # noqa: PLC0415 (ONNX Runtime only when asked for)
-
     path = onnx_export_of(snapshot_prefix)
     if not path.is_file():
         raise FileNotFoundError(
@@ -291,90 +249,3 @@ def predict_batch(engine: Engine, frames: np.ndarray, cfg: Mapping[str, Any]) ->
         raise ValueError(f"frames must be a (B, H, W, 3) RGB batch, not {batch.shape}")
     prob, locref = engine(batch.astype(np.float32, copy=False))
     return decode_outputs(prob, locref, cfg)
-
-
-# -- images ----------------------------------------------------------------------------------
-def read_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as uint8 RGB (H, W, 3) (grey images get three equal channels)."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"{path}: image missing or unreadable")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def _as_rgb(image: np.ndarray, where: str) -> np.ndarray:
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = img[..., :3]
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"{where}: expected an (H, W, 3) RGB image, not {img.shape}")
-    return img
-
-
-def _image_hw(item: str | os.PathLike[str] | np.ndarray) -> tuple[int, int]:
-    if isinstance(item, np.ndarray):
-        return int(item.shape[0]), int(item.shape[1])
-    from dlcflow.io.labels import image_shape  # noqa: PLC0415
-
-    _, height, width = image_shape(item)
-    return height, width
-
-
-def predict_images(
-    engine: Engine,
-    images: Sequence[str | os.PathLike[str] | np.ndarray],
-    cfg: Mapping[str, Any],
-    batch_size: int = 1,
-    scale: float = 1.0,
-    progress: bool = False,
-) -> np.ndarray:
-    """Poses (N, J, 3) of images given as paths or RGB arrays, in the input order.
-
-    Images of the same size are batched together (``batch_size`` at most); files are read
-    one batch at a time. With ``scale != 1`` every image is resized by ``scale`` before
-    it goes in and the coordinates are divided by ``scale`` (original pixels, as DLC's
-    ``rescale`` plots them).
-    """
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, not {scale}")
-    batch_size = max(1, int(batch_size))
-    num_joints = int(cfg["num_joints"]) if "num_joints" in cfg else None
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, item in enumerate(images):
-        groups.setdefault(_image_hw(item), []).append(i)
-    out: np.ndarray | None = None
-    if num_joints is not None:
-        out = np.full((len(images), num_joints, 3), np.nan)
-    from tqdm import tqdm  # noqa: PLC0415
-
-    bar = tqdm(total=len(images), unit="image", disable=not progress, leave=False)
-    try:
-        for indices in groups.values():
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                arrays = []
-                for i in chunk:
-                    item = images[i]
-                    img = (
-                        _as_rgb(item, f"image {i}")
-                        if isinstance(item, np.ndarray)
-                        else read_image_rgb(item)
-                    )
-                    if scale != 1:
-                        h, w = img.shape[:2]
-                        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-                        img = cv2.resize(img, size, interpolation=interp)
-                    arrays.append(img)
-                poses = predict_batch(engine, np.stack(arrays), cfg)
-                if scale != 1:
-                    poses[..., :2] /= scale
-                if out is None:
-                    out = np.full((len(images), poses.shape[1], 3), np.nan)
-                out[chunk] = poses
-                bar.update(len(chunk))
-    finally:
-        bar.close()
-    return out if out is not None else np.zeros((0, 0, 3))
