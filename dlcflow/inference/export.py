@@ -166,7 +166,7 @@ def export_snapshot(
     import tensorflow as tf  # noqa: PLC0415
     import tf2onnx  # noqa: PLC0415
 
-    from dlcflow.inference import onnxgraph, onnxlocref  # noqa: PLC0415 (import onnx)
+    from dlcflow.inference import onnxgraph, onnxlocref  # noqa: PLC0415 (they import onnx)
     from dlcflow.training import nets  # noqa: PLC0415 (imports TensorFlow / Keras)
 
     log(f"Exporting {prefix.name} ({cfg.get('net_type')}) to {target}")
