@@ -42,7 +42,10 @@ from benchutil import untrained_project  # noqa: E402
 
 from dlcflow.core.video import VideoReader  # noqa: E402
 from dlcflow.devtools.demo import make_video  # noqa: E402
+from dlcflow.inference.analyze import analyze_videos  # noqa: E402
+from dlcflow.inference.engines import TensorFlowEngine, submit  # noqa: E402
 from dlcflow.project.paths import Project  # noqa: E402
+from dlcflow.project.posecfg import load_pose_cfg  # noqa: E402
 
 BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
 
@@ -71,9 +74,7 @@ def timed(nframes: int, work: Callable[[], object]) -> Measure:
 def bare_run(engine: Callable, batches: list[np.ndarray], nframes: int) -> Measure:
     """The engine alone on preloaded batches (``nframes`` frames, rounded up to batches),
     fed as ``analyze_videos`` feeds it: the next batch is submitted before the outputs
-    of the current one are waited for (:func:`dlcflow.inference.predict.submit`)."""
-    from dlcflow.inference.predict import submit  # noqa: PLC0415
-
+    of the current one are waited for (:func:`dlcflow.inference.engines.submit`)."""
     calls = max(1, math.ceil(nframes / len(batches[0])))
 
     def work() -> None:
@@ -103,8 +104,6 @@ class TimedEngine:
         return self.submit(batch)()
 
     def submit(self, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
-        from dlcflow.inference.predict import submit  # noqa: PLC0415
-
         if self._running == 0:
             self._since = time.perf_counter()
         self._running += 1
@@ -129,9 +128,6 @@ def run_backbone(
     net_type: str, nframes: int, batch_size: int, size: tuple[int, int], rounds: int
 ) -> float:
     """Paired rounds (bare, analysis; the order alternates); returns the median ratio."""
-    from dlcflow.inference.analyze import analyze_videos  # noqa: PLC0415
-    from dlcflow.inference.predict import TensorFlowEngine, load_pose_cfg  # noqa: PLC0415
-
     with tempfile.TemporaryDirectory(prefix="dlcflow-bench-analyze-") as tmp:
         config = make_project(Path(tmp), net_type, nframes, size)
         project = Project(config)

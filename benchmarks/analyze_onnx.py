@@ -8,7 +8,7 @@ untrained network (``benchutil.untrained_project``), which is exported to ONNX
 order that rotates from round to round:
 
 * bare: the ONNX Runtime session of the export, with the options ``analyze_videos`` gives
-  it (:class:`dlcflow.inference.export.OnnxEngine`), on preloaded float32 batches of the video's
+  it (:class:`dlcflow.inference.onnxengine.OnnxEngine`), on preloaded float32 batches of the video's
   frames (same batch size and frame size; no video decoding, no output decoding, no I/O),
   fed as the analysis feeds it (the next batch submitted before the current one's
   outputs are waited for);
@@ -57,6 +57,13 @@ import numpy as np  # noqa: E402
 from analyze import Measure, TimedEngine, bare_run, fmt, make_project, timed  # noqa: E402
 
 from dlcflow.core.video import VideoReader  # noqa: E402
+from dlcflow.devtools.demo import make_video  # noqa: E402
+from dlcflow.inference import engines  # noqa: E402
+from dlcflow.inference.analyze import analyze_videos  # noqa: E402
+from dlcflow.inference.engines import TensorFlowEngine  # noqa: E402
+from dlcflow.inference.export import export_model  # noqa: E402
+from dlcflow.inference.onnxengine import OnnxEngine  # noqa: E402
+from dlcflow.project.models import model_setup  # noqa: E402
 from dlcflow.project.paths import Project  # noqa: E402
 
 BACKBONES = ("mobilenet_v2_0.35", "resnet_50")
@@ -88,7 +95,7 @@ def load_batches(video: Path, batch_size: int, nbatches: int = 4) -> list[np.nda
 
 def default_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
     """A plain ONNX Runtime session (ORT's default options) as a callable on batches."""
-    import onnxruntime as ort  # noqa: PLC0415
+    import onnxruntime as ort  # noqa: PLC0415 (ONNX Runtime only when a session is made)
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return lambda batch: session.run(["prob", "locref"], {"image": batch})
@@ -96,8 +103,6 @@ def default_session(path: Path) -> Callable[[np.ndarray], list[np.ndarray]]:
 
 def eager_model(config: Path) -> Callable[[np.ndarray], object]:
     """The project's last snapshot as a Keras model called eagerly on a batch."""
-    from dlcflow.inference.predict import TensorFlowEngine, model_setup  # noqa: PLC0415
-
     project = Project(config)
     setup = model_setup(project, project.training_fractions[0], 1)
     model = TensorFlowEngine(setup.cfg, setup.snapshots[-1]).model
@@ -105,8 +110,6 @@ def eager_model(config: Path) -> Callable[[np.ndarray], object]:
 
 
 def analysis_rate(config: Path, video: Path, n: int, batch_size: int, engine: str) -> Measure:
-    from dlcflow.inference.analyze import analyze_videos  # noqa: PLC0415
-
     def work() -> None:
         with contextlib.redirect_stderr(io.StringIO()):
             analyze_videos(config, [video], batchsize=batch_size, force=True, engine=engine)
@@ -118,8 +121,6 @@ class Setup:
     """One backbone's project, video, export and preloaded batches."""
 
     def __init__(self, root: Path, net_type: str, nframes: int, args: argparse.Namespace):
-        from dlcflow.inference.export import export_model  # noqa: PLC0415
-
         self.net_type, self.nframes = net_type, nframes
         self.config = make_project(root, net_type, nframes, (args.width, args.height))
         self.video = root / "data" / "mouse.mp4"
@@ -132,16 +133,13 @@ class Setup:
 def run_backbone(st: Setup, args: argparse.Namespace) -> float:
     """Rounds of (bare, analysis with ONNX, analysis with TensorFlow, ORT's default
     session), the order rotating; returns the median of the rounds' analysis / bare."""
-    from dlcflow.inference import predict  # noqa: PLC0415
-    from dlcflow.inference.export import OnnxEngine  # noqa: PLC0415
-
     engine = OnnxEngine(st.onnx)  # the options analyze_videos uses
     default = default_session(st.onnx)
     eager = eager_model(st.config)
     for run in (engine, default, eager):
         run(st.batches[0])  # warm up
     timers: list[TimedEngine] = []
-    factory = predict.ENGINES["onnx"]
+    factory = engines.ENGINES["onnx"]
 
     def timed_factory(cfg: object, prefix: Path, threads: int | None = None) -> TimedEngine:
         timers.append(TimedEngine(factory(cfg, prefix, threads=threads)))
@@ -157,7 +155,7 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
     }
     found: dict[str, list[Measure]] = {key: [] for key in steps}
     busy = []
-    predict.ENGINES["onnx"] = timed_factory
+    engines.ENGINES["onnx"] = timed_factory
     try:
         for r in range(args.rounds):
             order = list(steps)[r % len(steps) :] + list(steps)[: r % len(steps)]
@@ -165,7 +163,7 @@ def run_backbone(st: Setup, args: argparse.Namespace) -> float:
                 found[key].append(steps[key]())
             busy.append(timers[-1].seconds * found["onnx"][-1].fps / n)
     finally:
-        predict.ENGINES["onnx"] = factory
+        engines.ENGINES["onnx"] = factory
     fps = {key: [m.fps for m in ms] for key, ms in found.items()}
     ratios = [a / b for a, b in zip(fps["onnx"], fps["bare"], strict=True)]
     speedups = [a / b for a, b in zip(fps["onnx"], fps["tensorflow"], strict=True)]
@@ -201,8 +199,6 @@ def memory_check(st: Setup, nframes: int, args: argparse.Namespace) -> None:
     """A fresh process per engine analyzes a video of ``nframes`` frames: wall time
     (imports and model loading included, as in one ``analyze`` job of the workflow),
     peak memory, TensorFlow imported or not, and the speed-up."""
-    from dlcflow.devtools.demo import make_video  # noqa: PLC0415
-
     video = st.video
     if nframes != st.nframes:
         size = (args.width, args.height)

@@ -1,5 +1,5 @@
-"""dlcflow.inference.export and the ONNX engine: export files, equivalence with TensorFlow, engine
-choice, threads, the CLI and the workflow rule.
+"""dlcflow.inference.export and the ONNX engine (dlcflow.inference.onnxengine): export files,
+equivalence with TensorFlow, engine choice, threads, the CLI and the workflow rule.
 
 Equivalence (the issue's tolerances): for the same snapshot and frames, ONNX Runtime and
 TensorFlow predictions agree within 0.05 px and 1e-3 likelihood -- on a small trained
@@ -65,7 +65,8 @@ def assert_same_poses(a: np.ndarray, b: np.ndarray) -> None:
 def test_export_file_metadata_and_dynamic_shapes(trained: Path) -> None:
     import onnx
 
-    from dlcflow.inference.export import export_model, read_export_metadata, snapshot_fingerprint
+    from dlcflow.inference.export import export_model
+    from dlcflow.inference.onnxengine import read_export_metadata, snapshot_fingerprint
 
     project = Project(trained)
     path = export_model(trained)
@@ -175,10 +176,11 @@ def calibrated_model(cfg: dict, images: np.ndarray) -> object:
 def test_every_backbone_family_agrees(net_type: str, tmp_path: Path) -> None:
     """Random weights, two 75x101 images (not multiples of 16): raw outputs and decoded
     poses agree. (MobileNetV2, the third family, is the trained model of the tests above.)"""
-    from dlcflow.inference.export import OnnxEngine, export_snapshot, read_export_metadata
-    from dlcflow.inference.predict import TensorFlowEngine, decode_outputs
+    from dlcflow.inference.decode import locref_at
+    from dlcflow.inference.engines import TensorFlowEngine, decode_outputs
+    from dlcflow.inference.export import export_snapshot
+    from dlcflow.inference.onnxengine import OnnxEngine, read_export_metadata
     from dlcflow.training import nets
-    from dlcflow.training.targets import locref_at
 
     cfg = {
         "net_type": net_type,
@@ -220,13 +222,9 @@ def test_auto_picks_onnx_when_a_current_export_exists(
 ) -> None:
     import shutil
 
-    from dlcflow.inference.export import OnnxEngine, export_model
-    from dlcflow.inference.predict import (
-        StaleExportError,
-        TensorFlowEngine,
-        choose_engine,
-        make_engine,
-    )
+    from dlcflow.inference.engines import TensorFlowEngine, choose_engine, make_engine
+    from dlcflow.inference.export import export_model
+    from dlcflow.inference.onnxengine import OnnxEngine, StaleExportError
     from dlcflow.project.posecfg import load_pose_cfg
 
     project = Project(trained)
@@ -264,25 +262,25 @@ def test_auto_on_gpu_nodes(
     """With a GPU TensorFlow runs, unless ONNX Runtime can use it (onnxruntime-gpu)."""
     import onnxruntime
 
-    from dlcflow.inference import predict
+    from dlcflow.inference import devices, engines
     from dlcflow.inference.export import export_model
 
     export_model(trained)
     last = Project(trained).snapshot_prefix(0.95, 1, 60)
-    monkeypatch.setattr(predict, "_nvidia_gpu_present", lambda: True)
-    monkeypatch.setattr(predict, "tensorflow_sees_gpu", lambda: True)
-    assert predict.choose_engine(last) == ("tensorflow", "TensorFlow has a GPU")
+    monkeypatch.setattr(devices, "_nvidia_gpu_present", lambda: True)
+    monkeypatch.setattr(engines, "tensorflow_sees_gpu", lambda: True)
+    assert engines.choose_engine(last) == ("tensorflow", "TensorFlow has a GPU")
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: providers)
-    assert predict.onnx_providers() == providers
-    assert predict.choose_engine(last) == ("onnx", "ONNX export, GPU")
+    assert devices.onnx_providers() == providers
+    assert engines.choose_engine(last) == ("onnx", "ONNX export, GPU")
     monkeypatch.undo()  # real functions; no visible device means no GPU for either runtime
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert not predict._nvidia_gpu_present() and not predict.tensorflow_sees_gpu()
+    assert not devices._nvidia_gpu_present() and not devices.tensorflow_sees_gpu()
 
 
 def test_thread_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dlcflow.inference.predict import available_cpus, thread_budget
+    from dlcflow.core.threads import available_cpus, thread_budget
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     assert thread_budget(None) is None
@@ -305,7 +303,7 @@ def test_onnx_engine_threads_and_no_tensorflow_import(trained: Path, tmp_path: P
     code = (
         "import sys\n"
         "from dlcflow.inference.analyze import analyze_videos\n"
-        "from dlcflow.inference.predict import make_engine\n"
+        "from dlcflow.inference.engines import make_engine\n"
         f"analyze_videos({str(trained)!r}, [{str(the_video(trained))!r}], "
         f"destfolder={str(tmp_path)!r}, engine='onnx')\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
@@ -317,7 +315,8 @@ def test_onnx_engine_threads_and_no_tensorflow_import(trained: Path, tmp_path: P
 
 
 def test_onnx_engine_session_options(trained: Path) -> None:
-    from dlcflow.inference.export import OnnxEngine, export_model, nchwc_block
+    from dlcflow.inference.export import export_model
+    from dlcflow.inference.onnxengine import OnnxEngine, nchwc_block
 
     path = export_model(trained)
     engine = OnnxEngine(path, threads=1)
@@ -353,7 +352,7 @@ def test_onnx_engine_session_options(trained: Path) -> None:
 
 
 def test_nchwc_block_from_cpu_flags(tmp_path: Path) -> None:
-    from dlcflow.inference.export import nchwc_block
+    from dlcflow.inference.onnxengine import nchwc_block
 
     info = tmp_path / "cpuinfo"
     for flags, block in [("fpu sse avx avx2 fma avx512f avx512bw", 16), ("sse avx avx2", 8)]:

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from dlcflow.inference.decode import decode
 from dlcflow.project.paths import list_snapshots
 from dlcflow.training import backbones, nets
-from dlcflow.training.targets import decode, make_targets, pose_loss
+from dlcflow.training.targets import make_targets, pose_loss
 
 MOBILE = "mobilenet_v2_0.35"
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -1,4 +1,5 @@
-"""dlcflow.inference.onnxgraph: the rewrites of exported graphs compute what Keras computes.
+"""dlcflow.inference.onnxgraph, onnxlocref, onnxpad: the rewrites of exported graphs compute what
+Keras computes.
 
 Small Keras models with the layers the rewrites look for (DLC's prediction heads:
 3x3, stride-2 transposed convolutions with SAME padding; MobileNetV2's narrow linear
@@ -198,7 +199,7 @@ def test_narrow_tensors_are_padded_to_a_whole_block(tmp_path: Path) -> None:
     import onnx
     from onnx import numpy_helper
 
-    from dlcflow.inference.onnxgraph import pad_channels
+    from dlcflow.inference.onnxpad import pad_channels
 
     model = bottleneck_model()
     proto = export(model, tmp_path / "bottleneck.onnx")
@@ -220,8 +221,9 @@ def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -
     those: the 32-channel features are then read by the heads' convolution alone."""
     import onnx
 
-    from dlcflow.inference.onnxgraph import deconv_heads_as_convs, locref_at_maxima
-    from dlcflow.training.targets import locref_at
+    from dlcflow.inference.decode import locref_at
+    from dlcflow.inference.onnxgraph import deconv_heads_as_convs
+    from dlcflow.inference.onnxlocref import locref_at_maxima
 
     model = heads_model(features=32, widen=widen)
     proto = export(model, tmp_path / "heads.onnx")
@@ -257,7 +259,7 @@ def test_locref_is_computed_at_each_parts_maximum(widen: bool, tmp_path: Path) -
 
 
 def test_locref_rewrite_needs_the_dlc_head(tmp_path: Path) -> None:
-    from dlcflow.inference.onnxgraph import locref_at_maxima
+    from dlcflow.inference.onnxlocref import locref_at_maxima
 
     proto = export(heads_model(kernel=4), tmp_path / "heads.onnx")
     before = proto.SerializeToString()

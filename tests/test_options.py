@@ -14,7 +14,7 @@ import yaml
 from dlcflow.core.options import Options
 from dlcflow.inference import analyze
 from dlcflow.inference.analyze import AnalysisOptions, analyze_videos
-from dlcflow.inference.predict import ENGINE_NAMES
+from dlcflow.inference.engines import ENGINE_NAMES
 from dlcflow.plots import poses
 from dlcflow.plots.poses import LabeledVideoOptions, create_labeled_video
 from dlcflow.post import filters, outliers

@@ -1,8 +1,8 @@
-"""inference.predict / inference.analyze: decoding, image batches, and video analysis.
+"""inference.engines / images / analyze: decoding, image batches, and video analysis.
 
 Most tests use a stand-in engine whose output is under the test's control: it finds
 coloured squares in each image and returns score maps that decode (through the one
-decoding path, ``dlcflow.training.targets.decode``) to the squares' centres, so coordinates,
+decoding path, ``dlcflow.inference.decode.decode``) to the squares' centres, so coordinates,
 cropping and frame bookkeeping can be checked to the pixel without training a network.
 """
 
@@ -21,10 +21,12 @@ import pytest
 
 from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.analyze import analyze_videos, count_frames
-from dlcflow.inference.predict import predict_batch, predict_images, select_snapshots
+from dlcflow.inference.engines import predict_batch
+from dlcflow.inference.images import predict_images
 from dlcflow.project import posecfg
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
+from dlcflow.project.models import select_snapshots
 from dlcflow.project.paths import Project
 
 W, H = 160, 120
@@ -462,7 +464,7 @@ def test_count_frames_and_errors(setup, tmp_path: Path) -> None:
 
 def test_tensorflow_engine_on_a_real_snapshot(setup) -> None:
     """The default engine: a snapshot of an untrained network, dynamic shapes, one trace."""
-    from dlcflow.inference.predict import TensorFlowEngine
+    from dlcflow.inference.engines import TensorFlowEngine
     from dlcflow.project.posecfg import load_pose_cfg
     from dlcflow.training import nets  # noqa: PLC0415
 

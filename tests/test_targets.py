@@ -1,11 +1,13 @@
-"""Targets, loss and decoding (dlcflow.training.targets) against DLC's definitions."""
+"""Targets, loss (dlcflow.training.targets) and decoding (dlcflow.inference.decode) against DLC's
+definitions."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dlcflow.training.targets import decode, make_targets, pose_loss
+from dlcflow.inference.decode import decode
+from dlcflow.training.targets import make_targets, pose_loss
 
 CFG = {
     "stride": 8.0,

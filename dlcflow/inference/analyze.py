@@ -4,12 +4,13 @@ The video is streamed, never loaded: a background thread decodes frames
 (:class:`dlcflow.core.video.VideoReader`) into a few reusable float32 batch buffers and hands
 them over a bounded queue; the calling thread only feeds the engine, submitting the next
 batch before it waits for the current one where the engine can take it
-(:func:`dlcflow.inference.predict.submit`); a third thread decodes the network outputs (argmax +
-location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
+(:func:`dlcflow.inference.engines.submit`); a third thread decodes the network outputs (argmax
++ location refinement) into one preallocated ``(nframes, 3J)`` array while the engine
 works on the next batch. Memory does not grow with the video's length beyond that
 array. The engine is TensorFlow or ONNX Runtime (``engine="auto"``:
-:func:`dlcflow.inference.predict.choose_engine`); with ONNX Runtime TensorFlow is not imported at
-all. Both share the decoding (:func:`dlcflow.inference.predict.decode_outputs`).
+:func:`dlcflow.inference.engines.choose_engine`); with ONNX Runtime TensorFlow is not imported
+at all. Both share the decoding (:func:`dlcflow.inference.engines.decode_outputs`). The
+model is chosen by :func:`dlcflow.project.models.model_snapshots`.
 
 Outputs (DLC 2.3's, see ``shared/DLC_FORMATS.md``), all written atomically:
 
@@ -48,22 +49,19 @@ from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_int
 from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
 from dlcflow.core.videofiles import list_videos
-from dlcflow.inference.predict import (
+from dlcflow.inference.engines import (
     ENGINE_NAMES,
     Engine,
     EngineFactory,
-    ModelSetup,
     decode_outputs,
     make_engine,
-    model_setup,
     predict_batch,
     runs_on_cpu,
-    select_snapshots,
     submit,
-    training_fraction,
 )
 from dlcflow.io.poses import write_analysis
-from dlcflow.project.paths import Project, snapshot_iteration
+from dlcflow.project.models import ModelSetup, model_snapshots
+from dlcflow.project.paths import Project
 
 __all__ = ["AnalysisOptions", "FrameBatches", "analyze_videos", "count_frames"]
 
@@ -432,9 +430,9 @@ def analyze_videos(
     margin)`` turns on dynamic cropping (batch size 1). Videos whose ``.h5`` exists are
     skipped unless ``force``. ``gputouse`` sets ``CUDA_VISIBLE_DEVICES``; ``threads``
     limits the engine's CPU threads (so does ``OMP_NUM_THREADS``; see
-    :func:`dlcflow.inference.predict.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when the
-    snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
-    not or when TensorFlow has a GPU; :func:`dlcflow.inference.predict.choose_engine`),
+    :func:`dlcflow.core.threads.thread_budget`). ``engine``: ``"auto"`` (ONNX Runtime when
+    the snapshot's ONNX export ``snapshot-<n>.onnx`` exists and is current, TensorFlow when
+    not or when TensorFlow has a GPU; :func:`dlcflow.inference.engines.choose_engine`),
     ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
     ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
     ``options``: an :class:`AnalysisOptions` instead of those arguments (batchsize to
@@ -450,11 +448,10 @@ def analyze_videos(
         )
     if opts.gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(opts.gputouse)
-    fraction = training_fraction(project, trainingsetindex)
-    setup = model_setup(project, fraction, shuffle, modelprefix)
-    index = project.cfg.get("snapshotindex", -1) if snapshot_index is None else snapshot_index
-    snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[0]
-    scorer = project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+    setup, (model,) = model_snapshots(
+        project, shuffle, trainingsetindex, snapshot_index, modelprefix, allow_all=False
+    )
+    snapshot, scorer = model.snapshot, model.scorer
     batchsize = opts.batchsize
     batch_size = int(batchsize if batchsize is not None else project.cfg.get("batch_size") or 1)
     if batch_size < 1:

@@ -1,8 +1,8 @@
-"""Exact rewrites of exported ONNX graphs that ONNX Runtime runs faster on the CPU.
+"""Exact rewrites of exported ONNX graphs that ONNX Runtime runs faster on the CPU, and
+the graph helpers all rewrites share.
 
 tf2onnx translates the Keras network op by op; some of its translations cost ONNX Runtime
-more than the arithmetic needs, and one output is more than decoding needs (measured on
-MobileNetV2-0.35 at 640x480, 1 thread):
+more than the arithmetic needs (measured on MobileNetV2-0.35 at 640x480, 1 thread):
 
 - :func:`fold_input_scaling`: MobileNet's ``(x - 127.5) / 127.5`` is two passes over every
   full-resolution image; folded into the first convolution's weights and bias (~15%).
@@ -13,13 +13,6 @@ MobileNetV2-0.35 at 640x480, 1 thread):
   (the 9 kernel taps of every output channel), a grouped 2x2 convolution that adds the taps
   of each of the 4 output phases, and ``DepthToSpace`` (the sub-pixel form of a strided
   transposed convolution); ~10%.
-- :func:`locref_at_maxima`: decoding reads the location refinement only at each part's
-  maximum, so the export computes it only there (from the features at 2x2 positions)
-  instead of as a dense map; the dense head was two thirds of the heads' arithmetic.
-  Where the features are a 1x1 convolution of a narrower tensor (MobileNetV2's last
-  layer, 112 to 1280 channels), that tensor is gathered and the layer recomputed at
-  those positions, so that ONNX Runtime need not reorder the wide features out of its
-  blocked layout (~2%).
 - :func:`merge_narrow_pointwise`: a linear 1x1 convolution to fewer channels than a
   blocked kernel holds (MobileNetV2-0.35's first bottleneck projects 16 to 8 channels
   at half resolution) followed by the next 1x1 expansion (8 to 48) becomes one
@@ -28,6 +21,10 @@ MobileNetV2-0.35 at 640x480, 1 thread):
 - :func:`shapes_without_reorder`: tf2onnx reads the shape of the 1280-channel features
   for the heads' crop arithmetic, which makes ONNX Runtime reorder all of them out of the
   blocked layout; the shape is taken from the much smaller tap convolution instead; ~3%.
+
+The location refinement at each part's maximum only is
+:func:`dlcflow.inference.onnxlocref.locref_at_maxima`; the channel padding an engine applies
+for its CPU is :func:`dlcflow.inference.onnxpad.pad_channels`.
 
 All compute the same poses (up to float rounding); :func:`dlcflow.inference.export.export_snapshot`
 still compares the result with TensorFlow before the file gets its name. Each returns
@@ -42,20 +39,26 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 __all__ = [
+    "BLOCK",
+    "attributes",
+    "constant_bias",
+    "consumers_of",
     "deconv_heads_as_convs",
     "fold_input_scaling",
-    "locref_at_maxima",
+    "is_plain_deconv",
     "merge_narrow_pointwise",
-    "pad_channels",
+    "pointwise_weights",
     "prune",
     "shapes_without_reorder",
+    "toposort",
 ]
 
 #: Channels of float32 in one block of ONNX Runtime's NCHWc kernels with AVX-512.
 BLOCK = 16
 
 
-def _consumers(graph: Any) -> dict[str, list[Any]]:
+def consumers_of(graph: Any) -> dict[str, list[Any]]:
+    """The nodes that read each tensor, by tensor name."""
     found: dict[str, list[Any]] = {}
     for node in graph.node:
         for name in node.input:
@@ -63,11 +66,12 @@ def _consumers(graph: Any) -> dict[str, list[Any]]:
     return found
 
 
-def _attrs(node: Any) -> dict[str, Any]:
+def attributes(node: Any) -> dict[str, Any]:
+    """A node's attributes as Python values."""
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _toposort(graph: Any) -> None:
+def toposort(graph: Any) -> None:
     """Order the nodes so that each comes after the producers of its inputs (stable)."""
     made = {t.name for t in graph.initializer} | {v.name for v in graph.input} | {""}
     todo, ordered = list(graph.node), []
@@ -111,7 +115,7 @@ def fold_input_scaling(model: Any) -> bool:
     ONNX pads with one value)."""
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    consumers = _consumers(graph)
+    consumers = consumers_of(graph)
 
     def scalar(name: str) -> float | None:
         """A constant that is one value (a scalar, or equal over the channels)."""
@@ -212,10 +216,10 @@ def fold_input_scaling(model: Any) -> bool:
     return True
 
 
-def _is_plain_deconv(ct: Any, inits: dict[str, Any]) -> bool:
+def is_plain_deconv(ct: Any, inits: dict[str, Any]) -> bool:
     """A 3x3, stride-2 ``ConvTranspose`` with constant float32 weights that computes its whole
     output, ``(2H + 1, 2W + 1)`` (whatever crop follows is left to the graph)."""
-    attrs = _attrs(ct)
+    attrs = attributes(ct)
     return (
         attrs.get("kernel_shape") == [3, 3]
         and attrs.get("strides") == [2, 2]
@@ -249,7 +253,7 @@ def _phase_sum_weights(cout: int) -> np.ndarray:
 
 
 def deconv_heads_as_convs(model: Any) -> int:
-    """Rewrite every 3x3, stride-2 ``ConvTranspose`` (:func:`_is_plain_deconv`) as
+    """Rewrite every 3x3, stride-2 ``ConvTranspose`` (:func:`is_plain_deconv`) as
     ``Conv 1x1 (taps) -> Conv 2x2 grouped (phase sums, + bias) -> DepthToSpace (CRD) ->
     Slice`` (the last row and column of the ``(2H + 2, 2W + 2)`` phases are outside the
     output); the taps of all such layers that read the same tensor come from one
@@ -263,7 +267,7 @@ def deconv_heads_as_convs(model: Any) -> int:
     inits = {t.name: t for t in graph.initializer}
     heads: dict[str, list[Any]] = {}
     for node in graph.node:
-        if node.op_type == "ConvTranspose" and _is_plain_deconv(node, inits):
+        if node.op_type == "ConvTranspose" and is_plain_deconv(node, inits):
             heads.setdefault(node.input[0], []).append(node)
     slicing = {"starts": [0, 0], "ends": [-1, -1], "axes": [2, 3]}  # drops the last row/column
     if heads:
@@ -347,12 +351,12 @@ def deconv_heads_as_convs(model: Any) -> int:
     return sum(len(group) for group in heads.values())
 
 
-def _pointwise(node: Any, inits: dict[str, Any], *, stride_one: bool) -> np.ndarray | None:
+def pointwise_weights(node: Any, inits: dict[str, Any], *, stride_one: bool) -> np.ndarray | None:
     """The (Cout, Cin) weights of a plain 1x1 convolution with constant float32 weights
     (no padding, no groups; stride 1 if ``stride_one``), else None."""
     if node.op_type != "Conv" or node.input[1] not in inits:
         return None
-    attrs = _attrs(node)
+    attrs = attributes(node)
     if (
         attrs.get("group", 1) != 1
         or any(attrs.get("pads", []))
@@ -366,7 +370,8 @@ def _pointwise(node: Any, inits: dict[str, Any], *, stride_one: bool) -> np.ndar
     return weight[:, :, 0, 0] if weight.ndim == 4 and weight.shape[2:] == (1, 1) else None
 
 
-def _bias(node: Any, inits: dict[str, Any], channels: int) -> np.ndarray | None:
+def constant_bias(node: Any, inits: dict[str, Any], channels: int) -> np.ndarray | None:
+    """A convolution's bias (float64; zeros without one), None when it is not constant."""
     if len(node.input) < 3 or not node.input[2]:
         return np.zeros(channels, np.float64)
     if node.input[2] not in inits:
@@ -382,19 +387,19 @@ def merge_narrow_pointwise(model: Any, narrow: int = BLOCK) -> int:
     graph output). Returns how many were merged."""
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    consumers = _consumers(graph)
+    consumers = consumers_of(graph)
     outputs = {v.name for v in graph.output}
     merged = 0
     for first in list(graph.node):
-        w1 = _pointwise(first, inits, stride_one=True)
+        w1 = pointwise_weights(first, inits, stride_one=True)
         uses = consumers.get(first.output[0], []) if w1 is not None else []
         if w1 is None or w1.shape[0] >= narrow or len(uses) != 1 or first.output[0] in outputs:
             continue
         second = uses[0]
-        w2 = _pointwise(second, inits, stride_one=False)
+        w2 = pointwise_weights(second, inits, stride_one=False)
         if w2 is None or second.input[0] != first.output[0] or w2.shape[1] != w1.shape[0]:
             continue
-        b1, b2 = _bias(first, inits, w1.shape[0]), _bias(second, inits, w2.shape[0])
+        b1, b2 = constant_bias(first, inits, w1.shape[0]), constant_bias(second, inits, w2.shape[0])
         if b1 is None or b2 is None:
             continue
         weight = w2.astype(np.float64) @ w1.astype(np.float64)
@@ -424,14 +429,14 @@ def shapes_without_reorder(model: Any) -> int:
     ``Shape`` nodes were rewritten."""
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    consumers = _consumers(graph)
+    consumers = consumers_of(graph)
     done = 0
     for shape in [n for n in graph.node if n.op_type == "Shape"]:
         smaller = [
             (n, w.shape[1])
             for n in consumers.get(shape.input[0], [])
             if n.input[0] == shape.input[0]
-            and (w := _pointwise(n, inits, stride_one=True)) is not None
+            and (w := pointwise_weights(n, inits, stride_one=True)) is not None
             and w.shape[0] < w.shape[1]
         ]
         if not smaller or shape.attribute:
@@ -461,304 +466,5 @@ def shapes_without_reorder(model: Any) -> int:
         graph.node.remove(shape)
         done += 1
     if done:
-        _toposort(graph)
+        toposort(graph)
     return done
-
-
-def _locref_head(graph: Any, inits: dict[str, Any], output: str) -> Any:
-    """The 3x3, stride-2 ``ConvTranspose`` that the graph output ``output`` is cropped and
-    transposed from (through ``Identity``/``Transpose``/``Slice``/``Pad`` only), or None."""
-    producers = {name: node for node in graph.node for name in node.output}
-    node = producers.get(output)
-    while node is not None and node.op_type in ("Identity", "Transpose", "Slice", "Pad"):
-        node = producers.get(node.input[0])
-    if node is None or node.op_type != "ConvTranspose" or not _is_plain_deconv(node, inits):
-        return None
-    return node
-
-
-#: Element-wise activations that may sit between a 1x1 convolution and the heads.
-_ACTIVATIONS = ("Clip", "Relu")
-
-
-def _pointwise_source(
-    graph: Any, inits: dict[str, Any], features: str
-) -> tuple[Any, Any, np.ndarray, np.ndarray] | None:
-    """``(activation, conv, W, b)`` when ``features`` is ``activation(conv(X))``, ``conv``
-    a plain 1x1, stride-1 convolution ``W X + b`` with constant weights and fewer input
-    than output channels (so that ``X`` is the cheaper tensor to gather from), followed by
-    an element-wise activation with constant parameters, else None."""
-    producers = {name: node for node in graph.node for name in node.output}
-    act = producers.get(features)
-    conv = producers.get(act.input[0]) if act is not None else None
-    if act is None or conv is None or act.op_type not in _ACTIVATIONS:
-        return None
-    if any(name and name not in inits for name in act.input[1:]):
-        return None
-    weight = _pointwise(conv, inits, stride_one=True)
-    if weight is None or weight.shape[1] >= weight.shape[0]:
-        return None
-    bias = _bias(conv, inits, weight.shape[0])
-    if bias is None:
-        return None
-    return act, conv, weight, bias.astype(np.float32)
-
-
-def locref_at_maxima(model: Any, prob: str = "prob", locref: str = "locref") -> bool:
-    """Compute the location refinement only where decoding reads it: at each body part's
-    maximum. The graph output ``locref`` (B, h, w, 2J), DLC's 3x3, stride-2 transposed
-    convolution of the features with SAME padding (``out[y] = full[y]`` for ``y < 2H``),
-    becomes ``(B, J, 2)``: for each part, the first maximum of ``prob`` (B, h, w, J) in
-    row-major order (NumPy's ``argmax``, as :func:`dlcflow.training.targets.decode`) is at output
-    ``(2i + a, 2j + b)``; it gathers the features at the 2x2 inputs ``(i + di, j + dj)``,
-    ``di, dj`` in ``{-1, 0}``, applies every tap to them (a matrix product, 18J x C by
-    C x 4J) and adds taps ``(a - 2di, b - 2dj)`` of the inputs inside the image, plus the
-    bias. The dense head was two thirds of the heads' arithmetic. Where the features are
-    ``activation(1x1 convolution(X))`` with ``X`` narrower (MobileNetV2's last layer,
-    112 to 1280 channels), ``X`` is gathered and that layer recomputed at the 4J
-    positions, so the wide features never leave ONNX Runtime's blocked layout. Returns
-    whether it applied (opset 13 or later, both outputs present, the head as described)."""
-    graph = model.graph
-    opset = {o.domain or "ai.onnx": o.version for o in model.opset_import}.get("ai.onnx", 0)
-    outputs = {v.name: v for v in graph.output}
-    inits = {t.name: t for t in graph.initializer}
-    head = _locref_head(graph, inits, locref) if {prob, locref} <= outputs.keys() else None
-    if head is None or opset < 13:
-        return False
-    kernel = numpy_helper.to_array(inits[head.input[1]]).astype(np.float32)  # C, 2J, 3, 3
-    channels, parts = kernel.shape[0], kernel.shape[1] // 2
-    if kernel.shape[1] != 2 * parts or parts == 0:
-        return False
-    bias = np.zeros(2 * parts, np.float32)
-    if len(head.input) > 2 and head.input[2]:
-        bias = numpy_helper.to_array(inits[head.input[2]]).astype(np.float32)
-    s = "dlcflow_locref_"
-    source = _pointwise_source(graph, inits, head.input[0])
-    gather_from, gather_channels = head.input[0], channels
-    if source is not None:
-        gather_from, gather_channels = source[1].input[0], source[2].shape[1]
-    taps = kernel.transpose(1, 2, 3, 0).reshape(18 * parts, channels)  # row (c*9 + p*3 + q)
-    di, dj = np.array([-1, -1, 0, 0]), np.array([-1, 0, -1, 0])
-    k, c = np.arange(parts)[:, None], np.arange(2)[None, :]
-    consts: dict[str, np.ndarray] = {
-        "taps": taps,
-        "bias": bias.reshape(1, parts, 2),
-        "perm_shape": np.array([0, 0, -1], np.int64),
-        "flat2": np.array([0, -1], np.int64),
-        "by_part": np.array([0, parts, 2, 4], np.int64),
-        "cols": np.array([0, 1, -1], np.int64),
-        "expand": np.array([1, gather_channels, 1], np.int64),
-        "one": np.array([1], np.int64),
-        "two": np.array([2], np.int64),
-        "three": np.array([3], np.int64),
-        "zero": np.array([0], np.int64),
-        "di": di.reshape(1, 1, 4).astype(np.int64),
-        "dj": dj.reshape(1, 1, 4).astype(np.int64),
-        "pa": (-2 * di).reshape(1, 1, 4).astype(np.int64),
-        "pb": (-2 * dj).reshape(1, 1, 4).astype(np.int64),
-        # index into the (18J x 4J) tap products of row (2k + c)*9 + tap, column 4k + m
-        "base": ((2 * k + c) * 9 * 4 * parts + 4 * k)[None, :, :, None].astype(np.int64),
-        "m": np.arange(4, dtype=np.int64).reshape(1, 1, 1, 4),
-        "row": np.array([4 * parts], np.int64),
-        "axis3": np.array([3], np.int64),
-    }
-    outside = {prob, gather_from}  # names of the graph's own tensors
-    if source is not None:  # the convolution's weights are reshaped, not copied
-        consts["pw_shape"] = np.array(source[2].shape, np.int64)
-        consts["pw_bias"] = source[3][:, None]
-        outside |= set(source[0].input[1:]) - {""} | {source[1].input[1]}
-    graph.initializer.extend(numpy_helper.from_array(v, s + n) for n, v in consts.items())
-
-    def op(kind: str, inputs: list[str], name: str, **attrs: Any) -> str:
-        names = [i if i in outside or not i else s + i for i in inputs]
-        graph.node.append(helper.make_node(kind, names, [s + name], name=s + name, **attrs))
-        return name
-
-    op("Shape", [prob], "shape")
-    op("Slice", ["shape", "one", "two"], "height2")
-    op("Slice", ["shape", "two", "three"], "width2")
-    op("Div", ["height2", "two"], "height")
-    op("Div", ["width2", "two"], "width")
-    op("Sub", ["height", "one"], "last_row")
-    op("Sub", ["width", "one"], "last_col")
-    op("Transpose", [prob], "prob_nchw", perm=[0, 3, 1, 2])
-    op("Reshape", ["prob_nchw", "perm_shape"], "prob_flat")
-    op("ArgMax", ["prob_flat"], "argmax", axis=2, keepdims=1)  # (B, J, 1), first maximum
-    op("Div", ["argmax", "width2"], "y")
-    op("Mod", ["argmax", "width2"], "x")
-    op("Div", ["y", "two"], "i")
-    op("Mod", ["y", "two"], "a")
-    op("Div", ["x", "two"], "j")
-    op("Mod", ["x", "two"], "b")
-    op("Add", ["i", "di"], "ii")  # (B, J, 4): the 2x2 inputs
-    op("Add", ["j", "dj"], "jj")
-    op("Add", ["a", "pa"], "p")  # their taps (p, q); p or q = 3 is no tap
-    op("Add", ["b", "pb"], "q")
-    checks = [("Less", "p", "three"), ("Less", "q", "three"), ("Less", "ii", "height")]
-    checks += [("Less", "jj", "width"), ("GreaterOrEqual", "ii", "zero")]
-    checks += [("GreaterOrEqual", "jj", "zero")]
-    flags = [op(kind, [x, y], f"ok_{n}") for n, (kind, x, y) in enumerate(checks)]
-    valid = flags[0]
-    for n, flag in enumerate(flags[1:]):
-        valid = op("And", [valid, flag], f"valid_{n}")
-    op("Cast", [valid], "weight", to=TensorProto.FLOAT)
-    op("Unsqueeze", ["weight", "two"], "weight4")  # (B, J, 1, 4)
-    op("Min", ["p", "two"], "p_c")  # clamped to valid indices (masked out above)
-    op("Min", ["q", "two"], "q_c")
-    op("Mul", ["p_c", "three"], "p3")
-    op("Add", ["p3", "q_c"], "tap")
-    op("Max", ["ii", "zero"], "ii_lo")
-    op("Min", ["ii_lo", "last_row"], "ii_c")
-    op("Max", ["jj", "zero"], "jj_lo")
-    op("Min", ["jj_lo", "last_col"], "jj_c")
-    op("Mul", ["ii_c", "width"], "row_start")
-    op("Add", ["row_start", "jj_c"], "pos")  # (B, J, 4) flat input positions
-    op("Reshape", ["pos", "cols"], "pos_row")  # (B, 1, 4J)
-    op("Expand", ["pos_row", "expand"], "pos_all")  # (B, C, 4J)
-    op("Reshape", [gather_from, "perm_shape"], "features_flat")  # (B, C, H*W)
-    op("GatherElements", ["features_flat", "pos_all"], "gathered", axis=2)
-    if source is not None:  # the 1x1 convolution and its activation at the 4J positions
-        act, conv = source[0], source[1]
-        op("Reshape", [conv.input[1], "pw_shape"], "pw_weight")  # (Cout, Cin)
-        op("MatMul", ["pw_weight", "gathered"], "pw_product")
-        op("Add", ["pw_product", "pw_bias"], "pw_linear")
-        op(act.op_type, ["pw_linear", *act.input[1:]], "gathered_features", **_attrs(act))
-    op("MatMul", ["taps", "gathered_features" if source else "gathered"], "products")
-    op("Reshape", ["products", "flat2"], "products_flat")
-    op("Unsqueeze", ["tap", "two"], "tap4")  # (B, J, 1, 4)
-    op("Mul", ["tap4", "row"], "tap_rows")
-    op("Add", ["tap_rows", "base"], "sel_base")
-    op("Add", ["sel_base", "m"], "sel")  # (B, J, 2, 4)
-    op("Reshape", ["sel", "flat2"], "sel_flat")
-    op("GatherElements", ["products_flat", "sel_flat"], "picked_flat", axis=1)
-    op("Reshape", ["picked_flat", "by_part"], "picked")
-    op("Mul", ["picked", "weight4"], "masked")
-    op("ReduceSum", ["masked", "axis3"], "summed", keepdims=0)
-    op("Add", ["summed", "bias"], "at_maxima")
-    producers = {name: node for node in graph.node for name in node.output}
-    old = producers[locref]
-    old.output[0] = s + "dense_unused"
-    graph.node[-1].output[0] = locref
-    value = outputs[locref]
-    del value.type.tensor_type.shape.dim[:]
-    for dim in ("batch", parts, 2):
-        entry = value.type.tensor_type.shape.dim.add()
-        if isinstance(dim, str):
-            entry.dim_param = dim
-        else:
-            entry.dim_value = dim
-    prune(model)
-    _toposort(graph)
-    return True
-
-
-# -- channel padding (applied when an engine loads an export, for its CPU) ------------------
-#: Element-wise operations a padded tensor may pass through: whatever finite values they
-#: leave in the added channels, every reader multiplies them by zero weights.
-_PASS_THROUGH = ("Add", "Clip", "Relu")
-
-
-def _plain_conv(node: Any, inits: dict[str, Any]) -> bool:
-    """A convolution without groups whose weights are float32 constants."""
-    return (
-        node.op_type == "Conv"
-        and _attrs(node).get("group", 1) == 1
-        and node.input[1] in inits
-        and inits[node.input[1]].data_type == TensorProto.FLOAT
-    )
-
-
-def _channel_group(
-    graph: Any, start: Any, inits: dict[str, Any], consumers: dict[str, list[Any]]
-) -> tuple[set[str], list[Any], list[Any]] | None:
-    """The tensors joined to ``start``'s output by element-wise Add/Clip/Relu (a residual
-    stream), the convolutions (with constant biases) that make them and those that read
-    them; None when any other operation (or a graph output) touches them, so that a graph
-    is either padded whole or left as it is."""
-    producers = {name: node for node in graph.node for name in node.output}
-    outputs = {v.name for v in graph.output}
-    tensors: set[str] = set()
-    makers: dict[int, Any] = {}
-    readers: dict[int, Any] = {}
-    todo = [start.output[0]]
-    while todo:
-        name = todo.pop()
-        if name in tensors:
-            continue
-        tensors.add(name)
-        node = producers.get(name)
-        if name in outputs or node is None:
-            return None
-        if _plain_conv(node, inits) and _bias(node, inits, 1) is not None:
-            makers[id(node)] = node
-        elif node.op_type == "Add":
-            todo += list(node.input)
-        elif node.op_type in _PASS_THROUGH:
-            todo.append(node.input[0])
-        else:
-            return None
-        for user in consumers.get(name, []):
-            if _plain_conv(user, inits) and user.input[0] == name:
-                readers[id(user)] = user
-            elif user.op_type in _PASS_THROUGH and (user.op_type == "Add" or user.input[0] == name):
-                todo.append(user.output[0])
-            else:
-                return None
-    return tensors, list(makers.values()), list(readers.values())
-
-
-def _replace_weight(graph: Any, inits: dict[str, Any], node: Any, slot: int, value: Any) -> None:
-    """Point input ``slot`` of ``node`` at a new initializer (the old one may be shared)."""
-    name = f"{node.input[slot]}_padded{len(graph.initializer)}"
-    graph.initializer.append(numpy_helper.from_array(np.asarray(value, np.float32), name))
-    inits[name] = graph.initializer[-1]
-    node.input[slot] = name
-
-
-def pad_channels(model: Any, block: int) -> int:
-    """Pad every tensor with fewer than ``block`` channels to ``block`` channels, where
-    only plain convolutions make and read it (through element-wise Add/Clip/Relu, e.g.
-    MobileNetV2-0.35's 8-channel residual stream): zero weights and biases make the new
-    channels and zero weights read them, so every output is unchanged. ONNX Runtime's
-    blocked (NCHWc) kernels take whole blocks of channels (16 floats with AVX-512, 8 with
-    AVX2) and run a narrower input at a third of their speed (wider tensors that are not
-    a multiple of the block run well enough). Returns how many tensor groups were
-    padded."""
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    consumers = _consumers(graph)
-    seen: set[str] = set()
-    padded = 0
-    for node in list(graph.node):
-        if not _plain_conv(node, inits) or node.output[0] in seen:
-            continue
-        group = _channel_group(graph, node, inits, consumers)
-        if group is None:
-            continue
-        tensors, makers, readers = group
-        seen |= tensors
-        sizes = {numpy_helper.to_array(inits[m.input[1]]).shape[0] for m in makers}
-        sizes |= {numpy_helper.to_array(inits[r.input[1]]).shape[1] for r in readers}
-        channels = sizes.pop()
-        if sizes or channels >= block:
-            continue
-        extra = block - channels
-        for maker in makers:
-            weight = numpy_helper.to_array(inits[maker.input[1]])
-            pad = [(0, extra)] + [(0, 0)] * (weight.ndim - 1)
-            _replace_weight(graph, inits, maker, 1, np.pad(weight, pad))
-            bias = _bias(maker, inits, channels)
-            assert bias is not None  # _channel_group takes constant biases only
-            while len(maker.input) < 3:
-                maker.input.append("")
-            _replace_weight(graph, inits, maker, 2, np.pad(bias, (0, extra)))
-        for reader in readers:
-            weight = numpy_helper.to_array(inits[reader.input[1]])
-            pad = [(0, 0), (0, extra)] + [(0, 0)] * (weight.ndim - 2)
-            _replace_weight(graph, inits, reader, 1, np.pad(weight, pad))
-        kept = [v for v in graph.value_info if v.name not in tensors]  # stale channel counts
-        del graph.value_info[:]
-        graph.value_info.extend(kept)
-        padded += 1
-    prune(model)
-    return padded

@@ -47,19 +47,13 @@ from dlcflow.core.draw import colors_bgr, draw_points
 from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
 from dlcflow.data.pose import points_array
-from dlcflow.inference.predict import (
-    EngineFactory,
-    make_engine,
-    model_setup,
-    predict_images,
-    rebase,
-    select_snapshots,
-    training_fraction,
-)
+from dlcflow.inference.engines import EngineFactory, make_engine
+from dlcflow.inference.images import predict_images
 from dlcflow.io.hdf import write_frame
 from dlcflow.io.labels import read_annotations
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns, to_dataset
-from dlcflow.project.paths import Project, pct, snapshot_iteration
+from dlcflow.project.models import model_snapshots, rebase, training_fraction
+from dlcflow.project.paths import Project, pct
 from dlcflow.training.dataset import read_documentation
 
 __all__ = ["RESULT_COLUMNS", "evaluate_network", "pairwise_distances"]
@@ -273,9 +267,10 @@ def evaluate_network(
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
     if trainingsetindex == "all":
-        fractions = project.training_fractions
+        indices = list(range(len(project.training_fractions)))
     else:
-        fractions = [training_fraction(project, trainingsetindex)]  # type: ignore[arg-type]
+        training_fraction(project, trainingsetindex)  # a bad index fails before any work
+        indices = [int(trainingsetindex)]
     shuffles = [Shuffles] if isinstance(Shuffles, int) else list(Shuffles)
     collected = project.training_collected_data()
     if not collected.is_file():
@@ -286,8 +281,9 @@ def evaluate_network(
     pcutoff = float(project.cfg["pcutoff"])
     all_rows: list[list[Any]] = []
     for shuffle in shuffles:
-        for fraction in fractions:
-            setup = model_setup(project, fraction, shuffle, modelprefix)
+        for index in indices:
+            setup, models = model_snapshots(project, shuffle, index, modelprefix=modelprefix)
+            fraction = setup.fraction
             missing = [bp for bp in parts if bp not in setup.bodyparts]
             if missing:
                 raise ValueError(
@@ -301,12 +297,11 @@ def evaluate_network(
                     "(recreate the training dataset)"
                 )
             scale = float(setup.cfg.get("global_scale", 1.0)) if rescale else 1.0
-            snaps = select_snapshots(setup.snapshots, project.cfg.get("snapshotindex", -1))
             rows: list[list[Any]] = []
             scorer = ""
-            for snapshot in snaps:
-                iterations = snapshot_iteration(snapshot)
-                scorer = project.scorer_name(shuffle, setup.net_type, iterations)
+            for model in models:
+                snapshot, scorer = model.snapshot, model.scorer
+                iterations = model.training_iterations
                 pred_path = rebase(
                     project,
                     project.evaluation_predictions(fraction, shuffle, scorer, iterations),

@@ -31,6 +31,7 @@ from dlcflow.core.videofiles import list_videos
 from dlcflow.data.pose import SINGLE, point_keys, point_name, points_array, with_points
 from dlcflow.io.poses import read_poses, skeleton_table, write_table
 from dlcflow.io.tables import to_dataset, to_frame
+from dlcflow.project.models import model_snapshots, training_fraction
 from dlcflow.project.paths import Project
 
 __all__ = [
@@ -352,24 +353,16 @@ def skeleton_file(
 # -- finding pose files -------------------------------------------------------------------------
 def analysis_scorer(project: Project, shuffle: int, trainingsetindex: int) -> str | None:
     """The scorer name of the config's snapshot of ``shuffle`` (None without a model)."""
-    from dlcflow.inference.predict import (  # noqa: PLC0415 (keeps this module light to import)
-        model_setup,
-        select_snapshots,
-        training_fraction,
-    )
-    from dlcflow.project.paths import snapshot_iteration  # noqa: PLC0415
-
-    fraction = training_fraction(project, trainingsetindex)
+    training_fraction(project, trainingsetindex)  # a bad index is an error, not "no model"
+    index = project.cfg.get("snapshotindex", -1)
+    index = -1 if str(index).strip().lower() == "all" else index
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            setup = model_setup(project, fraction, shuffle)
-        index = project.cfg.get("snapshotindex", -1)
-        index = -1 if str(index).strip().lower() == "all" else index
-        snapshot = select_snapshots(setup.snapshots, index, allow_all=False)[-1]
+            _, models = model_snapshots(project, shuffle, trainingsetindex, index, allow_all=False)
     except (FileNotFoundError, IndexError, ValueError):
         return None
-    return project.scorer_name(shuffle, setup.net_type, snapshot_iteration(snapshot))
+    return models[-1].scorer
 
 
 def find_pose_file(

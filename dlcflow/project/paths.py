@@ -209,12 +209,11 @@ class Project:
     def model_name(self, fraction: float, shuffle: int) -> str:
         return f"{self.task}{self.date}-trainset{pct(fraction)}shuffle{shuffle}"
 
-    def model_folder(
-        self, fraction: float, shuffle: int, iteration: int | None = None, modelprefix: str = ""
-    ) -> Path:
+    def model_folder(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``dlc-models/iteration-<i>/<model>`` (DLC's ``modelprefix`` sub-folder:
+        :func:`dlcflow.project.models.rebase`)."""
         it = self.iteration if iteration is None else iteration
-        base = self.root / modelprefix if modelprefix else self.root
-        return base / "dlc-models" / f"iteration-{it}" / self.model_name(fraction, shuffle)
+        return self.root / "dlc-models" / f"iteration-{it}" / self.model_name(fraction, shuffle)
 
     def pose_cfg(
         self, fraction: float, shuffle: int, kind: str = "train", iteration: int | None = None
@@ -228,12 +227,11 @@ class Project:
         return self.model_folder(fraction, shuffle, iteration) / "test" / "inference_cfg.yaml"
 
     def evaluation_folder(
-        self, fraction: float, shuffle: int, iteration: int | None = None, modelprefix: str = ""
+        self, fraction: float, shuffle: int, iteration: int | None = None
     ) -> Path:
         it = self.iteration if iteration is None else iteration
-        base = self.root / modelprefix if modelprefix else self.root
         prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
-        return base / prefix / f"iteration-{it}" / self.model_name(fraction, shuffle)
+        return self.root / prefix / f"iteration-{it}" / self.model_name(fraction, shuffle)
 
     def evaluation_results(
         self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None

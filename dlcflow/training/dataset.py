@@ -44,6 +44,7 @@ from dlcflow.core.images import ImageError, image_shape
 from dlcflow.io.labels import write_annotations
 from dlcflow.labeling.annotations import image_sizes, load_project_annotations, validate_annotations
 from dlcflow.project import posecfg
+from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project
 
 SPLIT_SEED = 0x646C63  # "dlc": namespace of the per-shuffle split seeds
@@ -472,12 +473,10 @@ def create_training_dataset(
     shuffles = _shuffle_list(num_shuffles, Shuffles)
     fractions = project.training_fractions
     if trainingsetindex is not None:
-        if not -len(fractions) <= trainingsetindex < len(fractions):
-            raise DatasetError(
-                f"{project.config_path}: trainingsetindex {trainingsetindex} is out of range "
-                f"for TrainingFraction {fractions}"
-            )
-        fractions = [fractions[trainingsetindex]]
+        try:
+            fractions = [training_fraction(project, trainingsetindex)]
+        except ValueError as err:
+            raise DatasetError(str(err)) from None
     for fraction in fractions:
         check_fraction(fraction)
     data = merged_annotations(project)
@@ -511,13 +510,10 @@ def create_training_dataset_from_existing_split(
     after the largest existing shuffle) with it, e.g. for another ``net_type``.
     """
     project = Project(config)
-    fractions = project.training_fractions
-    if not -len(fractions) <= from_trainsetindex < len(fractions):
-        raise DatasetError(
-            f"{project.config_path}: from_trainsetindex {from_trainsetindex} is out of range "
-            f"for TrainingFraction {fractions}"
-        )
-    fraction = fractions[from_trainsetindex]
+    try:
+        fraction = training_fraction(project, from_trainsetindex, "from_trainsetindex")
+    except ValueError as err:
+        raise DatasetError(str(err)) from None
     doc = project.documentation_file(fraction, from_shuffle)
     if not doc.is_file():
         raise DatasetError(

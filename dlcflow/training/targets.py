@@ -1,7 +1,7 @@
-"""Training targets, loss and decoding of DLC 2.3's single-animal pose networks.
+"""Training targets and loss of DLC 2.3's single-animal pose networks.
 
 Definitions (DLC: ``datasets/pose_imgaug.py`` ``compute_target_part_scoremap_numpy``,
-``nnets/base.py`` ``train``, ``core/predict.py`` ``argmax_pose_predict``):
+``nnets/base.py`` ``train``):
 
 * score-map cell ``(x, y)`` has its centre at pixel ``(x*stride + stride/2,
   y*stride + stride/2)`` of the network input;
@@ -13,11 +13,10 @@ Definitions (DLC: ``datasets/pose_imgaug.py`` ``compute_target_part_scoremap_num
 * loss = sigmoid cross-entropy on the part logits + ``locref_loss_weight`` x Huber
   (delta 1) on locref (squared error if ``locref_huber_loss`` is false), each a weighted
   sum divided by the number of non-zero weights (``tf.compat.v1.losses``
-  ``SUM_BY_NONZERO_WEIGHTS``), plus the same part loss on ``part_interm``;
-* decoding: per body part the argmax of the probability map, position
-  ``index*stride + stride/2 + locref*locref_stdev``, likelihood = probability there.
+  ``SUM_BY_NONZERO_WEIGHTS``), plus the same part loss on ``part_interm``.
 
-``make_targets`` and ``decode`` are NumPy only (TensorFlow is imported by ``pose_loss``).
+Decoding, the inverse of the locref target, is :mod:`dlcflow.inference.decode`.
+``make_targets`` is NumPy only (TensorFlow is imported by ``pose_loss``).
 """
 
 from __future__ import annotations
@@ -27,8 +26,11 @@ from typing import Any
 
 import numpy as np
 
-LOCREF_STDEV = 7.2801
-STRIDE = 8.0
+from dlcflow.project.posecfg import CODE_DEFAULTS, TEMPLATE
+
+#: pose_cfg defaults (DLC's template and code defaults).
+LOCREF_STDEV = float(TEMPLATE["locref_stdev"])
+STRIDE = float(CODE_DEFAULTS["stride"])
 
 
 def make_targets(
@@ -78,7 +80,7 @@ def pose_loss(
     ``outputs`` = the model's dict. Returns scalar tensors ``total``, ``part``,
     ``locref`` (0 without ``location_refinement``) and ``part_interm`` when the model
     has that output and ``intermediate_supervision`` is on."""
-    import tensorflow as tf
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only for the loss)
 
     def as_float(value: Any) -> Any:
         return tf.cast(tf.convert_to_tensor(value), tf.float32)
@@ -117,48 +119,3 @@ def pose_loss(
         losses["locref"] = tf.constant(0.0)
     losses["total"] = total
     return losses
-
-
-def locref_at(prob: np.ndarray, locref: np.ndarray) -> np.ndarray:
-    """The locref ``(B, J, 2)`` of each part at its first maximum (row-major) in ``prob``
-    ``(B, h, w, J)``, from the map ``(B, h, w, 2J)``."""
-    b, h, w, j = prob.shape
-    return _pick(np.argmax(prob.reshape(b, h * w, j), axis=1), locref)
-
-
-def _pick(idx: np.ndarray, locref: np.ndarray) -> np.ndarray:
-    """The locref ``(B, J, 2)`` at the flat cells ``idx`` ``(B, J)`` of the map."""
-    b, j = idx.shape
-    offsets = np.asarray(locref).reshape(b, -1, j, 2)
-    return offsets[np.arange(b)[:, None], idx, np.arange(j)[None, :]]
-
-
-def decode(
-    prob: np.ndarray,
-    locref: np.ndarray,
-    stride: float = STRIDE,
-    locref_stdev: float = LOCREF_STDEV,
-    location_refinement: bool = True,
-) -> np.ndarray:
-    """Poses ``(B, J, 3)`` (x, y, likelihood) from probability maps ``(B, h, w, J)`` and
-    locref ``(B, h, w, 2J)`` (a single ``(h, w, J)`` map counts as ``B = 1``): per body
-    part the argmax cell (the first maximum in row-major order), refined by its locref
-    offset. ``locref`` may also be ``(B, J, 2)``: the offsets at those maxima already
-    (:func:`dlcflow.inference.onnxgraph.locref_at_maxima`)."""
-    prob = np.asarray(prob)
-    locref = np.asarray(locref)
-    if prob.ndim == 3:
-        prob, locref = prob[None], locref[None]
-    b, h, w, j = prob.shape
-    flat = prob.reshape(b, h * w, j)
-    idx = np.argmax(flat, axis=1)  # (B, J)
-    likelihood = np.take_along_axis(flat, idx[:, None, :], axis=1)[:, 0, :]
-    row, col = np.divmod(idx, w)
-    x = col * float(stride) + 0.5 * float(stride)
-    y = row * float(stride) + 0.5 * float(stride)
-    if location_refinement:
-        # (B, J, 2) is already at the maxima (an ONNX export's output)
-        picked = locref if locref.ndim == 3 else _pick(idx, locref)
-        x = x + picked[..., 0] * float(locref_stdev)
-        y = y + picked[..., 1] * float(locref_stdev)
-    return np.stack([x, y, likelihood], axis=-1).astype(np.float64)

@@ -40,13 +40,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from dlcflow.core.fileio import atomic_write_text
+from dlcflow.core.threads import configure_threads, thread_budget
+from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, snapshot_iteration
 from dlcflow.project.posecfg import load_pose_cfg
 from dlcflow.training.augment import Augmenter, build_augmenter
 from dlcflow.training.dataset import read_documentation
+from dlcflow.training.targets import make_targets, pose_loss
 
 __all__ = [
     "TrainingSet",
@@ -78,8 +82,6 @@ class TrainError(RuntimeError):
 # -- data ------------------------------------------------------------------------------------
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """An image file as RGB uint8 (H, W, 3)."""
-    import cv2  # noqa: PLC0415 (cheap, but keep the module import light)
-
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise TrainError(f"{path}: cannot read this training image")
@@ -178,10 +180,9 @@ def make_dataset(
     images are padded (bottom/right, zeros: weight 0). Each sample depends only on its
     seed, so ``deterministic=True`` (ordered map) repeats exactly.
     """
-    import tensorflow as tf  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when a function here runs)
 
-    from dlcflow.training.nets import output_size  # noqa: PLC0415
-    from dlcflow.training.targets import make_targets  # noqa: PLC0415
+    from dlcflow.training.nets import output_size  # noqa: PLC0415 (imports TensorFlow / Keras)
 
     channels = _channels(cfg)
     target_cfg = dict(cfg)
@@ -250,7 +251,7 @@ def learning_rate(cfg: Mapping[str, Any], iteration: int) -> float:
 
 def make_optimizer(cfg: Mapping[str, Any]) -> Any:
     """SGD with momentum 0.9 (DLC's default) or Adam, per pose_cfg ``optimizer``."""
-    import keras  # noqa: PLC0415
+    import keras  # noqa: PLC0415 (Keras only when a function here runs)
 
     name = str(cfg.get("optimizer", "sgd")).lower()
     if "efficientnet" in str(cfg.get("net_type", "")):
@@ -266,9 +267,7 @@ def make_optimizer(cfg: Mapping[str, Any]) -> Any:
 def make_train_step(model: Any, optimizer: Any, cfg: Mapping[str, Any]) -> Callable[..., Any]:
     """A ``tf.function`` ``(images uint8 (B, H, W, 3), targets) -> loss`` that applies one
     update; traced once for any image size."""
-    import tensorflow as tf  # noqa: PLC0415
-
-    from dlcflow.training.targets import pose_loss  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when a function here runs)
 
     loss_cfg = dict(cfg)
     spec = {k: tf.TensorSpec((None, None, None, c), tf.float32) for k, c in _channels(cfg).items()}
@@ -288,29 +287,13 @@ def make_train_step(model: Any, optimizer: Any, cfg: Mapping[str, Any]) -> Calla
 
 
 # -- run-time settings -----------------------------------------------------------------------
-def _limit_threads(threads: int | None) -> None:
-    """TensorFlow's intra/inter-op thread pools (possible only before TF starts)."""
-    if not threads:
-        return
-    import tensorflow as tf  # noqa: PLC0415
-
-    threads = max(1, int(threads))
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        now = tf.config.threading.get_intra_op_parallelism_threads() or "all cores"
-        if now != threads:
-            LOG.warning(f"threads={threads} not applied: TensorFlow runs already ({now})")
-
-
 @contextlib.contextmanager
 def _determinism(enabled: bool) -> Iterator[None]:
     """TensorFlow op determinism for the duration of a deterministic run."""
     if not enabled:
         yield
         return
-    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415
+    from tensorflow.python.framework import config as tf_config  # noqa: PLC0415 (TensorFlow)
 
     before = tf_config.is_op_determinism_enabled()
     tf_config.enable_op_determinism()
@@ -380,7 +363,7 @@ def _is_snapshot(value: Any) -> bool:
 
 def _resume(prefixes: Sequence[Path], model: Any, optimizer: Any) -> tuple[int, Path]:
     """Restore the newest snapshot that loads; ``(iteration, prefix)``."""
-    from dlcflow.training.nets import restore_snapshot  # noqa: PLC0415
+    from dlcflow.training.nets import restore_snapshot  # noqa: PLC0415 (TensorFlow / Keras)
 
     for prefix in reversed(list(prefixes)):
         try:
@@ -457,21 +440,19 @@ def train_network(
     ``deterministic`` with ``seed`` (two runs give the same losses; seeds Python, NumPy,
     TensorFlow and the augmentation; TensorFlow op determinism on while it runs; None:
     pose_cfg ``deterministic``, as in DLC),
-    ``threads`` (TensorFlow's thread pools and the input pipeline's parallel calls), and
+    ``threads`` (the input pipeline's parallel calls, and TensorFlow's thread pools up to
+    :func:`dlcflow.core.threads.thread_budget`), and
     ``resume`` (False: delete this model's snapshots and start over).
 
     Returns the prefix of the final snapshot (``.../train/snapshot-<maxiters>``).
     """
     project = Project(config)
-    fractions = project.training_fractions
-    if not -len(fractions) <= trainingsetindex < len(fractions):
-        raise TrainError(
-            f"{project.config_path}: trainingsetindex {trainingsetindex} is out of range for "
-            f"TrainingFraction {fractions}"
-        )
+    try:
+        fraction = training_fraction(project, trainingsetindex)
+    except ValueError as err:
+        raise TrainError(str(err)) from None
     if project.multianimal:
         raise TrainError(f"{project.config_path}: multi-animal training is not supported yet")
-    fraction = fractions[trainingsetindex]
     pose_cfg_path = project.pose_cfg(fraction, shuffle, "train")
     if not pose_cfg_path.is_file():
         raise TrainError(f"{pose_cfg_path}: missing; create the training dataset first")
@@ -498,11 +479,10 @@ def train_network(
 
 
 def _run(run: _Run, resume: bool) -> str:
-    _limit_threads(run.threads)
-    import cv2  # noqa: PLC0415
-    import keras  # noqa: PLC0415
+    configure_threads(thread_budget(run.threads or None))
+    import keras  # noqa: PLC0415 (Keras only when training runs)
 
-    from dlcflow.training import nets  # noqa: PLC0415
+    from dlcflow.training import nets  # noqa: PLC0415 (imports TensorFlow / Keras)
 
     cfg = run.cfg
     if run.seed is not None:
@@ -563,7 +543,7 @@ def _loop(
     run: _Run, model: Any, optimizer: Any, step: Callable[..., Any], batches: Iterator, start: int
 ) -> None:
     """Iterations ``start + 1 .. max_iter``: update, log, save, prune."""
-    from dlcflow.training.nets import save_snapshot  # noqa: PLC0415
+    from dlcflow.training.nets import save_snapshot  # noqa: PLC0415 (TensorFlow / Keras)
 
     current_lr: float | None = None
     loss_sum, n_loss = 0.0, 0

@@ -22,6 +22,7 @@ from dlcflow.io.labels import read_annotations
 from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
 from dlcflow.post.outliers import OutlierOptions
+from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
@@ -349,7 +350,7 @@ def analysis_inputs(project: Project, st: Settings, folder: str, stem: str, scor
     iterations (the current iteration if none has it yet), so an analysis made by an
     earlier iteration's model stays valid after ``dlcflow merge``."""
     shuffle, iterations = parse_scorer(scorer)
-    fraction = project.training_fractions[st.trainingsetindex]
+    fraction = training_fraction(project, st.trainingsetindex)
     snapshot = final_snapshot_index(project, fraction, shuffle, iterations)
     for it in range(project.iteration, -1, -1):
         candidate = final_snapshot_index(project, fraction, shuffle, iterations, it)
