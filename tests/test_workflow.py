@@ -202,6 +202,18 @@ def test_dlc_project_dataset(reaching_project: Path) -> None:
         assert np.allclose(joints[:, 1:], values[visible], atol=1.0)
 
 
+def test_csv_only_labels_count_as_labeled(reaching_project: Path) -> None:
+    """A folder whose CollectedData is only the csv is labeled, as the library reads it."""
+    project = Project(reaching_project)
+    project.collected_data("reachingvideo1").unlink()
+    csv = project.collected_data("reachingvideo1", "csv")
+    assert annotated_stems(project) == ["reachingvideo1"]
+    assert labels_inputs(project) == [str(csv)]
+    run = snakemake("-n", "dataset", "--config", f"project={reaching_project}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "MissingInputException" not in run.stdout + run.stderr
+
+
 def test_dlc_project_all_stages(reaching_project: Path, tmp_path: Path) -> None:
     """A DLC 2.3 project: dataset, a short training, evaluation, and analysis of a video
     made from its own frames; outputs open with pandas in DLC's structure."""

@@ -65,7 +65,7 @@ def annotated_stems(
     for folder in project.labeled_folders():
         if folder.name in waiting:
             continue
-        if project.collected_data(folder.name).is_file():
+        if project.existing_collected_data(folder.name) is not None:
             stems.append(folder.name)
         elif has_frames(folder):
             unlabeled.append(folder.name)
@@ -121,7 +121,8 @@ def labels_inputs(
     it = project.iteration if iteration is None else iteration
     built = dataset_stems(project, it) if it < project.iteration else None
     stems = built if built is not None else annotated_stems(project, oracle, it)
-    return [str(project.collected_data(s)) for s in stems]
+    # the file a folder holds (DLC accepts a csv alone); the h5 that a rule will write else
+    return [str(project.existing_collected_data(s) or project.collected_data(s)) for s in stems]
 
 
 @dataclass(frozen=True)
