@@ -25,6 +25,7 @@ wildcard_constraints:
     video=r"[^/]+",
     iteration=r"\d+",
     model=r"[^/]+",
+    evalfolder=r"[^/]+",
     maxiters=r"\d+",
     folder=r".+",
     stem=r"[^/]+?",

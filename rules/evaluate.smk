@@ -8,9 +8,10 @@ rule evaluate_network:
         snapshot=evaluation_snapshot,
         pose_cfg="{project}/dlc-models/iteration-{iteration}/{model}/test/pose_cfg.yaml",
     output:
-        "{project}/evaluation-results/iteration-{iteration}/{model}/{scorer}-results.csv",
+        # evaluation-results, or the project's eval_prefix (Project.evaluation_folder)
+        "{project}/{evalfolder}/iteration-{iteration}/{model}/{scorer}-results.csv",
     log:
-        "{project}/logs/evaluate/iteration-{iteration}-{model}-{scorer}.log",
+        "{project}/logs/{evalfolder}/iteration-{iteration}-{model}-{scorer}.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 2

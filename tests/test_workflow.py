@@ -214,6 +214,19 @@ def test_csv_only_labels_count_as_labeled(reaching_project: Path) -> None:
     assert "MissingInputException" not in run.stdout + run.stderr
 
 
+def test_eval_prefix_is_where_the_workflow_evaluates(reaching_project: Path) -> None:
+    """The config's eval_prefix moves evaluation results, in the library and the rules."""
+    text = reaching_project.read_text()
+    reaching_project.write_text(text + "eval_prefix: my-evaluations\n")
+    project = Project(reaching_project)
+    wanted = project.evaluation_results(0.95, 1, "DLC_resnet50_ReachingAug30shuffle1_100")
+    assert wanted.parts[-4] == "my-evaluations"
+    run = snakemake("-n", "evaluate", "--config", f"project={reaching_project}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "rule evaluate_network:" in run.stdout
+    assert f"{project.root}/my-evaluations/iteration-0/" in run.stdout
+
+
 def test_dlc_project_all_stages(reaching_project: Path, tmp_path: Path) -> None:
     """A DLC 2.3 project: dataset, a short training, evaluation, and analysis of a video
     made from its own frames; outputs open with pandas in DLC's structure."""
