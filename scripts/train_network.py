@@ -18,4 +18,5 @@ with rule_log(snakemake.log):
         displayiters=snakemake.params.displayiters,
         max_snapshots_to_keep=snakemake.params.max_snapshots_to_keep,
         threads=snakemake.threads,
+        iteration=int(snakemake.wildcards.iteration),  # not the config's, once merged
     )

@@ -28,6 +28,7 @@ from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
 from dlcflow.project.models import select_snapshots
 from dlcflow.project.paths import Project
+from dlcflow.workflow.settings import declared_snapshot
 
 W, H = 160, 120
 STRIDE, STDEV = 8, 7.2801
@@ -328,6 +329,31 @@ def test_batches_partial_last_batch_and_snapshot_choice(setup) -> None:
     assert other.endswith("_200")
     set_config(project, snapshotindex="all")
     assert analyze_videos(project.config_path, video, engine=factory, force=True).endswith("_200")
+
+
+def test_an_earlier_iterations_model_analyzes_again(setup) -> None:
+    """After the config moved on to iteration 1 (merge), iteration 0's snapshot analyzes
+    with ``iteration=0`` and its snapshot index (what the workflow's rule passes)."""
+    project, video = setup
+    set_config(project, iteration=1)
+    with pytest.raises(FileNotFoundError, match="iteration 1"):  # nothing trained for it yet
+        analyze_videos(project.config_path, video, engine=Factory())
+    factory = Factory()
+    scorer = analyze_videos(
+        project.config_path, video, engine=factory, iteration=0, snapshot_index=0
+    )
+    assert scorer.endswith("_100") and factory.calls[0].name == "snapshot-100"
+    assert "iteration-0" in factory.calls[0].parts
+    assert Project(project.config_path).iteration == 1  # the config is not changed
+
+
+def test_the_rule_script_takes_the_declared_snapshot(setup) -> None:
+    project, _ = setup
+    train = Project(project.config_path).train_folder(project.training_fractions[0], 1)
+    assert declared_snapshot(train / "snapshot-200.index") == (0, 1)
+    assert declared_snapshot(train / "snapshot-100.index") == (0, 0)
+    with pytest.raises(FileNotFoundError, match="snapshot-300.index: snapshot not found"):
+        declared_snapshot(train / "snapshot-300.index")
 
 
 def test_next_batch_is_submitted_before_the_current_one_is_waited_for(setup) -> None:

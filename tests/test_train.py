@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dlcflow.project.config import read_config, write_config
 from dlcflow.project.paths import Project
 from dlcflow.training.train import TrainingSet, _truncate_stats, learning_rate
 
@@ -145,6 +146,28 @@ def test_training_writes_dlc_outputs(project: Path) -> None:
 
     log = p.train_log(fraction, 1).read_text()
     assert "iteration: 40 loss:" in log and "it/s" in log and "saved snapshot-40" in log
+
+
+def test_an_earlier_iteration_is_trained_where_its_rule_says(project: Path) -> None:
+    """After the config moved on to iteration 1 (merge), ``iteration=0`` (what the
+    workflow's train rule passes) trains iteration 0's model in iteration 0's folder."""
+    from dlcflow.training.train import TrainError, train_network
+
+    cfg = read_config(project)
+    cfg["iteration"] = 1
+    write_config(project, cfg)
+    try:
+        with pytest.raises(TrainError, match="iteration-1"):  # no dataset for iteration 1
+            train_network(project, shuffle=2, maxiters=2, displayiters=1, saveiters=2)
+        final = train_network(
+            project, shuffle=2, maxiters=2, displayiters=1, saveiters=2, iteration=0
+        )
+        p = Project(project, iteration=0)
+        assert final == str(p.snapshot_prefix(p.training_fractions[0], 2, 2))
+        assert "iteration-0" in Path(final).parts
+    finally:
+        cfg["iteration"] = 0
+        write_config(project, cfg)
 
 
 def test_deterministic_runs_repeat(project: Path) -> None:

@@ -419,6 +419,7 @@ def analyze_videos(
     modelprefix: str = "",
     engine: str | EngineFactory = "auto",
     options: AnalysisOptions | None = None,
+    iteration: int | None = None,
 ) -> str:
     """Predict body-part positions in every frame of ``videos`` (DLC's ``analyze_videos``).
 
@@ -436,12 +437,14 @@ def analyze_videos(
     ``"tensorflow"``, ``"onnx"`` (the export must exist: ``dlcflow export``), or a factory
     ``(pose_cfg, snapshot_prefix) -> Engine``. Both runtimes share the decoding.
     ``options``: an :class:`AnalysisOptions` instead of those arguments (batchsize to
-    engine), which must then keep their defaults.
+    engine), which must then keep their defaults. ``iteration``: the model of that
+    refinement iteration instead of the config's (the workflow analyzes with the model its
+    rule names, which after ``dlcflow merge`` is not always the config's).
 
     Returns the scorer name ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``.
     """
     opts = AnalysisOptions.gather(options, locals(), "analyze_videos")
-    project = Project(config)
+    project = Project(config, iteration=iteration)
     if project.multianimal:
         raise ValueError(
             f"{project.config_path}: multi-animal projects are not supported by analyze_videos"

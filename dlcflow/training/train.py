@@ -431,8 +431,12 @@ def train_network(
     batch_size: int | None = None,
     threads: int | None = None,
     resume: bool = True,
+    *,
+    iteration: int | None = None,
 ) -> str:
-    """Train the network of (``shuffle``, ``TrainingFraction[trainingsetindex]``).
+    """Train the network of (``shuffle``, ``TrainingFraction[trainingsetindex]``) of the
+    config's ``iteration`` (or of ``iteration``: the workflow trains the iteration its rule
+    names, which after ``dlcflow merge`` is not always the config's).
 
     DLC's arguments: ``displayiters`` / ``saveiters`` (pose_cfg ``display_iters`` /
     ``save_iters`` when None), ``maxiters`` (None: the end of ``multi_step``),
@@ -446,7 +450,7 @@ def train_network(
 
     Returns the prefix of the final snapshot (``.../train/snapshot-<maxiters>``).
     """
-    project = Project(config)
+    project = Project(config, iteration=iteration)
     try:
         fraction = training_fraction(project, trainingsetindex)
     except ValueError as err:

@@ -7,6 +7,7 @@ logic typed and unit-tested, and the .smk files declarative.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
 from dlcflow.post.outliers import OutlierOptions
 from dlcflow.project.models import training_fraction
-from dlcflow.project.paths import Project
+from dlcflow.project.paths import Project, list_snapshots
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
@@ -363,6 +364,20 @@ def analysis_inputs(project: Project, st: Settings, folder: str, stem: str, scor
         if out.parent == Path(folder) and video.stem == stem:
             return {"video": str(video), "snapshot": str(snapshot)}
     raise ValueError(f"{folder}/{stem}: not one of the videos to analyze of {project.config_path}")
+
+
+def declared_snapshot(snapshot_index: str | os.PathLike[str]) -> tuple[int, int]:
+    """(model iteration, snapshot index) of the snapshot a rule declares as its input
+    (``.../dlc-models/iteration-<i>/<model>/train/snapshot-<n>.index``): what the rule's
+    script passes on, so that it uses that snapshot and not the config's current one."""
+    prefix = Path(snapshot_index).with_suffix("")
+    iteration = next(
+        int(part[len("iteration-") :]) for part in prefix.parts if part.startswith("iteration-")
+    )
+    names = [s.name for s in list_snapshots(prefix.parent)]
+    if prefix.name not in names:
+        raise FileNotFoundError(f"{snapshot_index}: snapshot not found")
+    return iteration, names.index(prefix.name)
 
 
 def validate_config(config: dict, schema_file: str | Path, where: str = "workflow config") -> None:
