@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -14,6 +16,13 @@ FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-rea
 
 #: The demo, small (tests/small-demo.yaml, which CI's compatibility check runs too).
 SMALL_DEMO = yaml.safe_load((Path(__file__).with_name("small-demo.yaml")).read_text())
+
+
+@functools.cache
+def snakemake_workdir() -> Path:
+    """Where the tests run Snakemake (its .snakemake/ and the workflow's logs/ go there),
+    so that no test writes into the repository."""
+    return Path(tempfile.mkdtemp(prefix="dlcflow-snakemake-"))
 
 
 def write_video(path: Path, nframes: int = 30, size: tuple[int, int] = (64, 48)) -> Path:

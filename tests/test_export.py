@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import snakemake_workdir
 
 from dlcflow.project.paths import Project
 
@@ -401,7 +402,7 @@ def test_workflow_exports_and_analyzes_with_onnx(trained: Path) -> None:
         cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(REPO / "Snakefile")]
         cmd += [*args, "--configfile", str(settings)]
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
+        return subprocess.run(cmd, cwd=snakemake_workdir(), capture_output=True, text=True, env=env)
 
     dry = snakemake("analyze", "-n", engine="tensorflow")
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-3000:]
@@ -411,5 +412,5 @@ def test_workflow_exports_and_analyzes_with_onnx(trained: Path) -> None:
     assert "export_onnx" in run.stdout + run.stderr
     assert export.is_file()
     assert len(poses(Project.analysis_output(video, scorer))) == 60
-    log = REPO / "logs" / f"analyze{video.parent}" / f"{video.stem}{scorer}.log"
+    log = snakemake_workdir() / "logs" / f"analyze{video.parent}" / f"{video.stem}{scorer}.log"
     assert "Engine auto (ONNX export, CPU): ONNX Runtime" in log.read_text()

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import scipy.io
 import yaml
-from conftest import SMALL_DEMO
+from conftest import SMALL_DEMO, snakemake_workdir
 
 from dlcflow.io.labels import read_annotations
 from dlcflow.project.paths import Project
@@ -24,11 +24,16 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 
 
-def snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def snakemake(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(REPO / "Snakefile")]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     return subprocess.run(
-        cmd + list(args), cwd=cwd, capture_output=True, text=True, env=env, timeout=900
+        cmd + list(args),
+        cwd=cwd or snakemake_workdir(),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
 
 
