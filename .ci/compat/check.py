@@ -16,21 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tables_io import MODEL_KEY, csv_layout, describe, holds_table, read_table_csv
-
-
-def read_all(folder: Path) -> dict:
-    found = {}
-    for path in sorted(folder.rglob("*.h5")):
-        if holds_table(path):
-            found[str(path.relative_to(folder))] = describe(pd.read_hdf(path))
-    for path in sorted(folder.rglob("*.csv")):
-        layout = csv_layout(path)
-        if layout is not None:
-            header, index = layout
-            df = read_table_csv(path, header, index)
-            found[str(path.relative_to(folder))] = describe(df)
-    return found
+from tables_io import MODEL_KEY, read_tables
 
 
 def check_tools(path: Path, model: dict) -> list[str]:
@@ -83,7 +69,7 @@ def rewrite(folder: Path, names: list[str], out: Path) -> None:
 def main(folder: Path, expected_file: Path, rewritten: Path) -> None:
     expected = json.loads(expected_file.read_text())
     model = expected.pop(MODEL_KEY, None)
-    found = read_all(folder)
+    found = read_tables(folder)
     problems = [f"{name}: not read here" for name in expected if name not in found]
     problems += [
         f"{name}: reads differently under pandas {pd.__version__}"

@@ -15,8 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-from tables_io import ANALYSIS, MODEL_KEY, csv_layout, describe, holds_table, read_table_csv
+from tables_io import ANALYSIS, MODEL_KEY, read_tables
 
 
 def data_model(path: Path) -> dict:
@@ -35,16 +34,7 @@ def data_model(path: Path) -> dict:
 
 
 def main(folder: Path, out: Path) -> None:
-    record = {}
-    for path in sorted(folder.rglob("*.h5")):
-        if holds_table(path):
-            record[str(path.relative_to(folder))] = describe(pd.read_hdf(path))
-    for path in sorted(folder.rglob("*.csv")):
-        layout = csv_layout(path)
-        if layout is not None:
-            header, index = layout
-            df = read_table_csv(path, header, index)
-            record[str(path.relative_to(folder))] = describe(df)
+    record = read_tables(folder)
     if not record:
         sys.exit(f"expected: no pose tables under {folder}")
     analysis = [name for name in record if ANALYSIS.search(name)]

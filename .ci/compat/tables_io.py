@@ -68,3 +68,18 @@ def describe(df: pd.DataFrame) -> dict:
         "index": [_plain(i) for i in df.index],
         "values": [[_plain(v) for v in row] for row in df.to_numpy().tolist()],
     }
+
+
+def read_tables(folder: Path) -> dict:
+    """Every pose table under ``folder`` (h5 read with no key, DLC csv), described."""
+    found = {}
+    for path in sorted(folder.rglob("*.h5")):
+        if holds_table(path):
+            found[str(path.relative_to(folder))] = describe(pd.read_hdf(path))
+    for path in sorted(folder.rglob("*.csv")):
+        layout = csv_layout(path)
+        if layout is not None:
+            header, index = layout
+            df = read_table_csv(path, header, index)
+            found[str(path.relative_to(folder))] = describe(df)
+    return found
