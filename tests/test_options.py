@@ -115,7 +115,7 @@ DLC_SIGNATURES = {
         "config, videos, videotype='', shuffle=1, trainingsetindex=0, batchsize=None, "
         "save_as_csv=False, destfolder=None, cropping=None, dynamic=(False, 0.5, 10), "
         "gputouse=None, robust_nframes=False, snapshot_index=None, force=False, threads=None, "
-        "*, modelprefix='', engine='auto', options=None"
+        "*, modelprefix='', engine='auto', options=None, iteration=None"
     ),
 }
 
