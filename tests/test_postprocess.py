@@ -20,7 +20,6 @@ from dlcflow.post.filters import (
     filter_file,
     filter_poses,
     filterpredictions,
-    find_pose_file,
     median_filter,
     skeleton_features,
     skeleton_file,
@@ -28,6 +27,7 @@ from dlcflow.post.filters import (
 )
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
+from dlcflow.project.posefiles import find_pose_file
 
 SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)

@@ -35,13 +35,12 @@ from dlcflow.core.fileio import atomic_path, replace_folder
 from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_int, check_real
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
-from dlcflow.core.videofiles import list_videos
 from dlcflow.data.pose import point_keys, points_array
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
 from dlcflow.io.tables import to_dataset
 from dlcflow.plots.labels import KeypointLayout, _temp_folder
-from dlcflow.post.filters import find_pose_file
 from dlcflow.project.paths import Project, nframes_digits
+from dlcflow.project.posefiles import pose_files, up_to_date
 
 __all__ = [
     "PLOT_NAMES",
@@ -265,12 +264,8 @@ def plot_trajectories(
 
     project = Project(config)
     folders = []
-    for video in list_videos(videos, videotype):
-        try:
-            h5 = find_pose_file(project, video, shuffle, trainingsetindex, filtered, destfolder)
-        except FileNotFoundError as err:
-            warnings.warn(f"{err}; skipped", stacklevel=2)
-            continue
+    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder)
+    for video, h5 in found:
         folder = Project.plot_poses_folder(video, destfolder)
         plot_poses_file(config, h5, folder, video, displayedbodyparts, showfigures)
         log(f"{video.name}: plots in {folder}")
@@ -480,14 +475,10 @@ def create_labeled_video(
     opts = LabeledVideoOptions.gather(options, locals(), "create_labeled_video")
     project = Project(config)
     written = []
-    for video in list_videos(videos, videotype):
-        try:
-            h5 = find_pose_file(project, video, shuffle, trainingsetindex, filtered, destfolder)
-        except FileNotFoundError as err:
-            warnings.warn(f"{err}; skipped", stacklevel=2)
-            continue
+    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder)
+    for video, h5 in found:
         out = Project.derived_output(h5, "_labeled.mp4")
-        if not overwrite and out.is_file() and out.stat().st_mtime >= h5.stat().st_mtime:
+        if not overwrite and up_to_date(out, h5):
             log(f"{video.name}: labeled video exists ({out.name}); overwrite=True redraws it")
         else:
             labeled_video_file(

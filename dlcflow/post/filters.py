@@ -27,12 +27,11 @@ import pandas as pd
 
 from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
-from dlcflow.core.videofiles import list_videos
 from dlcflow.data.pose import SINGLE, point_keys, point_name, points_array, with_points
 from dlcflow.io.poses import read_poses, skeleton_table, write_table
 from dlcflow.io.tables import to_dataset, to_frame
-from dlcflow.project.models import model_snapshots, training_fraction
 from dlcflow.project.paths import Project
+from dlcflow.project.posefiles import pose_files, up_to_date
 
 __all__ = [
     "FILTERTYPES",
@@ -41,7 +40,6 @@ __all__ = [
     "filter_file",
     "filter_poses",
     "filterpredictions",
-    "find_pose_file",
     "fit_sarimax",
     "median_filter",
     "skeleton_features",
@@ -350,75 +348,6 @@ def skeleton_file(
     return out
 
 
-# -- finding pose files -------------------------------------------------------------------------
-def analysis_scorer(project: Project, shuffle: int, trainingsetindex: int) -> str | None:
-    """The scorer name of the config's snapshot of ``shuffle`` (None without a model)."""
-    training_fraction(project, trainingsetindex)  # a bad index is an error, not "no model"
-    index = project.cfg.get("snapshotindex", -1)
-    index = -1 if str(index).strip().lower() == "all" else index
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            _, models = model_snapshots(project, shuffle, trainingsetindex, index, allow_all=False)
-    except (FileNotFoundError, IndexError, ValueError):
-        return None
-    return models[-1].scorer
-
-
-def find_pose_file(
-    project: Project,
-    video: str | os.PathLike[str],
-    shuffle: int = 1,
-    trainingsetindex: int = 0,
-    filtered: bool = False,
-    destfolder: str | os.PathLike[str] | None = None,
-) -> Path:
-    """The pose file of ``video``: ``<stem><scorer>.h5`` (``_filtered.h5`` if ``filtered``)
-    in ``destfolder`` or the video's folder.
-
-    The scorer is the one of the config's snapshot of ``shuffle``; when that model is not
-    there (analyses copied from elsewhere, or the config already moved to the next
-    iteration), the one pose file of the video in that folder is used. Raises
-    FileNotFoundError (one line) when there is none, or several to choose from.
-    """
-    suffix = "_filtered.h5" if filtered else ".h5"
-    scorer = analysis_scorer(project, shuffle, trainingsetindex)
-    if scorer is not None:
-        path = Project.analysis_output(video, scorer, destfolder, suffix)
-        if path.is_file():
-            return path
-    found = Project.analysis_files(video, destfolder)
-    if filtered:
-        found = [Project.derived_output(p, "_filtered.h5") for p in found]
-        found = [p for p in found if p.is_file()]
-    if len(found) == 1:
-        return found[0]
-    folder = Path(destfolder) if destfolder else Path(video).parent
-    if not found:
-        name, stem = Path(video).name, Path(video).stem
-        what = (
-            f"{name} has no filtered predictions (run filterpredictions first)"
-            if filtered
-            else f"{name} has not been analyzed (run analyze first)"
-        )
-        want = f"{stem}{scorer}{suffix}" if scorer else f"{stem}DLC*{suffix}"
-        raise FileNotFoundError(f"{folder / want}: not found; {what}")
-    names = ", ".join(p.name for p in found)
-    raise FileNotFoundError(
-        f"{folder}: several pose files of {Path(video).name} ({names}); pick one with "
-        "shuffle/trainingsetindex of a trained model"
-    )
-
-
-def _videos(videos: object, videotype: str) -> list[Path]:
-
-    return list_videos(videos, videotype)  # type: ignore[arg-type]
-
-
-def _up_to_date(output: Path, source: Path) -> bool:
-    return output.is_file() and output.stat().st_mtime >= source.stat().st_mtime
-
-
 def filterpredictions(
     config: str | os.PathLike[str],
     video: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -454,14 +383,10 @@ def filterpredictions(
     opts = FilterOptions.gather(options, locals(), "filterpredictions")
     project = Project(config)
     written = []
-    for path in _videos(video, videotype):
-        try:
-            src = find_pose_file(project, path, shuffle, trainingsetindex, False, destfolder)
-        except FileNotFoundError as err:
-            warnings.warn(f"{err}; skipped", stacklevel=2)
-            continue
+    found = pose_files(project, video, videotype, shuffle, trainingsetindex, False, destfolder)
+    for path, src in found:
         out = Project.derived_output(src, "_filtered.h5")
-        if not overwrite and _up_to_date(out, src):
+        if not overwrite and up_to_date(out, src):
             log(f"{path.name}: already filtered ({out.name}); overwrite=True filters again")
         else:
             filter_file(src, out, opts)
@@ -490,14 +415,10 @@ def analyzeskeleton(
     if not skeleton:
         raise ValueError(f"{project.config_path}: no skeleton defined (config key 'skeleton')")
     written = []
-    for path in _videos(videos, videotype):
-        try:
-            src = find_pose_file(project, path, shuffle, trainingsetindex, filtered, destfolder)
-        except FileNotFoundError as err:
-            warnings.warn(f"{err}; skipped", stacklevel=2)
-            continue
+    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder)
+    for path, src in found:
         out = Project.derived_output(src, "_skeleton.h5")
-        if not overwrite and _up_to_date(out, src):
+        if not overwrite and up_to_date(out, src):
             log(f"{path.name}: skeleton already computed ({out.name})")
         else:
             skeleton_file(src, skeleton, out, save_as_csv)

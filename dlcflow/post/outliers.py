@@ -47,7 +47,6 @@ from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.video import VideoError, VideoReader, video_info
-from dlcflow.core.videofiles import list_videos
 from dlcflow.data.pose import point_keys, point_name, points_array, select_keys
 from dlcflow.io.labels import LABELED_DATA, read_machine_labels, write_machine_labels
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
@@ -61,9 +60,10 @@ from dlcflow.labeling.frames import (
     read_manifest,
     select_uniform,
 )
-from dlcflow.post.filters import find_pose_file, fit_sarimax
+from dlcflow.post.filters import fit_sarimax
 from dlcflow.project.create import add_videos
 from dlcflow.project.paths import Project, frame_name
+from dlcflow.project.posefiles import pose_files
 
 __all__ = [
     "OUTLIER_ALGORITHMS",
@@ -487,11 +487,7 @@ def extract_outlier_frames(
 
     project = Project(config)
     extracted: list[int] = []
-    for video in list_videos(videos, videotype):
-        try:
-            h5 = find_pose_file(project, video, shuffle, trainingsetindex, False, destfolder)
-        except FileNotFoundError as err:
-            warnings.warn(f"{err}; skipped", stacklevel=2)
-            continue
+    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, False, destfolder)
+    for video, h5 in found:
         extracted += extract_outliers_file(config, h5, video, opts)
     return extracted
