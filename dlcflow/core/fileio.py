@@ -57,6 +57,27 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         tmp.write_bytes(data)
 
 
+def temp_folder(dest: str | os.PathLike[str]) -> Path:
+    """Create an empty temp folder beside ``dest`` (for :func:`replace_folder`)."""
+    target = Path(dest)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp folder beside ``dest``; it replaces ``dest`` as a whole when the block
+    succeeds and is deleted otherwise."""
+    tmp = temp_folder(dest)
+    try:
+        yield tmp
+        replace_folder(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def replace_folder(tmp: str | os.PathLike[str], dest: str | os.PathLike[str]) -> None:
     """Move a finished temp folder to ``dest``, replacing an older one (restored if the
     move fails)."""

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from dlcflow.core.draw import (
     draw_segments,
     to_bgr,
 )
-from dlcflow.core.fileio import replace_folder
+from dlcflow.core.fileio import atomic_folder
 from dlcflow.data.pose import point_keys, points_array
 from dlcflow.io.labels import read_annotations
 from dlcflow.io.tables import to_dataset
@@ -75,12 +73,6 @@ def keypoint_layout(df: pd.DataFrame) -> KeypointLayout:
 
 
 # -- output folders -------------------------------------------------------------------------
-def _temp_folder(dest: Path) -> Path:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:12]}.tmp")
-    tmp.mkdir(parents=True)
-    return tmp
-
-
 def _marker_px(dotsize: float, dpi: float) -> float:
     """matplotlib marker size (points) in pixels."""
     return float(dotsize) * float(dpi) / 72.0
@@ -128,8 +120,7 @@ def plot_labeled_folder(
         raise PlotError(f"marker {keypoint!r} is not supported (use one of {' '.join(MARKERS)})")
 
     dest = proj.check_labels_folder(stem)
-    tmp = _temp_folder(dest)
-    try:
+    with atomic_folder(dest) as tmp:
         for row, xy in zip(df.index, layout.xy, strict=True):
             image_path = proj.labeled_folder(str(row[1])) / str(row[2])
             img = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
@@ -149,10 +140,6 @@ def plot_labeled_folder(
             out = tmp / f"{Path(str(row[2])).stem}_{color_by}.png"
             if not cv2.imwrite(str(out), img):
                 raise PlotError(f"{out}: cannot write image")
-        replace_folder(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest
 
 

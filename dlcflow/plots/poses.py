@@ -31,14 +31,14 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from dlcflow.core.draw import colors_bgr, draw_points, draw_segments, get_cmap, to_bgr
-from dlcflow.core.fileio import atomic_path, replace_folder
+from dlcflow.core.fileio import atomic_path, replace_folder, temp_folder
 from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_int, check_real
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
 from dlcflow.data.pose import point_keys, points_array
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
 from dlcflow.io.tables import to_dataset
-from dlcflow.plots.labels import KeypointLayout, _temp_folder
+from dlcflow.plots.labels import KeypointLayout
 from dlcflow.project.paths import Project, nframes_digits
 from dlcflow.project.posefiles import pose_files, up_to_date
 
@@ -404,7 +404,7 @@ def labeled_video_file(
         return img
 
     frames_dir = Path(frames_folder or Project.labeled_video_frames_folder(video, out.parent))
-    tmp_frames = _temp_folder(frames_dir) if opts.save_frames else None
+    tmp_frames = temp_folder(frames_dir) if opts.save_frames else None
     digits = nframes_digits(max(info.nframes, 1))
     try:
         with (

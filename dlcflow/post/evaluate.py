@@ -31,8 +31,6 @@ that; its code reports errors in rescaled pixels).
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -44,7 +42,7 @@ import pandas as pd
 import xarray as xr
 
 from dlcflow.core.draw import colors_bgr, draw_points
-from dlcflow.core.fileio import atomic_path, replace_folder
+from dlcflow.core.fileio import atomic_folder, atomic_path
 from dlcflow.core.log import log
 from dlcflow.data.pose import points_array
 from dlcflow.inference.engines import EngineFactory, make_engine
@@ -181,10 +179,7 @@ def plot_evaluation(
         points_array(predictions, keys, "confidence"),
     )
     train = {int(i) for i in train_idx}
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:12]}.tmp")
-    tmp.mkdir()
-    try:
+    with atomic_folder(folder) as tmp:
         for i, name in enumerate(truth["time"].values):
             row = str(name).split("/")
             image = project.root.joinpath(*row)
@@ -200,10 +195,6 @@ def plot_evaluation(
             out = tmp / f"{kind}-{row[1]}-{row[2]}"
             if not cv2.imwrite(str(out), img):
                 raise OSError(f"{out}: cannot write image")
-        replace_folder(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return folder
 
 
