@@ -11,7 +11,6 @@ key ``df_with_missing`` and a csv beside it, both atomically.
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,13 +21,12 @@ import pandas as pd
 
 from dlcflow.core.fileio import temp_path
 from dlcflow.io.hdf import first_line, read_frame, write_frame_to
-from dlcflow.io.tables import COORDS, MULTI_LEVELS, SINGLE_LEVELS, pose_columns
+from dlcflow.io.tables import COORDS, MULTI_LEVELS, SINGLE_LEVELS, pose_columns, read_table_csv
 
 if TYPE_CHECKING:
     from dlcflow.project.paths import Project
 
 LABELED_DATA = "labeled-data"
-_HEADER_NAMES = frozenset(MULTI_LEVELS)
 
 RowKey = tuple[str, str, str]
 
@@ -98,41 +96,6 @@ def _read_h5(path: Path) -> pd.DataFrame:
     return read_frame(path, error=LabelError)
 
 
-def _csv_layout(path: Path) -> tuple[int, int]:
-    """(header rows, index columns) of a DLC csv."""
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            head = [row for _, row in zip(range(6), csv.reader(fh), strict=False)]
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise LabelError(f"{path}: not a readable csv file ({first_line(err)})") from None
-    n_header = 0
-    for row in head:
-        if row and row[0] in _HEADER_NAMES:
-            n_header += 1
-        else:
-            break
-    if n_header not in (3, 4) or head[0][0] != "scorer" or head[n_header - 1][0] != "coords":
-        raise LabelError(
-            f"{path}: expected DLC header rows scorer, (individuals,) bodyparts, coords"
-        )
-    first = head[0]
-    n_index = 1
-    while n_index < len(first) and first[n_index] == "":
-        n_index += 1
-    if n_index not in (1, 3) or n_index >= len(first):
-        raise LabelError(f"{path}: expected 1 or 3 index columns, found {n_index}")
-    return n_header, n_index
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    n_header, n_index = _csv_layout(path)
-    index_col: int | list[int] = 0 if n_index == 1 else list(range(n_index))
-    try:
-        return pd.read_csv(path, header=list(range(n_header)), index_col=index_col)
-    except Exception as err:  # pandas parser errors
-        raise LabelError(f"{path}: not a readable annotation csv ({first_line(err)})") from None
-
-
 def _normalize(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Canonical columns (named levels, str), rows (3-level str MultiIndex), float64 values."""
     cols = df.columns
@@ -181,7 +144,7 @@ def read_annotations(path: str | os.PathLike[str]) -> pd.DataFrame:
     if suffix in (".h5", ".hdf5", ".hdf"):
         df = _read_h5(p)
     elif suffix == ".csv":
-        df = _read_csv(p)
+        df = read_table_csv(p, error=LabelError)
     else:
         raise LabelError(f"{p}: unknown annotation file type (expected .h5 or .csv)")
     return _normalize(df, p)

@@ -28,7 +28,7 @@ import xarray as xr
 from dlcflow.core.fileio import atomic_path
 from dlcflow.data.pose import make_poses
 from dlcflow.io.hdf import first_line, read_frame, write_frame
-from dlcflow.io.tables import LIKELIHOOD_COORDS, to_dataset, to_frame
+from dlcflow.io.tables import LIKELIHOOD_COORDS, read_table_csv, to_dataset, to_frame
 
 __all__ = [
     "PoseFileError",
@@ -63,7 +63,11 @@ def read_poses(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.is_file():
         raise PoseFileError(f"{p}: pose file not found")
     try:
-        df = _read_csv(p) if p.suffix.lower() == ".csv" else read_frame(p, error=PoseFileError)
+        df = (
+            read_table_csv(p, PoseFileError)
+            if p.suffix.lower() == ".csv"
+            else read_frame(p, error=PoseFileError)
+        )
     except PoseFileError:
         raise
     except Exception as err:  # pandas raises many error types
@@ -78,13 +82,6 @@ def read_poses(path: str | os.PathLike[str]) -> pd.DataFrame:
         return df.astype("float64")
     except (TypeError, ValueError):
         raise PoseFileError(f"{p}: non-numeric values in the pose table") from None
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    with path.open(encoding="utf-8") as fh:
-        head = [fh.readline().split(",", 1)[0] for _ in range(4)]
-    header = 4 if head[1] == "individuals" else 3
-    return pd.read_csv(path, header=list(range(header)), index_col=0)
 
 
 def load_poses(path: str | os.PathLike[str], fps: float | None = None) -> xr.Dataset:

@@ -15,7 +15,7 @@ import xarray as xr
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.io.hdf import read_frame, write_frame
-from dlcflow.io.tables import COORDS_3D, to_dataset, to_frame
+from dlcflow.io.tables import COORDS_3D, read_table_csv, to_dataset, to_frame
 
 __all__ = ["Pose3DFileError", "load_poses_3d", "read_poses_3d", "save_poses_3d"]
 
@@ -30,9 +30,7 @@ def read_poses_3d(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.is_file():
         raise Pose3DFileError(f"{p}: 3D pose file not found")
     if p.suffix.lower() == ".csv":
-        with p.open(encoding="utf-8") as fh:
-            multi = [fh.readline() for _ in range(2)][1].startswith("individuals")
-        df = pd.read_csv(p, header=list(range(4 if multi else 3)), index_col=0)
+        df = read_table_csv(p, Pose3DFileError)
     else:
         df = read_frame(p, error=Pose3DFileError)
     names = list(df.columns.names)

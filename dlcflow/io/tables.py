@@ -13,13 +13,17 @@ and back is the same table (columns, order, rows, values).
 
 from __future__ import annotations
 
+import csv
+import itertools
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from dlcflow.data.pose import SINGLE, make_poses, point_keys, points_array
+from dlcflow.io.hdf import first_line
 
 __all__ = [
     "COORDS",
@@ -27,7 +31,9 @@ __all__ = [
     "LIKELIHOOD_COORDS",
     "MULTI_LEVELS",
     "SINGLE_LEVELS",
+    "csv_layout",
     "pose_columns",
+    "read_table_csv",
     "to_dataset",
     "to_frame",
 ]
@@ -60,6 +66,41 @@ def pose_columns(
     tuples = [(scorer, ind, bp, c) for ind in individuals for bp in bodyparts for c in coords]
     tuples += [(scorer, SINGLE, bp, c) for bp in unique_bodyparts or () for c in coords]
     return pd.MultiIndex.from_tuples(tuples, names=list(MULTI_LEVELS))
+
+
+def csv_layout(path: Path, error: type[Exception] = ValueError) -> tuple[int, int]:
+    """(header rows, index columns) of a DLC table csv: 3 header rows (4 with
+    ``individuals``), 1 index column (3 for labels, whose rows are images)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            head = list(itertools.islice(csv.reader(fh), 6))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise error(f"{path}: not a readable csv file ({first_line(err)})") from None
+    n_header = 0
+    for row in head:
+        if row and row[0] in MULTI_LEVELS:
+            n_header += 1
+        else:
+            break
+    if n_header not in (3, 4) or head[0][0] != "scorer" or head[n_header - 1][0] != "coords":
+        raise error(f"{path}: expected DLC header rows scorer, (individuals,) bodyparts, coords")
+    first = head[0]
+    n_index = 1
+    while n_index < len(first) and first[n_index] == "":
+        n_index += 1
+    if n_index not in (1, 3) or n_index >= len(first):
+        raise error(f"{path}: expected 1 or 3 index columns, found {n_index}")
+    return n_header, n_index
+
+
+def read_table_csv(path: Path, error: type[Exception] = ValueError) -> pd.DataFrame:
+    """A DLC table csv as its pandas frame (header rows and index columns as found)."""
+    n_header, n_index = csv_layout(path, error)
+    index_col: int | list[int] = 0 if n_index == 1 else list(range(n_index))
+    try:
+        return pd.read_csv(path, header=list(range(n_header)), index_col=index_col)
+    except Exception as err:  # pandas parser errors
+        raise error(f"{path}: not a readable DLC table csv ({first_line(err)})") from None
 
 
 def _levels(df: pd.DataFrame) -> tuple[int | None, int, int]:

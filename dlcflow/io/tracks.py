@@ -17,7 +17,7 @@ import xarray as xr
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.io.hdf import read_frame, write_frame
-from dlcflow.io.tables import MULTI_LEVELS, to_dataset, to_frame
+from dlcflow.io.tables import MULTI_LEVELS, read_table_csv, to_dataset, to_frame
 
 __all__ = ["TRACKS_KEY", "TrackFileError", "load_tracks", "read_tracks", "save_tracks"]
 
@@ -35,7 +35,7 @@ def read_tracks(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not p.is_file():
         raise TrackFileError(f"{p}: tracks file not found")
     if p.suffix.lower() == ".csv":
-        df = pd.read_csv(p, header=[0, 1, 2, 3], index_col=0)
+        df = read_table_csv(p, TrackFileError)
     else:
         df = read_frame(p, error=TrackFileError)
     if list(df.columns.names) != list(MULTI_LEVELS):
