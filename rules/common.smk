@@ -4,9 +4,10 @@ import re
 from pathlib import Path
 
 from dlcflow.project.paths import Project, onnx_export_of
+from dlcflow.workflow import config as wf_config
 from dlcflow.workflow import settings as wf
 
-wf.validate_config(
+wf_config.validate_config(
     config, workflow.source_path("../workflow/schemas/config.schema.yaml")
 )
 

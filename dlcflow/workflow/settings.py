@@ -6,7 +6,6 @@ logic typed and unit-tested, and the .smk files declarative.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Sequence
@@ -14,8 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
 
 from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.analyze import AnalysisOptions
@@ -378,29 +375,3 @@ def declared_snapshot(snapshot_index: str | os.PathLike[str]) -> tuple[int, int]
     if prefix.name not in names:
         raise FileNotFoundError(f"{snapshot_index}: snapshot not found")
     return iteration, names.index(prefix.name)
-
-
-def validate_config(config: dict, schema_file: str | Path, where: str = "workflow config") -> None:
-    """Check the workflow config against its JSON schema; raise one line naming the key.
-
-    Unknown keys are errors (a typo would otherwise be ignored silently) and the message
-    names the closest known key.
-    """
-    schema = yaml.safe_load(Path(schema_file).read_text())
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if not errors:
-        return
-    err = errors[0]
-    path = ".".join(str(p) for p in err.absolute_path)
-    if err.validator == "additionalProperties":
-        sub = schema
-        for part in err.absolute_path:
-            sub = sub["properties"][part]
-        known = sorted(sub.get("properties", {}))
-        unknown = sorted(set(err.instance) - set(known))
-        name = f"{path}.{unknown[0]}" if path else unknown[0]
-        close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(known)}"
-        raise ValueError(f"{where}: unknown key '{name}'{hint}")
-    raise ValueError(f"{where}: key '{path or '(top level)'}': {err.message}")
