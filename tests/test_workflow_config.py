@@ -65,6 +65,8 @@ def test_nested_settings_from_the_command_line(reaching_project: Path) -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "train/snapshot-300.index" in run.stdout
-    bad = snakemake("-n", "dataset", "--config", f"project={reaching_project}", "train={maxiters: x}")
+    bad = snakemake(
+        "-n", "dataset", "--config", f"project={reaching_project}", "train={maxiters: x}"
+    )
     assert bad.returncode != 0
     assert "key 'train.maxiters': 'x' is not of type 'integer'" in bad.stdout + bad.stderr

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.analyze import AnalysisOptions
 from dlcflow.io.labels import read_annotations
