@@ -2,6 +2,7 @@
 #   snakemake --cores 2 demo
 #   snakemake --cores 2 dataset --config project=/path/to/config.yaml
 import os
+import sys
 
 from snakemake.utils import min_version
 
@@ -37,3 +38,9 @@ rule all:
         user_targets("plots"),
         user_targets("labeled_videos"),
         user_targets("skeleton"),
+
+
+onerror:
+    # the cause of each failed job in one line, last, where the eye lands
+    for line in failure_summary(log):
+        print(line, file=sys.stderr)

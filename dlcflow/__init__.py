@@ -7,12 +7,13 @@ that ``import dlcflow`` stays cheap (no TensorFlow until a network is needed).
 from __future__ import annotations
 
 import importlib
-import os
 from typing import Any
 
-# TensorFlow's C++ start-up chatter (oneDNN, CPU feature notes) hides dlcflow's own
-# messages in rule logs; users can still set the variable to see it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from dlcflow.core.quiet import quiet_environment
+
+# TensorFlow's and FFmpeg's chatter would hide dlcflow's own messages (DLCFLOW_VERBOSE=1,
+# or setting the libraries' variables, brings it back).
+quiet_environment()
 
 __version__ = "0.1.0"
 

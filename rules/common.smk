@@ -3,21 +3,30 @@
 import re
 from pathlib import Path
 
+from dlcflow.core.log import install_plain_warnings
 from dlcflow.project.paths import Project, onnx_export_of
 from dlcflow.workflow import config as wf_config
 from dlcflow.workflow import settings as wf
+from dlcflow.workflow.rulelog import EXPECTED, failure_summary, one_line, stop
 
-wf_config.validate_config(
-    config, workflow.source_path("../workflow/schemas/config.schema.yaml")
-)
+install_plain_warnings()  # one line each, once
+
+try:  # a bad config stops here, in one line, before the DAG is built
+    wf_config.validate_config(
+        config, workflow.source_path("../workflow/schemas/config.schema.yaml")
+    )
+    if config["project"]:
+        Project(config["project"])  # a missing or broken project config.yaml
+    USER = wf.settings(config)
+    DEMO = wf.settings(config, demo=True)
+    DEMO_REFINED = wf.settings(config, demo=True, refined=True)
+    wf.check_refined(DEMO, DEMO_REFINED)
+except EXPECTED as err:
+    stop(err)
 
 DEMO_DIR = Path(config["demo"]["outdir"]).resolve()
 DEMO_POINTER = str(DEMO_DIR / "project.txt")
 DEMO_REPORT = str(DEMO_DIR / "report.txt")
-USER = wf.settings(config)
-DEMO = wf.settings(config, demo=True)
-DEMO_REFINED = wf.settings(config, demo=True, refined=True)
-wf.check_refined(DEMO, DEMO_REFINED)
 DEMO_MERGED = str(DEMO_DIR / "merged.txt")
 
 
@@ -45,6 +54,7 @@ def settings_of(project_dir, iteration=0):
     return DEMO if int(iteration) == 0 else DEMO_REFINED
 
 
+@one_line
 def project_of(wildcards):
     return Project(Path(wildcards.project) / "config.yaml")
 
@@ -68,12 +78,14 @@ def targets(stage, project):
 
 
 def user_targets(stage):
+    @one_line
     def inputs(wildcards):
         return targets(stage, user_project())
 
     return inputs
 
 
+@one_line
 def demo_targets(wildcards):
     """Iteration 0 of the demo: every stage, post-processing of every video."""
     project = demo_project()
@@ -93,6 +105,7 @@ def demo_stems():
     return demo_video_stems(config["demo"]["n_videos"], config["demo"]["n_test_videos"])
 
 
+@one_line
 def demo_merge_inputs(wildcards):
     """Refinement of iteration 0: outlier frames of the held-out videos, labeled by the
     oracle (the stand-in for `dlcflow refine`)."""
@@ -107,6 +120,7 @@ def demo_merge_inputs(wildcards):
     }
 
 
+@one_line
 def demo_report_inputs(wildcards):
     checkpoints.demo_merge.get()
     project = demo_project()
@@ -121,6 +135,7 @@ def demo_report_inputs(wildcards):
     }
 
 
+@one_line
 def oracle_frames(wildcards):
     """What the oracle labels: extracted frames, or a held-out video's outlier frames."""
     project = project_of(wildcards)
@@ -129,22 +144,27 @@ def oracle_frames(wildcards):
     return str(project.frames_manifest(wildcards.video))
 
 
+@one_line
 def frames_video(wildcards):
     return wf.frames_input(project_of(wildcards), wildcards.video)
 
 
+@one_line
 def collected_data(wildcards):
     return str(project_of(wildcards).collected_data(wildcards.video))
 
 
+@one_line
 def dataset_labels(wildcards):
     return wf.labels_inputs(
         project_of(wildcards),
         oracle=is_demo(wildcards.project),
         iteration=int(wildcards.iteration),
+        strict=settings_of(wildcards.project).strict_labels,
     )
 
 
+@one_line
 def groundtruth(wildcards):
     """Ground truth of a demo video (held-out ones are not in video_sets yet)."""
     from dlcflow.devtools.demo import groundtruth_path
@@ -155,6 +175,7 @@ def groundtruth(wildcards):
 
 
 def setting(name):
+    @one_line
     def value(wildcards):
         st = settings_of(wildcards.project, getattr(wildcards, "iteration", 0))
         return getattr(st, name)
@@ -165,6 +186,7 @@ def setting(name):
 def options_setting(name):
     """The config section of an options setting (a dict: params stay comparable)."""
 
+    @one_line
     def value(wildcards):
         st = settings_of(wildcards.project, getattr(wildcards, "iteration", 0))
         return getattr(st, name).to_config()
@@ -172,6 +194,7 @@ def options_setting(name):
     return value
 
 
+@one_line
 def init_weights(wildcards):
     iteration = int(wildcards.iteration)
     return wf.init_weights_for(
@@ -183,20 +206,24 @@ def init_weights(wildcards):
     )
 
 
+@one_line
 def init_snapshot(wildcards):
     """The previous iteration's snapshot a refined model starts from (none otherwise)."""
     return wf.snapshot_input(init_weights(wildcards))
 
 
+@one_line
 def net_type(wildcards):
     return settings_of(wildcards.project).net(project_of(wildcards))
 
 
+@one_line
 def analysis_of(wildcards):
     project, st = analysis_project(wildcards)
     return project, st
 
 
+@one_line
 def labeled_video_inputs(wildcards):
     project, st = analysis_project(wildcards)
     video = wf.analysis_inputs(
@@ -208,16 +235,19 @@ def labeled_video_inputs(wildcards):
     return {"video": video["video"], "poses": poses}
 
 
+@one_line
 def plot_pose_file(wildcards):
     project, st = analysis_project(wildcards)
     return wf.pose_file(project, st, wildcards.stem, wildcards.filtered)
 
 
+@one_line
 def outlier_inputs(wildcards):
     st = settings_of(wildcards.project, wildcards.iteration)
     return wf.outlier_inputs(project_of(wildcards), st, wildcards.video)
 
 
+@one_line
 def pose_cfg_of_model(wildcards):
     return str(
         Path(wildcards.project)
@@ -229,6 +259,7 @@ def pose_cfg_of_model(wildcards):
     )
 
 
+@one_line
 def evaluation_snapshot(wildcards):
     project = project_of(wildcards)
     fraction, shuffle = project.parse_model_name(wildcards.model)
@@ -239,6 +270,7 @@ def evaluation_snapshot(wildcards):
     )
 
 
+@one_line
 def analysis_project(wildcards):
     """The project whose model analyzes videos in this folder, and its settings. A demo
     folder names its project without the checkpoint (jobs on a cluster node cannot ask
@@ -250,6 +282,7 @@ def analysis_project(wildcards):
     return user_project(), USER
 
 
+@one_line
 def analysis_inputs(wildcards):
     """The video and the snapshot; with analyze.engine onnx or auto also its ONNX export."""
     project, st = analysis_project(wildcards)
@@ -262,6 +295,7 @@ def analysis_inputs(wildcards):
 
 
 def analysis_setting(name):
+    @one_line
     def value(wildcards):
         return getattr(analysis_project(wildcards)[1], name)
 
@@ -271,15 +305,18 @@ def analysis_setting(name):
 def analysis_options(name):
     """The config section of an options setting of an analysis folder's project."""
 
+    @one_line
     def value(wildcards):
         return getattr(analysis_project(wildcards)[1], name).to_config()
 
     return value
 
 
+@one_line
 def analysis_config(wildcards):
     return str(analysis_project(wildcards)[0].config_path)
 
 
+@one_line
 def body_parts(wildcards):
     return project_of(wildcards).bodyparts

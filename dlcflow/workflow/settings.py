@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,24 +41,26 @@ def label_command(project: Project) -> str:
 
 
 def annotated_stems(
-    project: Project, oracle: bool = False, iteration: int | None = None
+    project: Project, oracle: bool = False, iteration: int | None = None, strict: bool = False
 ) -> list[str]:
     """labeled-data folders the dataset of ``iteration`` (default: the current one) is
     built from.
 
     With ``oracle`` (the demo) every video_sets video is labeled by a rule, so all of them
-    count. Otherwise these are the folders that hold CollectedData, as DLC does; a folder
-    with frames but no CollectedData stops the workflow with a message naming the video
-    and the command that labels it. Either way, folders that got outlier frames of this
-    iteration and were not part of its dataset wait for the next iteration (after
-    `dlcflow merge`): they are left out, so extracting outliers never changes, or blocks,
-    the iteration they came from.
+    count. Otherwise these are the folders that hold CollectedData, as DLC does: a folder
+    with frames but no CollectedData is skipped with a warning that names it and the
+    command that labels it (``strict``: it stops the workflow instead). Outlier frames
+    merged into this iteration must be labeled: such a folder always stops it. Folders
+    that got outlier frames of this iteration and were not part of its dataset wait for
+    the next iteration (after `dlcflow merge`): they are left out, so extracting outliers
+    never changes, or blocks, the iteration they came from.
     """
     it = project.iteration if iteration is None else iteration
     built = set(dataset_stems(project, it) or ())
     waiting = {s for s in refinement_stems(project, it) if s not in built}
     if oracle:
         return [s for s in project.video_stems() if s not in waiting]
+    merged = set(refinement_stems(project, it - 1)) if it > 0 else set()
     stems, unlabeled = [], []
     for folder in project.labeled_folders():
         if folder.name in waiting:
@@ -66,12 +69,18 @@ def annotated_stems(
             stems.append(folder.name)
         elif has_frames(folder):
             unlabeled.append(folder.name)
-    if unlabeled:
+    stopping = [s for s in unlabeled if strict or s in merged]
+    if stopping:
         raise MissingLabelsError(
-            f"labeled-data/{unlabeled[0]} has frames but no "
-            f"{project.collected_data(unlabeled[0]).name}"
-            + (f" (and {len(unlabeled) - 1} more folders)" if len(unlabeled) > 1 else "")
+            f"{_unlabeled(project, stopping[0])}"
+            + (f" (and {len(stopping) - 1} more folders)" if len(stopping) > 1 else "")
             + f": label them with `{label_command(project)}`"
+        )
+    for stem in unlabeled:
+        warnings.warn(
+            f"{_unlabeled(project, stem)}: left out of the training dataset; label it "
+            f"with `{label_command(project)}` (dataset.strict: true stops instead)",
+            stacklevel=2,
         )
     if not stems:
         raise MissingLabelsError(
@@ -79,6 +88,10 @@ def annotated_stems(
             f"`{label_command(project)}`"
         )
     return stems
+
+
+def _unlabeled(project: Project, stem: str) -> str:
+    return f"labeled-data/{stem} has frames but no {project.collected_data(stem).name}"
 
 
 def refinement_stems(project: Project, iteration: int) -> list[str]:
@@ -110,14 +123,14 @@ def frames_input(project: Project, stem: str) -> list[str]:
 
 
 def labels_inputs(
-    project: Project, oracle: bool = False, iteration: int | None = None
+    project: Project, oracle: bool = False, iteration: int | None = None, strict: bool = False
 ) -> list[str]:
     """Annotation files a training dataset is built from. For an iteration before the
     project's current one, the folders its dataset was built from, so later refinement
     does not rebuild finished iterations."""
     it = project.iteration if iteration is None else iteration
     built = dataset_stems(project, it) if it < project.iteration else None
-    stems = built if built is not None else annotated_stems(project, oracle, it)
+    stems = built if built is not None else annotated_stems(project, oracle, it, strict)
     # the file a folder holds (DLC accepts a csv alone); the h5 that a rule will write else
     return [str(project.existing_collected_data(s) or project.collected_data(s)) for s in stems]
 
@@ -141,6 +154,7 @@ class Settings:
     destfolder: str
     plotting: bool
     oracle: bool
+    strict_labels: bool = False  # dataset.strict: unlabeled folders stop the dataset
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)  # save_as_csv, engine
     filter: FilterOptions = field(default_factory=FilterOptions)
     plots: dict[str, Any] = field(default_factory=dict)
@@ -189,6 +203,7 @@ def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) 
         destfolder="" if demo else str(analyze["destfolder"]),
         plotting=bool(config["evaluate"]["plotting"]),
         oracle=demo,
+        strict_labels=bool(config["dataset"]["strict"]),
         analysis=AnalysisOptions.from_config(analyze),
         filter=FilterOptions.from_config(config["filter"]),
         plots=dict(config["plots"]),
@@ -276,7 +291,10 @@ def stage_targets(
     if stage == "frames":
         return [str(project.frames_manifest(s)) for s in project.video_stems()]
     if stage == "check_labels":
-        return [str(project.check_labels_folder(s)) for s in annotated_stems(project, st.oracle)]
+        return [
+            str(project.check_labels_folder(s))
+            for s in annotated_stems(project, st.oracle, strict=st.strict_labels)
+        ]
     if stage == "dataset":
         kinds = ("train", "test")
         return [str(project.pose_cfg(f, s, kind, it)) for f, s in models for kind in kinds]
