@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 
 import cv2
@@ -66,6 +67,32 @@ def test_split_is_a_partition_with_int_n_fraction_training_rows(built) -> None:
     assert dfraction == 0.95
     with open(project.documentation_file(0.95, 1), "rb") as fh:
         assert len(pickle.load(fh)) == 4
+
+
+def test_each_split_is_reported_with_its_files(
+    reaching_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What create_training_dataset prints is the split it wrote, and where it went."""
+    create_training_dataset(reaching_project, Shuffles=[1, 2], init_weights="none")
+    project = Project(reaching_project)
+    err = capsys.readouterr().err
+    assert f"{project.root}: {N} labeled frames from 1 labeled-data folder -> " in err
+    pattern = r"shuffle (\d+), trainFraction ([\d.]+): (\d+) train / (\d+) test frames -> (\S+)"
+    reported = re.findall(pattern, err)
+    assert [(int(s), float(f)) for s, f, *_ in reported] == [(1, 0.95), (2, 0.95)]
+    for shuffle, fraction, n_train, n_test, target in reported:
+        shuffle, fraction = int(shuffle), float(fraction)
+        _, train, test, _ = read_documentation(project.documentation_file(fraction, shuffle))
+        assert (int(n_train), int(n_test)) == (len(train), len(test))
+        assert project.root / target == project.dataset_file(fraction, shuffle)
+        assert len(dlc_mat_entries(project.root / target)) == len(train)
+        for path in (
+            project.documentation_file(fraction, shuffle),
+            project.pose_cfg(fraction, shuffle, "train"),
+            project.pose_cfg(fraction, shuffle, "test"),
+        ):
+            assert path.relative_to(project.root).as_posix() in err
+    assert "\r" not in err
 
 
 def test_collected_data_copy_is_sorted_merge(built) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -117,7 +118,7 @@ def test_batches_of_differently_sized_images_are_padded() -> None:
 
 
 # -- training runs ------------------------------------------------------------------------------
-def test_training_writes_dlc_outputs(project: Path) -> None:
+def test_training_writes_dlc_outputs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from dlcflow.training.train import train_network
 
     p = Project(project)
@@ -146,6 +147,26 @@ def test_training_writes_dlc_outputs(project: Path) -> None:
 
     log = p.train_log(fraction, 1).read_text()
     assert "iteration: 40 loss:" in log and "it/s" in log and "saved snapshot-40" in log
+
+    # stderr says what happens before the first iteration, then progress lines
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    stamp = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    said = [re.sub(stamp, "", line) for line in err.splitlines()]
+    start = [  # in this order (TensorFlow was loaded by an earlier test)
+        r"building mobilenet_v2_0\.35 \(initial weights: none\) \.\.\.",
+        r"built mobilenet_v2_0\.35 \([\d,]+ parameters\) in \d+s",
+        r"caching \d+ training images in memory \(up to 4 GiB\) \.\.\.",
+        r"cached (\d+) of \1 images \([\d.]+ MB\) in \d+s",
+        r"starting at iteration 0 of 40; .*",
+        r"iteration 1/40  loss [\d.]+  lr 0\.005  first iteration took \w+",
+    ]
+    found = [next(i for i, line in enumerate(said) if re.fullmatch(pat, line)) for pat in start]
+    assert found == sorted(found)
+    progress = r"iteration (\d+)/40  loss [\d.]+  lr 0.005  [\d.]+ it/s  elapsed \w+  left \w+"
+    reported = [int(m[1]) for s in said if (m := re.fullmatch(progress, s))]
+    assert reported and reported[-1] == 40
+    assert "it/s  elapsed" not in log and "first iteration" not in log  # stderr only
 
 
 def test_an_earlier_iteration_is_trained_where_its_rule_says(project: Path) -> None:

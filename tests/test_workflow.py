@@ -193,6 +193,11 @@ def test_dlc_project_dataset(reaching_project: Path) -> None:
         _, train, test, _ = pickle.load(fh)
     assert len(train) == int(55 * 0.95) and sorted([*train, *test]) == list(range(55))
     assert len(mat) == len(train)
+    # the rule's log says what the split is and where it went
+    log = project.root / "logs" / "dataset" / f"iteration-0-{project.model_name(0.95, 1)}.log"
+    target = project.dataset_file(0.95, 1).relative_to(project.root).as_posix()
+    said = f"shuffle 1, trainFraction 0.95: {len(train)} train / {len(test)} test frames"
+    assert f"{said} -> {target}" in log.read_text()
     merged = labels.sort_index()
     for entry, row in zip(mat, train, strict=True):
         image = "/".join(str(part).strip() for part in entry["image"][0])  # DLC strips

@@ -1,15 +1,23 @@
 """dlcflow's one progress channel: a line for the user on stderr, flushed at once.
 
 Rule scripts tee stderr into the rule's log (:mod:`dlcflow.workflow.rulelog`), so what a
-stage says reaches both the terminal and its log file.
+stage says reaches both the terminal and its log file. A stage that keeps a log file of
+its own (training's ``log.txt``) sends a logger to that file and stderr with
+:func:`file_and_stderr`; records logged with ``extra=CONSOLE`` go to stderr only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TextIO
+
+#: ``logger.info(message, extra=CONSOLE)``: a line for stderr, kept out of the log file.
+CONSOLE = {"console": True}
 
 
 def log(message: str) -> None:
@@ -39,3 +47,27 @@ def install_plain_warnings() -> None:
     if not sys.warnoptions:
         warnings.simplefilter("default")
     warnings.showwarning = plain_warnings()
+
+
+@contextlib.contextmanager
+def file_and_stderr(logger: logging.Logger, path: Path) -> Iterator[None]:
+    """While the block runs, ``logger``'s INFO lines go to ``path`` (appended; not those
+    with ``extra=CONSOLE``) and to stderr, each with a timestamp, and not to its parents."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
+    handlers = [logging.FileHandler(path, "a", "utf-8"), logging.StreamHandler(sys.stderr)]
+    handlers[0].addFilter(lambda record: not getattr(record, "console", False))
+    for handler in handlers:
+        handler.setFormatter(fmt)
+        logger.addHandler(handler)
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            logger.removeHandler(handler)
+            handler.close()
+        logger.setLevel(level)
+        logger.propagate = propagate

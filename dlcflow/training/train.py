@@ -11,6 +11,11 @@ folder's ``train/`` (paths from :class:`dlcflow.project.paths.Project`):
   (the loss is the mean over those iterations), flushed at once.
 * ``log.txt``: settings, progress (``iteration: N loss: L lr: R (x it/s)``), snapshots.
 
+On stderr (and so in a rule's log) training also says what it is doing before the first
+iteration (building the network, caching the images, where it starts) and, every
+``PROGRESS_SECONDS``, ``iteration K/N  loss L  lr R  x it/s  elapsed T  left T``
+(:class:`dlcflow.core.progress.Progress`); those lines stay out of ``log.txt``.
+
 **Resume.** A run that stops (killed, out of time) and is started again continues from
 its newest complete snapshot: model, optimizer state and iteration are restored and
 ``learning_stats.csv`` rows after that iteration are dropped. The log says
@@ -44,6 +49,8 @@ import cv2
 import numpy as np
 
 from dlcflow.core.fileio import atomic_write_text
+from dlcflow.core.log import CONSOLE, file_and_stderr
+from dlcflow.core.progress import Progress, format_duration
 from dlcflow.core.threads import configure_threads, thread_budget
 from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, snapshot_iteration
@@ -66,6 +73,8 @@ LOG = logging.getLogger("dlcflow.training.train")
 #: Decoded training images are kept in memory up to this many bytes (the rest are read
 #: from disk when needed).
 CACHE_BYTES = 4 << 30
+#: Seconds between the progress lines on stderr.
+PROGRESS_SECONDS = 30.0
 _TARGET_KEYS = ("part", "part_weight", "locref", "locref_weight")
 
 
@@ -77,6 +86,11 @@ def _channels(cfg: Mapping[str, Any]) -> dict[str, int]:
 
 class TrainError(RuntimeError):
     """Training cannot start or go on; a one-line message."""
+
+
+def _say(message: str) -> None:
+    """A line for stderr only (not ``log.txt``): what training is doing, its progress."""
+    LOG.info(message, extra=CONSOLE)
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -133,7 +147,8 @@ def load_training_set(
                 raise TrainError(f"{doc}: body part index {int(idx)} >= num_joints {num_joints}")
             keypoints[n, int(idx)] = x, y
     trainset = TrainingSet(paths, keypoints)
-    used = 0
+    _say(f"caching {len(paths)} training images in memory (up to {cache_bytes / 2**30:g} GiB) ...")
+    used, t0 = 0, time.monotonic()
     for n, path in enumerate(paths):
         image = read_rgb(path)
         used += image.nbytes
@@ -143,6 +158,9 @@ def load_training_set(
             )
             break
         trainset.cache[n] = image
+    mb = sum(im.nbytes for im in trainset.cache.values()) / 2**20
+    took = format_duration(time.monotonic() - t0)
+    _say(f"cached {len(trainset.cache)} of {len(paths)} images ({mb:.1f} MB) in {took}")
     return trainset
 
 
@@ -304,28 +322,6 @@ def _determinism(enabled: bool) -> Iterator[None]:
             tf_config.disable_op_determinism()
 
 
-@contextlib.contextmanager
-def _train_logging(path: Path) -> Iterator[None]:
-    """Log to ``train/log.txt`` (appended) and to stderr while training runs."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S")
-    handlers = [logging.FileHandler(path, "a", "utf-8"), logging.StreamHandler(sys.stderr)]
-    for handler in handlers:
-        handler.setFormatter(fmt)
-        LOG.addHandler(handler)
-    level, propagate = LOG.level, LOG.propagate
-    LOG.setLevel(logging.INFO)
-    LOG.propagate = False
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            LOG.removeHandler(handler)
-            handler.close()
-        LOG.setLevel(level)
-        LOG.propagate = propagate
-
-
 # -- snapshots and statistics ----------------------------------------------------------------
 def _delete_snapshot(prefix: Path) -> None:
     """Remove a snapshot's files, ``.index`` first (so it never looks complete)."""
@@ -478,29 +474,35 @@ def train_network(
         threads=threads,
     )
     project.train_folder(fraction, shuffle).mkdir(parents=True, exist_ok=True)
-    with _train_logging(project.train_log(fraction, shuffle)), _determinism(deterministic):
+    with file_and_stderr(LOG, project.train_log(fraction, shuffle)), _determinism(deterministic):
         return _run(run, resume)
 
 
 def _run(run: _Run, resume: bool) -> str:
-    configure_threads(thread_budget(run.threads or None))
-    import keras  # noqa: PLC0415 (Keras only when training runs)
-
-    from dlcflow.training import nets  # noqa: PLC0415 (imports TensorFlow / Keras)
-
     cfg = run.cfg
-    if run.seed is not None:
-        keras.utils.set_random_seed(int(run.seed))
-    data_seed = int(run.seed) if run.seed is not None else int.from_bytes(os.urandom(4), "little")
     name = run.project.model_name(run.fraction, run.shuffle)
     LOG.info(
         f"training {name} ({cfg['net_type']}, batch {run.batch}, {cfg.get('optimizer', 'sgd')}) "
         f"up to iteration {run.max_iter}; display every {run.display_iters}, save every "
         f"{run.save_iters}"
     )
+    if "tensorflow" not in sys.modules:
+        _say("loading TensorFlow ...")
+    configure_threads(thread_budget(run.threads or None))
+    import keras  # noqa: PLC0415 (Keras only when training runs)
+
+    from dlcflow.training import nets  # noqa: PLC0415 (imports TensorFlow / Keras)
+
+    if run.seed is not None:
+        keras.utils.set_random_seed(int(run.seed))
+    data_seed = int(run.seed) if run.seed is not None else int.from_bytes(os.urandom(4), "little")
     init = cfg.get("init_weights")
     build_cfg = dict(cfg, init_weights="none") if _is_snapshot(init) else cfg
+    _say(f"building {cfg['net_type']} (initial weights: {init}) ...")
+    t0 = time.monotonic()
     model = nets.build_model(build_cfg)
+    took = format_duration(time.monotonic() - t0)
+    _say(f"built {cfg['net_type']} ({model.count_params():,} parameters) in {took}")
     if build_cfg is not cfg:
         nets.restore_snapshot(str(init), model)
         LOG.info("initial weights from %s", init)
@@ -532,6 +534,11 @@ def _run(run: _Run, resume: bool) -> str:
     step = make_train_step(model, optimizer, cfg)
     n, cached, params = len(trainset), len(trainset.cache), model.count_params()
     LOG.info(f"{n} training images ({cached} cached); {params} parameters")
+    resumed_from = f" (resumed from {resumed.name})" if resumed is not None else ""
+    _say(
+        f"starting at iteration {start} of {run.max_iter}{resumed_from}; the first iteration "
+        f"also builds the training graph; progress every {PROGRESS_SECONDS:g} s"
+    )
     cv2_threads = cv2.getNumThreads()
     cv2.setNumThreads(1)  # the pipeline runs images in parallel already
     try:
@@ -552,6 +559,7 @@ def _loop(
     current_lr: float | None = None
     loss_sum, n_loss = 0.0, 0
     t_mark, it_mark = time.perf_counter(), start
+    progress = Progress(start, run.max_iter, PROGRESS_SECONDS, emit=_say)
     with open(run.stats_path, "a", encoding="utf-8") as stats:
         for it in range(start + 1, run.max_iter + 1):
             lr = learning_rate(run.cfg, it)
@@ -559,8 +567,10 @@ def _loop(
                 optimizer.learning_rate = lr
                 current_lr = lr
             images, targets = next(batches)
-            loss_sum += float(step(images, targets))
+            loss = float(step(images, targets))
+            loss_sum += loss
             n_loss += 1
+            progress.update(it, loss, lr)
             if it % run.display_iters == 0 or it == run.max_iter:
                 mean = loss_sum / n_loss
                 if not math.isfinite(mean):
