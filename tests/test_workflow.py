@@ -166,7 +166,23 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     scorer1 = "DLC_mobnet_35_demo" + project.date + "shuffle1_4"
     assert project.evaluation_results(0.95, 1, scorer1, 1).is_file()
     report = (outdir / "report.txt").read_text()
-    assert any(line.split()[:2] == ["1", "4"] for line in report.splitlines())
+    # it leads with the whole-video errors of both models; then each evaluation row
+    # carries the sizes of its train and test sets, as the Documentation pickle has them
+    assert report.index("mean error on every frame") < report.index("evaluation on the")
+    rows = {line.split()[0]: line.split() for line in report.splitlines() if line[:1] == " "}
+    for iteration, trained in ((0, 6), (1, 4)):
+        with project.documentation_file(0.95, 1, iteration).open("rb") as fh:
+            _, train, test, _ = pickle.load(fh)
+        assert rows[str(iteration)] == [
+            str(iteration),
+            str(trained),
+            *rows[str(iteration)][2:4],
+            str(len(train)),
+            *rows[str(iteration)][5:7],
+            str(len(test)),
+        ]
+    videos_table = report.split("evaluation on the")[0]
+    assert "mouse3.mp4    held-out      60" in videos_table
     # every video analyzed by both iterations' models, scored against the ground truth
     by_model = report.split("analysis by the iteration 1 model:")
     assert len(by_model) == 2 and "analysis by the iteration 0 model:" in by_model[0]

@@ -8,6 +8,7 @@ separately for labeled videos and held-out ones (never labeled).
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +19,6 @@ from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.video import VIDEO_EXTENSIONS
 from dlcflow.data.pose import points_array
 from dlcflow.devtools.demo import read_groundtruth
-from dlcflow.io.labels import read_annotations
 from dlcflow.io.poses import load_poses
 from dlcflow.io.tables import to_dataset
 from dlcflow.project.paths import Project
@@ -53,6 +53,16 @@ def _video_of(project: Project, h5: Path) -> Path:
     raise FileNotFoundError(f"{h5}: no demo video of the project matches this analysis file")
 
 
+def split_sizes(project: Project, evaluation_csv: Path) -> tuple[int, int]:
+    """(train, test) frames of the dataset an evaluation csv scores, from its
+    Documentation pickle (``evaluation-results/iteration-<i>/<model>/...``)."""
+    iteration = int(evaluation_csv.parts[-3][len("iteration-") :])
+    fraction, shuffle = project.parse_model_name(evaluation_csv.parts[-2])
+    with project.documentation_file(fraction, shuffle, iteration).open("rb") as fh:
+        _, train, test, _ = pickle.load(fh)
+    return len(train), len(test)
+
+
 def demo_report(
     config: str | os.PathLike[str],
     analysis: Sequence[str | os.PathLike[str]],
@@ -62,32 +72,41 @@ def demo_report(
 ) -> str:
     """Text report of the demo run; written to ``out`` if given. ``analysis`` are the
     first iteration's analyses, ``refined_analysis`` the second's (the same videos by the
-    model trained with the held-out videos' outlier frames)."""
+    model trained with the held-out videos' outlier frames).
+
+    It leads with the errors on every frame of every video, the robust figures; the
+    evaluation on the labeled frames follows with the size of each train and test set
+    beside its error (a test set of a few frames moves a lot between iterations)."""
     project = Project(config)
-    lines = [f"dlcflow demo: {project.root}", ""]
-    lines.append("evaluation on the labeled frames (DLC's results csv):")
-    lines.append(
-        f"{'iteration':>9}  {'trained':>7}  {'train error':>11}  {'test error':>10}  frames"
-    )
-    for csv in evaluation:
-        results = pd.read_csv(csv, index_col=0)
-        last = results.iloc[-1]
-        iteration = next(p for p in Path(csv).parts if p.startswith("iteration-"))
-        data = read_annotations(project.training_collected_data(iteration=int(iteration[10:])))
-        lines.append(
-            f"{iteration[10:]:>9}  {int(last['Training iterations:']):>7}  "
-            f"{last[' Train error(px)']:>8.2f} px  {last[' Test error(px)']:>7.2f} px  "
-            f"{len(data)}"
-        )
     # videos whose frames were extracted for labeling; the others were held out (at most
     # their outlier frames were labeled, in the refinement)
     labeled = {s for s in project.video_stems() if project.frames_manifest(s).is_file()}
-    for iteration, files in enumerate((analysis, refined_analysis)):
-        if files:
-            lines += ["", f"analysis by the iteration {iteration} model:"]
-        for h5 in map(Path, files):
-            video = _video_of(project, h5)
-            e = analysis_errors(h5, video)
+    runs = [files for files in (analysis, refined_analysis) if files]
+    errors = [
+        {
+            _video_of(project, Path(h5)): analysis_errors(h5, _video_of(project, Path(h5)))
+            for h5 in files
+        }
+        for files in runs
+    ]
+    lines = [f"dlcflow demo: {project.root}", ""]
+    lines += _video_table(errors, labeled)
+    lines += ["", "evaluation on the labeled frames (DLC's results csv):"]
+    lines.append(
+        f"{'iteration':>9}  {'trained':>7}  {'train error':>11}  {'frames':>6}  "
+        f"{'test error':>10}  {'frames':>6}"
+    )
+    for csv in map(Path, evaluation):
+        last = pd.read_csv(csv, index_col=0).iloc[-1]
+        n_train, n_test = split_sizes(project, csv)
+        lines.append(
+            f"{csv.parts[-3][len('iteration-') :]:>9}  {int(last['Training iterations:']):>7}  "
+            f"{last[' Train error(px)']:>8.2f} px  {n_train:>6}  "
+            f"{last[' Test error(px)']:>7.2f} px  {n_test:>6}"
+        )
+    for iteration, by_video in enumerate(errors):
+        lines += ["", f"analysis by the iteration {iteration} model:"]
+        for video, e in by_video.items():
             kind = "labeled video" if video.stem in labeled else "held-out video"
             lines.append(
                 f"{video.name} ({kind}, {int(e['frames'])} frames): mean error "
@@ -100,3 +119,23 @@ def demo_report(
     if out is not None:
         atomic_write_text(out, text)
     return text
+
+
+def _video_table(errors: list[dict[Path, dict[str, float]]], labeled: set[str]) -> list[str]:
+    """Mean error per video and model iteration, every frame (and its change)."""
+    if not errors:
+        return []
+    heads = [f"iteration {i}" for i in range(len(errors))] + (["change"] if len(errors) > 1 else [])
+    lines = [
+        "mean error on every frame of every video, against the rendered ground truth:",
+        f"{'video':<12}  {'kind':<8}  {'frames':>6}  " + "  ".join(f"{h:>11}" for h in heads),
+    ]
+    for video in errors[0]:
+        means = [run[video]["mean_px"] for run in errors if video in run]
+        cells = [f"{m:>8.2f} px" for m in means]
+        if len(means) > 1:
+            cells.append(f"{means[-1] - means[0]:>+8.2f} px")
+        kind = "labeled" if video.stem in labeled else "held-out"
+        frames = int(errors[0][video]["frames"])
+        lines.append(f"{video.name:<12}  {kind:<8}  {frames:>6}  " + "  ".join(cells))
+    return lines
