@@ -91,3 +91,12 @@ def test_native_stderr_filter() -> None:
     assert run_python(code, **env).stderr == b"dlcflow line\nprogress 50%\r"
     loud = run_python(code, **env, DLCFLOW_VERBOSE="1").stderr
     assert b"oneDNN" in loud and b"Sharding" in loud
+
+
+def test_progress_bars_leave_one_line_in_the_log(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    log = tmp_path / "bar.log"
+    with rule_log([str(log)]):
+        print("mouse1.mp4 kmeans: 0%\rmouse1.mp4 kmeans: 50%", end="", file=sys.stderr)
+        print("\rmouse1.mp4 kmeans: 100%\n\ndone", file=sys.stderr)
+    assert log.read_text() == "mouse1.mp4 kmeans: 100%\n\ndone\n"
+    assert "\r" in capsys.readouterr().err  # the terminal still redraws it

@@ -38,6 +38,34 @@ class _Tee:
         """Loggers may close their stream at exit; the real streams stay open."""
 
 
+class _LogFile:
+    """The file side of a rule log: a line redrawn with carriage returns (a progress bar)
+    is kept in its last state only, so the log holds one line per update, no ``\\r``."""
+
+    def __init__(self, fh: IO[str]):
+        self.fh, self.line = fh, ""
+
+    def write(self, text: str) -> int:
+        *done, self.line = (self.line + text).split("\n")
+        for line in done:
+            self.fh.write(_last_state(line) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def close(self) -> None:
+        last = _last_state(self.line)
+        if last:
+            self.fh.write(last + "\n")
+        self.line = ""
+        self.fh.flush()
+
+
+def _last_state(line: str) -> str:
+    return line.rstrip("\r").rsplit("\r", 1)[-1]
+
+
 #: Exceptions that point at a bug rather than at the input: their one line names the type.
 _BUGS = (AttributeError, AssertionError, IndexError, KeyError, NameError, TypeError)
 
@@ -58,7 +86,8 @@ def rule_log(log: Sequence[Any] | str | None) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     filter_native_stderr()
     with path.open("w", encoding="utf-8") as fh:
-        out, err = _Tee(sys.stdout, fh), _Tee(sys.stderr, fh)
+        logfile = _LogFile(fh)
+        out, err = _Tee(sys.stdout, logfile), _Tee(sys.stderr, logfile)  # type: ignore[arg-type]
         handler = logging.StreamHandler(err)
         root = logging.getLogger()
         root.addHandler(handler)
@@ -75,11 +104,12 @@ def rule_log(log: Sequence[Any] | str | None) -> Iterator[None]:
                 try:
                     yield
                 except Exception as exc:
-                    fh.write(traceback.format_exc())
+                    logfile.write(traceback.format_exc())
                     err.write(f"error: {error_line(exc, path)}\n")
                     raise SystemExit(1) from None
         finally:
             root.removeHandler(handler)
+            logfile.close()
 
 
 def error_line(exc: BaseException, log: Path) -> str:
