@@ -1,15 +1,22 @@
 """The ``dlcflow`` command: project set-up and the steps run outside Snakemake.
 
 Each subcommand imports the library module it runs when it runs, so that ``dlcflow
---help`` and the light commands start without TensorFlow.
+--help`` and the light commands start without TensorFlow. The subcommands that do what a
+workflow stage does take the workflow's defaults from the library's options classes; the
+parser gets the arguments of the subcommand that runs only (``build_parser(command)``), so
+their modules are imported by that subcommand alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shlex
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import Any
 
 
 def _create_project(args: argparse.Namespace) -> None:
@@ -25,6 +32,14 @@ def _create_project(args: argparse.Namespace) -> None:
         bodyparts=args.bodyparts,
     )
     print(config)
+    # the next steps on stderr: stdout stays the config path alone (CONFIG=$(dlcflow ...))
+    quoted = shlex.quote(str(config))
+    print(
+        "next (frames to label; in the dlcflow folder): "
+        f"snakemake --cores 2 frames --config project={quoted}\n"
+        f"then (label them): dlcflow label {quoted}",
+        file=sys.stderr,
+    )
 
 
 def _add_videos(args: argparse.Namespace) -> None:
@@ -127,7 +142,7 @@ def _filter(args: argparse.Namespace) -> None:
         p_bound=args.p_bound,
         ARdegree=args.ARdegree,
         MAdegree=args.MAdegree,
-        save_as_csv=not args.no_csv,
+        save_as_csv=args.save_as_csv,
     )
     for path in filterpredictions(
         args.config, args.videos, **_analysis_args(args), overwrite=args.overwrite, options=options
@@ -213,16 +228,6 @@ def _analysis_args(args: argparse.Namespace) -> dict[str, object]:
     return {key: getattr(args, key) for key in keys}
 
 
-def _add_analysis_options(p: argparse.ArgumentParser) -> None:
-    """CONFIG, VIDEO... and the options that find a video's pose file."""
-    p.add_argument("config")
-    p.add_argument("videos", nargs="+", help="analyzed video files or folders")
-    p.add_argument("--videotype", default="")
-    p.add_argument("--shuffle", type=int, default=1)
-    p.add_argument("--trainingsetindex", type=int, default=0)
-    p.add_argument("--destfolder", default=None, help="folder of the pose files")
-
-
 def _label(args: argparse.Namespace) -> None:
     from dlcflow.labeler import launch
 
@@ -239,167 +244,311 @@ def _demo_data(args: argparse.Namespace) -> None:
         print(video)
 
 
-ENGINE_CHOICES = ("auto", "tensorflow", "onnx")
+# -- the arguments of each subcommand --------------------------------------------------------
+CONFIG_HELP = "the project's config.yaml"
 ENGINE_HELP = "auto: ONNX Runtime when the snapshot's ONNX export exists, else TensorFlow"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _workflow_defaults(options: type) -> dict[str, Any]:
+    """The defaults of an options class as the workflow has them (its config section in
+    config/config.yaml, which tests/test_options.py holds to the class): the fields'
+    defaults, with the section's own (``CONFIG_DEFAULTS``) over them."""
+    defaults = {f.name: f.default for f in dataclasses.fields(options)}
+    return {**defaults, **options.CONFIG_DEFAULTS}
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shuffle", type=int, default=1, help="shuffle of the model")
+    p.add_argument("--trainingsetindex", type=int, default=0, help="index into TrainingFraction")
+
+
+def _video_args(
+    p: argparse.ArgumentParser, videos: str = "analyzed video files or folders"
+) -> None:
+    """CONFIG, VIDEO... and the options that find a video's pose file."""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("videos", nargs="+", help=videos)
+    p.add_argument("--videotype", default="", help="video extension in folders (default: any)")
+    _model_args(p)
+    p.add_argument(
+        "--destfolder", default=None, help="folder of the pose files (default: beside each video)"
+    )
+
+
+def _create_project_args(p: argparse.ArgumentParser) -> None:
+    """create a DLC project folder"""
+    p.add_argument("name", help="task name (the project is <name>-<experimenter>-<date>)")
+    p.add_argument("experimenter", help="who labels (the project's scorer)")
+    p.add_argument("videos", nargs="+", help="video files or folders of videos")
+    where = "folder to create the project in (default: the current one)"
+    p.add_argument("--working-directory", "-d", default=None, help=where)
+    p.add_argument("--copy-videos", action="store_true", help="copy instead of symlinking")
+    p.add_argument("--multianimal", action="store_true", help="a multi-animal project")
+    p.add_argument("--bodyparts", nargs="+", help="body-part names (default: DLC's placeholders)")
+
+
+def _add_videos_args(p: argparse.ArgumentParser) -> None:
+    """add videos to a project's video_sets"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("videos", nargs="+", help="video files or folders of videos")
+    p.add_argument("--copy-videos", action="store_true", help="copy instead of symlinking")
+
+
+def _extract_frames_args(p: argparse.ArgumentParser) -> None:
+    """pick frames to label (the `frames` target)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--algo", choices=["kmeans", "uniform"], default="kmeans", help="frame choice")
+    p.add_argument("--crop", action="store_true", help="crop to each video's video_sets crop")
+    p.add_argument("--force", action="store_true", help="extract again where frames exist")
+
+
+def _check_labels_args(p: argparse.ArgumentParser) -> None:
+    """draw the labels onto their frames"""
+    p.add_argument("config", help=CONFIG_HELP)
+
+
+def _create_dataset_args(p: argparse.ArgumentParser) -> None:
+    """build training datasets"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--num-shuffles", type=int, default=1, help="shuffles to create")
+    p.add_argument("--net-type", help="network (default: the config's default_net_type)")
+    p.add_argument("--init-weights", default="imagenet", help="imagenet, none or a file")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    """train a network (resumes from its last snapshot)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    _model_args(p)
+    p.add_argument("--maxiters", type=int, help="iterations (default: the end of multi_step)")
+    p.add_argument(
+        "--saveiters", type=int, help="snapshot every n (default: pose_cfg's save_iters)"
+    )
+    p.add_argument(
+        "--displayiters", type=int, help="log every n (default: pose_cfg's display_iters)"
+    )
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    """errors of the trained network on the labeled frames"""
+    from dlcflow.inference.engines import ENGINE_NAMES  # (heavy: only for this subcommand)
+
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--shuffles", type=int, nargs="+", default=[1], help="shuffles to evaluate")
+    p.add_argument("--trainingsetindex", type=int, default=0, help="index into TrainingFraction")
+    p.add_argument("--plotting", action="store_true", help="draw predictions on the frames")
+    p.add_argument("--engine", choices=ENGINE_NAMES, default="tensorflow", help=ENGINE_HELP)
+
+
+def _analyze_args(p: argparse.ArgumentParser) -> None:
+    """body-part positions in every frame of videos"""
+    from dlcflow.inference.analyze import AnalysisOptions  # (heavy: only for this subcommand)
+    from dlcflow.inference.engines import ENGINE_NAMES
+
+    defaults = _workflow_defaults(AnalysisOptions)
+    _video_args(p, videos="video files or folders")
+    csv = "also write a .csv beside each .h5"
+    both = argparse.BooleanOptionalAction
+    p.add_argument("--save-as-csv", action=both, default=defaults["save_as_csv"], help=csv)
+    p.add_argument("--force", action="store_true", help="analyze again where results exist")
+    p.add_argument("--engine", choices=ENGINE_NAMES, default=defaults["engine"], help=ENGINE_HELP)
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    """export the trained snapshot to ONNX (fast CPU analysis)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    _model_args(p)
+    which = "snapshot to export (default: the config's snapshotindex)"
+    p.add_argument("--snapshotindex", type=int, help=which)
+    p.add_argument("--force", action="store_true", help="export again where it is current")
+
+
+def _filter_args(p: argparse.ArgumentParser) -> None:
+    """filter pose files (median, arima, spline)"""
+    from dlcflow.post.filters import FILTERTYPES, FilterOptions  # (heavy: only for this one)
+
+    defaults = _workflow_defaults(FilterOptions)
+    _video_args(p)
+    p.add_argument(
+        "--filtertype", choices=FILTERTYPES, default=defaults["filtertype"], help="the filter"
+    )
+    window = "median/spline window in frames"
+    p.add_argument("--windowlength", type=int, default=defaults["windowlength"], help=window)
+    bound = "arima: likelihood under it is missing"
+    p.add_argument("--p-bound", type=float, default=defaults["p_bound"], help=bound)
+    p.add_argument("--ARdegree", type=int, default=defaults["ARdegree"], help="arima: AR order")
+    p.add_argument("--MAdegree", type=int, default=defaults["MAdegree"], help="arima: MA order")
+    csv, both = defaults["save_as_csv"], argparse.BooleanOptionalAction
+    p.add_argument("--save-as-csv", action=both, default=csv, help="also write a .csv")
+    p.add_argument("--no-csv", dest="save_as_csv", action="store_false", help=argparse.SUPPRESS)
+    p.add_argument("--overwrite", action="store_true", help="filter again where done")
+
+
+def _plot_trajectories_args(p: argparse.ArgumentParser) -> None:
+    """trajectory plots into plot-poses/<video>/"""
+    _video_args(p)
+    p.add_argument("--filtered", action="store_true", help="plot the filtered data")
+    p.add_argument("--bodyparts", nargs="+", help="body parts to show (default: all)")
+
+
+def _labeled_video_args(p: argparse.ArgumentParser) -> None:
+    """draw the predictions onto the videos"""
+    from dlcflow.plots.poses import LabeledVideoOptions  # (heavy: only for this subcommand)
+
+    defaults = _workflow_defaults(LabeledVideoOptions)
+    _video_args(p)
+    p.add_argument("--filtered", action="store_true", help="draw the filtered data")
+    skeleton, both = defaults["draw_skeleton"], argparse.BooleanOptionalAction
+    p.add_argument("--draw-skeleton", action=both, default=skeleton, help="draw the skeleton")
+    trail = "points of that many previous frames"
+    p.add_argument("--trailpoints", type=int, default=defaults["trailpoints"], help=trail)
+    black = defaults["keypoints_only"]
+    p.add_argument("--keypoints-only", action="store_true", default=black, help="on black frames")
+    p.add_argument("--bodyparts", nargs="+", help="body parts to show (default: all)")
+    p.add_argument("--displaycropped", action="store_true", help="show the analysis crop only")
+    fade = defaults["confidence_to_alpha"]
+    p.add_argument(
+        "--confidence-to-alpha", action="store_true", default=fade, help="fade unsure points"
+    )
+    rate = "frame rate of the labeled video (default: the video's)"
+    p.add_argument("--outputframerate", type=float, default=defaults["outputframerate"], help=rate)
+    p.add_argument("--overwrite", action="store_true", help="redraw existing videos")
+
+
+def _analyze_skeleton_args(p: argparse.ArgumentParser) -> None:
+    """bone lengths and orientations per frame"""
+    _video_args(p)
+    p.add_argument("--filtered", action="store_true", help="from the filtered data")
+    p.add_argument("--save-as-csv", action="store_true", help="also write a .csv")
+    p.add_argument("--overwrite", action="store_true", help="compute again where done")
+
+
+def _extract_outliers_args(p: argparse.ArgumentParser) -> None:
+    """frames to refine (the `outliers` target)"""
+    from dlcflow.post.outliers import OutlierOptions  # (heavy: only for this subcommand)
+
+    defaults = _workflow_defaults(OutlierOptions)
+    _video_args(p)
+    algos = ["jump", "uncertain", "fitting", "list"]
+    p.add_argument(
+        "--algo", choices=algos, default=defaults["outlieralgorithm"], help="what is an outlier"
+    )
+    p.add_argument(
+        "--frames", type=int, nargs="+", help="the frames of --algo list (default: none)"
+    )
+    p.add_argument("--bodyparts", nargs="+", help="comparisonbodyparts (default: all)")
+    p.add_argument(
+        "--epsilon", type=float, default=defaults["epsilon"], help="jump: distance in px"
+    )
+    bound = "uncertain: likelihood under it"
+    p.add_argument("--p-bound", type=float, default=defaults["p_bound"], help=bound)
+    pick = defaults["extractionalgorithm"]
+    p.add_argument("--extraction", choices=["kmeans", "uniform"], default=pick, help="frame choice")
+
+
+def _merge_args(p: argparse.ArgumentParser) -> None:
+    """start the next iteration once outliers are refined"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--forceiterate", type=int, help="set this iteration (default: the next one)")
+
+
+def _label_args(p: argparse.ArgumentParser) -> None:
+    """label frames in the browser (a local web page)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--video", help="labeled-data folder to open first (default: the first)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
+
+
+def _refine_args(p: argparse.ArgumentParser) -> None:
+    """correct machine labels (machinelabels-iter<N>.h5) in the browser"""
+    _label_args(p)
+
+
+def _demo_data_args(p: argparse.ArgumentParser) -> None:
+    """render synthetic videos with ground truth"""
+    p.add_argument("outdir", help="folder of the videos and their ground truth")
+    p.add_argument("--n-videos", type=int, default=2, help="number of videos")
+    p.add_argument("--nframes", type=int, default=300, help="frames per video")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+Arguments = Callable[[argparse.ArgumentParser], None]
+Run = Callable[[argparse.Namespace], None]
+
+# name, what it runs, its arguments (whose docstring is the subcommand's help)
+COMMANDS: tuple[tuple[str, Run, Arguments], ...] = (
+    ("create-project", _create_project, _create_project_args),
+    ("add-videos", _add_videos, _add_videos_args),
+    ("extract-frames", _extract_frames, _extract_frames_args),
+    ("check-labels", _check_labels, _check_labels_args),
+    ("create-training-dataset", _create_dataset, _create_dataset_args),
+    ("train", _train, _train_args),
+    ("evaluate", _evaluate, _evaluate_args),
+    ("analyze", _analyze, _analyze_args),
+    ("export", _export, _export_args),
+    ("filter", _filter, _filter_args),
+    ("plot-trajectories", _plot_trajectories, _plot_trajectories_args),
+    ("labeled-video", _labeled_video, _labeled_video_args),
+    ("analyze-skeleton", _analyze_skeleton, _analyze_skeleton_args),
+    ("extract-outliers", _extract_outliers, _extract_outliers_args),
+    ("merge", _merge, _merge_args),
+    ("label", _label, _label_args),
+    ("refine", _label, _refine_args),
+    ("demo-data", _demo_data, _demo_data_args),
+)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default: ``on`` or ``off`` for a flag, the value
+    otherwise; a help that names its default itself is left as it is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = (action.help or "").replace(" (default: %(default)s)", "")  # a boolean's own
+        if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        if isinstance(action, argparse._StoreTrueAction | argparse.BooleanOptionalAction):
+            return f"{text} (default: {'on' if action.default else 'off'})"
+        return f"{text} (default: %(default)s)"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("dlcflow")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``dlcflow`` parser. The arguments of ``command`` only are added (of every
+    subcommand when None): some take their defaults from the library's options classes,
+    whose modules are imported only for the subcommand that runs."""
     parser = argparse.ArgumentParser(
         prog="dlcflow",
         description="Markerless pose estimation the DeepLabCut way. The stages run as "
-        "Snakemake targets (snakemake --cores N --config project=CONFIG TARGET); these "
-        "commands set projects up and run single steps.",
+        "Snakemake targets, the target before --config (snakemake --cores N TARGET "
+        "--config project=CONFIG); these commands set projects up and run single steps.",
     )
+    parser.add_argument("--version", action="version", version=f"dlcflow {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("create-project", help="create a DLC project folder")
-    p.add_argument("name", help="task name (the project is <name>-<experimenter>-<date>)")
-    p.add_argument("experimenter")
-    p.add_argument("videos", nargs="+", help="video files or folders of videos")
-    p.add_argument("--working-directory", "-d", default=None)
-    p.add_argument("--copy-videos", action="store_true", help="copy instead of symlinking")
-    p.add_argument("--multianimal", action="store_true")
-    p.add_argument("--bodyparts", nargs="+", default=None, help="body-part names")
-    p.set_defaults(func=_create_project)
-
-    p = sub.add_parser("add-videos", help="add videos to a project's video_sets")
-    p.add_argument("config")
-    p.add_argument("videos", nargs="+")
-    p.add_argument("--copy-videos", action="store_true")
-    p.set_defaults(func=_add_videos)
-
-    p = sub.add_parser("extract-frames", help="pick frames to label (the `frames` target)")
-    p.add_argument("config")
-    p.add_argument("--algo", choices=["kmeans", "uniform"], default="kmeans")
-    p.add_argument("--crop", action="store_true", help="crop to each video's video_sets crop")
-    p.add_argument("--force", action="store_true", help="extract again where frames exist")
-    p.set_defaults(func=_extract_frames)
-
-    p = sub.add_parser("check-labels", help="draw the labels onto their frames")
-    p.add_argument("config")
-    p.set_defaults(func=_check_labels)
-
-    p = sub.add_parser("create-training-dataset", help="build training datasets")
-    p.add_argument("config")
-    p.add_argument("--num-shuffles", type=int, default=1)
-    p.add_argument("--net-type", default=None)
-    p.add_argument("--init-weights", default="imagenet", help="imagenet, none or a file")
-    p.set_defaults(func=_create_dataset)
-
-    p = sub.add_parser("train", help="train a network (resumes from its last snapshot)")
-    p.add_argument("config")
-    p.add_argument("--shuffle", type=int, default=1)
-    p.add_argument("--trainingsetindex", type=int, default=0)
-    p.add_argument("--maxiters", type=int, default=None)
-    p.add_argument("--saveiters", type=int, default=None)
-    p.add_argument("--displayiters", type=int, default=None)
-    p.set_defaults(func=_train)
-
-    p = sub.add_parser("evaluate", help="errors of the trained network on the labeled frames")
-    p.add_argument("config")
-    p.add_argument("--shuffles", type=int, nargs="+", default=[1])
-    p.add_argument("--trainingsetindex", type=int, default=0)
-    p.add_argument("--plotting", action="store_true", help="draw predictions on the frames")
-    p.add_argument("--engine", choices=ENGINE_CHOICES, default="tensorflow", help=ENGINE_HELP)
-    p.set_defaults(func=_evaluate)
-
-    p = sub.add_parser("analyze", help="body-part positions in every frame of videos")
-    p.add_argument("config")
-    p.add_argument("videos", nargs="+", help="video files or folders")
-    p.add_argument("--videotype", default="")
-    p.add_argument("--shuffle", type=int, default=1)
-    p.add_argument("--trainingsetindex", type=int, default=0)
-    p.add_argument("--save-as-csv", action="store_true")
-    p.add_argument("--destfolder", default=None)
-    p.add_argument("--force", action="store_true", help="analyze again where results exist")
-    p.add_argument("--engine", choices=ENGINE_CHOICES, default="auto", help=ENGINE_HELP)
-    p.set_defaults(func=_analyze)
-
-    p = sub.add_parser("export", help="export the trained snapshot to ONNX (fast CPU analysis)")
-    p.add_argument("config")
-    p.add_argument("--shuffle", type=int, default=1)
-    p.add_argument("--trainingsetindex", type=int, default=0)
-    p.add_argument(
-        "--snapshotindex", type=int, default=None, help="snapshot to export (default: config's)"
-    )
-    p.add_argument("--force", action="store_true", help="export again where it is current")
-    p.set_defaults(func=_export)
-
-    p = sub.add_parser("filter", help="filter pose files (median, arima, spline)")
-    _add_analysis_options(p)
-    p.add_argument("--filtertype", choices=["median", "arima", "spline"], default="median")
-    p.add_argument("--windowlength", type=int, default=5)
-    p.add_argument("--p-bound", type=float, default=0.001)
-    p.add_argument("--ARdegree", type=int, default=3)
-    p.add_argument("--MAdegree", type=int, default=1)
-    p.add_argument("--no-csv", action="store_true", help="write the h5 only")
-    p.add_argument("--overwrite", action="store_true", help="filter again where done")
-    p.set_defaults(func=_filter)
-
-    p = sub.add_parser("plot-trajectories", help="trajectory plots into plot-poses/<video>/")
-    _add_analysis_options(p)
-    p.add_argument("--filtered", action="store_true", help="plot the filtered data")
-    p.add_argument("--bodyparts", nargs="+", default=None, help="body parts to show")
-    p.set_defaults(func=_plot_trajectories)
-
-    p = sub.add_parser("labeled-video", help="draw the predictions onto the videos")
-    _add_analysis_options(p)
-    p.add_argument("--filtered", action="store_true", help="draw the filtered data")
-    p.add_argument("--draw-skeleton", action="store_true")
-    p.add_argument("--trailpoints", type=int, default=0)
-    p.add_argument("--keypoints-only", action="store_true", help="on black frames")
-    p.add_argument("--bodyparts", nargs="+", default=None, help="body parts to show")
-    p.add_argument("--displaycropped", action="store_true", help="show the analysis crop only")
-    p.add_argument("--confidence-to-alpha", action="store_true", help="fade unsure points")
-    p.add_argument("--outputframerate", type=float, default=None)
-    p.add_argument("--overwrite", action="store_true", help="redraw existing videos")
-    p.set_defaults(func=_labeled_video)
-
-    p = sub.add_parser("analyze-skeleton", help="bone lengths and orientations per frame")
-    _add_analysis_options(p)
-    p.add_argument("--filtered", action="store_true", help="from the filtered data")
-    p.add_argument("--save-as-csv", action="store_true")
-    p.add_argument("--overwrite", action="store_true", help="compute again where done")
-    p.set_defaults(func=_analyze_skeleton)
-
-    p = sub.add_parser("extract-outliers", help="frames to refine (the `outliers` target)")
-    _add_analysis_options(p)
-    p.add_argument("--algo", choices=["jump", "uncertain", "fitting", "list"], default="jump")
-    p.add_argument("--frames", type=int, nargs="+", default=None, help="frames for --algo list")
-    p.add_argument("--bodyparts", nargs="+", default=None, help="comparisonbodyparts")
-    p.add_argument("--epsilon", type=float, default=20)
-    p.add_argument("--p-bound", type=float, default=0.01)
-    p.add_argument("--extraction", choices=["kmeans", "uniform"], default="kmeans")
-    p.set_defaults(func=_extract_outliers)
-
-    p = sub.add_parser("merge", help="start the next iteration once outliers are refined")
-    p.add_argument("config")
-    p.add_argument("--forceiterate", type=int, default=None, help="set this iteration instead")
-    p.set_defaults(func=_merge)
-
-    for name, text in (
-        ("label", "label frames in the browser (a local web page)"),
-        ("refine", "correct machine labels (machinelabels-iter<N>.h5) in the browser"),
-    ):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("config")
-        p.add_argument("--video", default=None, help="labeled-data folder to open first")
-        p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: free)")
-        p.add_argument("--no-browser", action="store_true", help="only print the URL")
-        p.set_defaults(func=_label)
-
-    p = sub.add_parser("demo-data", help="render synthetic videos with ground truth")
-    p.add_argument("outdir")
-    p.add_argument("--n-videos", type=int, default=2)
-    p.add_argument("--nframes", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_demo_data)
+    for name, run, arguments in COMMANDS:
+        text = (arguments.__doc__ or "").strip()
+        p = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
+        p.set_defaults(func=run)
+        if command is None or command == name:
+            arguments(p)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    """The subcommand of a command line: its first word that is not an option ("" if none;
+    the top-level options take no values)."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one line and exit with status 1."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_command_of(argv)).parse_args(argv)
     warnings.simplefilter("default")
     warnings.showwarning = lambda message, *_a, **_k: print(f"warning: {message}", file=sys.stderr)
     try:

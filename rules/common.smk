@@ -62,8 +62,9 @@ def project_of(wildcards):
 def user_project():
     if not config["project"]:
         raise ValueError(
-            "no project set: run `snakemake --config project=/path/to/config.yaml TARGET` "
-            "(or `snakemake demo`)"
+            "no project set: run `snakemake --cores N TARGET --config "
+            "project=/path/to/config.yaml` (the target before --config), or "
+            "`snakemake --cores N demo`"
         )
     return Project(config["project"])
 
