@@ -13,10 +13,12 @@ import argparse
 import dataclasses
 import shlex
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Any
+
+from dlcflow.core.log import install_plain_warnings
+from dlcflow.core.quiet import filter_native_stderr
 
 
 def _create_project(args: argparse.Namespace) -> None:
@@ -549,8 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors print one line and exit with status 1."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_command_of(argv)).parse_args(argv)
-    warnings.simplefilter("default")
-    warnings.showwarning = lambda message, *_a, **_k: print(f"warning: {message}", file=sys.stderr)
+    install_plain_warnings()
     try:
         args.func(args)
     except (OSError, ValueError, KeyError, RuntimeError) as err:
@@ -559,5 +560,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def run() -> int:
+    """The ``dlcflow`` console command: :func:`main`, with TensorFlow's native start-up
+    chatter kept off the terminal (``DLCFLOW_VERBOSE=1`` keeps it)."""
+    filter_native_stderr()
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())
