@@ -25,6 +25,7 @@ _API = {
     "extract_frames": "dlcflow.labeling.frames",
     "check_labels": "dlcflow.plots.labels",
     "create_training_dataset": "dlcflow.training.dataset",
+    "create_multianimaltraining_dataset": "dlcflow.training.madataset",
     "create_training_dataset_from_existing_split": "dlcflow.training.dataset",
     "train_network": "dlcflow.training.train",
     "evaluate_network": "dlcflow.post.evaluate",

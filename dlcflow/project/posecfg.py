@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping, Sequence
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -277,11 +276,6 @@ def inference_cfg(
     cfg["topktoretain"] = len(individuals)
     cfg["withid"] = bool(identity)
     return cfg
-
-
-def paf_graph(n_bodyparts: int) -> list[list[int]]:
-    """The complete graph over multi-animal body parts (DLC's default PAF graph)."""
-    return [list(edge) for edge in combinations(range(n_bodyparts), 2)]
 
 
 def write_yaml(path: str | os.PathLike[str], data: Mapping[str, Any]) -> None:

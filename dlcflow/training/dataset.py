@@ -43,22 +43,24 @@ import pandas as pd
 import scipy.io as sio
 
 from dlcflow.core.fileio import atomic_path
-from dlcflow.core.images import ImageError, image_shape
 from dlcflow.core.log import log
 from dlcflow.io.labels import write_annotations
 from dlcflow.labeling.annotations import image_sizes, load_project_annotations, validate_annotations
 from dlcflow.project import posecfg
 from dlcflow.project.models import training_fraction
+from dlcflow.project.multianimal import MultiAnimalConfigError, check_multianimal
 from dlcflow.project.paths import Project
+from dlcflow.training import pafgraph
+from dlcflow.training.records import (
+    DatasetError,
+    matlab_dataset,
+    multi_animal_records,
+    single_animal_records,
+)
 
 SPLIT_SEED = 0x646C63  # "dlc": namespace of the per-shuffle split seeds
-MULTI_DECIMALS = 2  # DLC rounds multi-animal coordinates to two decimals
 
 Split = tuple[float, int, np.ndarray, np.ndarray]
-
-
-class DatasetError(ValueError):
-    """A training dataset that cannot be built; the one-line message says why."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,12 @@ class ModelSettings:
     init_weights: str
     template: dict[str, Any] | None
     updates: dict[str, Any]
+    # multi-animal projects (create_multianimaltraining_dataset's arguments)
+    paf_graph: Any = None  # None | "config" | index pairs (dlcflow.training.pafgraph)
+    crop_size: tuple[int, int] = (400, 400)
+    crop_sampling: str = "hybrid"
+    n_edges_threshold: int = 105
+    paf_graph_degree: int = 6
 
 
 # -- splits ----------------------------------------------------------------------------------
@@ -179,96 +187,6 @@ def merged_annotations(project: Project, write: bool = True) -> pd.DataFrame:
     return data
 
 
-def _shape(project: Project, row: tuple[str, ...], cache: dict) -> tuple[int, int, int]:
-    if row not in cache:
-        path = project.root.joinpath(*row)
-        if not path.is_file():
-            raise DatasetError(
-                f"{path}: image labeled in CollectedData_{project.scorer} is missing; "
-                "restore the frame or delete its row with the labeling tool"
-            )
-        try:
-            cache[row] = image_shape(path)
-        except ImageError as err:
-            raise DatasetError(str(err)) from None
-    return cache[row]
-
-
-def single_animal_records(
-    project: Project, data: pd.DataFrame, train: np.ndarray, cache: dict | None = None
-) -> list[dict[str, Any]]:
-    """DLC's training records of the train rows, float coordinates.
-
-    Each: ``image`` (path parts), ``size`` (channels, height, width), ``joints`` float64
-    (k, 3) ``[bodypart index, x, y]``. A point is kept when finite and, truncated to int
-    as DLC does, strictly inside the image; rows without points are left out.
-    """
-    cache = {} if cache is None else cache
-    values = data.to_numpy(dtype="float64")
-    nbp = values.shape[1] // 2
-    ids = np.arange(nbp, dtype="float64")
-    records = []
-    for i in train:
-        row = tuple(data.index[int(i)])
-        channels, height, width = _shape(project, row, cache)
-        xy = values[int(i)].reshape(nbp, 2)
-        with np.errstate(invalid="ignore"):
-            finite = np.isfinite(xy).all(axis=1)
-            xi = np.where(finite, np.trunc(xy[:, 0]), -1)
-            yi = np.where(finite, np.trunc(xy[:, 1]), -1)
-        keep = finite & (xi > 0) & (xi < width) & (yi > 0) & (yi < height)
-        if keep.any():
-            joints = np.column_stack([ids, xy])[keep]
-            records.append({"image": row, "size": (channels, height, width), "joints": joints})
-    return records
-
-
-def matlab_dataset(records: Sequence[dict[str, Any]]) -> np.ndarray:
-    """DLC's ``.mat`` struct array of training records (joints truncated to int64)."""
-    entries = []
-    for rec in records:
-        cell = np.empty((1, 1), dtype=object)
-        cell[0, 0] = rec["joints"].astype("int64")
-        entries.append((np.array([rec["image"]], dtype="U"), np.array([rec["size"]]), cell))
-    return np.asarray(entries, dtype=[("image", "O"), ("size", "O"), ("joints", "O")])
-
-
-def multi_animal_records(
-    project: Project, data: pd.DataFrame, train: np.ndarray, cache: dict | None = None
-) -> list[dict[str, Any]]:
-    """DLC's multi-animal training records: ``joints`` maps individual index to float32
-    (k, 3) ``[bodypart index, x, y]``; unique body parts use the last index, with body-part
-    indices after the animal ones."""
-    cache = {} if cache is None else cache
-    n_ind, n_ma = len(project.individuals), len(project.multianimal_bodyparts)
-    n_unique = len(project.unique_bodyparts)
-    values = np.round(data.to_numpy(dtype="float64"), MULTI_DECIMALS)
-    records = []
-    for i in train:
-        row = tuple(data.index[int(i)])
-        channels, height, width = _shape(project, row, cache)
-        per_ind = [
-            (np.arange(n_ma), values[int(i), : n_ind * n_ma * 2].reshape(n_ind, n_ma, 2)[j])
-            for j in range(n_ind)
-        ]
-        if n_unique:
-            unique = values[int(i), n_ind * n_ma * 2 :].reshape(n_unique, 2)
-            per_ind.append((np.arange(n_ma, n_ma + n_unique), unique))
-        joints = {}
-        for j, (ids, xy) in enumerate(per_ind):
-            arr = np.column_stack([ids, xy]).astype("float32")
-            with np.errstate(invalid="ignore"):
-                keep = np.isfinite(arr).all(axis=1)
-                keep &= (arr[:, 1] > 0) & (arr[:, 1] < width) & (arr[:, 2] > 0)
-                keep &= arr[:, 2] < height
-            if keep.any():
-                joints[j] = arr[keep]
-        if joints:
-            size = np.asarray((channels, height, width))
-            records.append({"image": row, "size": size, "joints": joints})
-    return records
-
-
 # -- files -----------------------------------------------------------------------------------
 def _dump_pickle(path: Path, obj: Any) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -289,7 +207,7 @@ def _relative(project: Project, path: Path) -> str:
     return path.relative_to(project.root).as_posix()
 
 
-def _settings(
+def model_settings(
     project: Project,
     net_type: str | None,
     augmenter_type: str | None,
@@ -298,6 +216,11 @@ def _settings(
     updates: Mapping[str, Any] | None = None,
 ) -> ModelSettings:
     multi = project.multianimal
+    if multi:
+        try:
+            check_multianimal(project)
+        except MultiAnimalConfigError as err:
+            raise DatasetError(str(err)) from None
     if net_type is None:
         net_type = str(project.cfg.get("default_net_type") or "resnet_50")
     if augmenter_type is None:
@@ -340,7 +263,18 @@ def _pose_items(
         "dataset_type": settings.dataset_type,
     }
     if project.multianimal:
-        graph = posecfg.paf_graph(len(project.multianimal_bodyparts))
+        try:
+            graph = pafgraph.paf_graph(
+                settings.paf_graph,
+                project.multianimal_bodyparts,
+                project.unique_bodyparts,
+                project.cfg.get("skeleton"),
+                settings.n_edges_threshold,
+                settings.paf_graph_degree,
+                seed=shuffle,
+            )
+        except pafgraph.PafGraphError as err:
+            raise DatasetError(f"{project.config_path}: {err}") from None
         identity = bool(project.cfg.get("identity"))
         items.update(
             multi_stage=settings.multi_stage,
@@ -356,8 +290,8 @@ def _pose_items(
             save_iters=10000,
             display_iters=500,
             num_idchannel=len(project.individuals) if identity else 0,
-            crop_size=[400, 400],
-            crop_sampling="hybrid",
+            crop_size=[int(v) for v in settings.crop_size],
+            crop_sampling=settings.crop_sampling,
         )
     return items
 
@@ -493,10 +427,34 @@ def create_training_dataset(
     """
     del windows2linux  # no effect since DLC 2.2.0.4
     project = Project(config)
-    settings = _settings(
+    settings = model_settings(
         project, net_type, augmenter_type, posecfg_template, init_weights, pose_cfg_updates
     )
-    shuffles = _shuffle_list(num_shuffles, Shuffles)
+    return build_datasets(
+        project,
+        settings,
+        num_shuffles,
+        Shuffles,
+        trainIndices,
+        testIndices,
+        trainingsetindex,
+        userfeedback,
+    )
+
+
+def build_datasets(
+    project: Project,
+    settings: ModelSettings,
+    num_shuffles: int = 1,
+    shuffles: Sequence[int] | None = None,
+    train_indices: Sequence[Sequence[int]] | None = None,
+    test_indices: Sequence[Sequence[int]] | None = None,
+    trainingsetindex: int | None = None,
+    userfeedback: bool = False,
+) -> list[Split]:
+    """The datasets of ``create_training_dataset`` (and of the multi-animal variant,
+    which sets its own ``settings``)."""
+    shuffle_list = _shuffle_list(num_shuffles, shuffles)
     fractions = project.training_fractions
     if trainingsetindex is not None:
         try:
@@ -506,14 +464,14 @@ def create_training_dataset(
     for fraction in fractions:
         check_fraction(fraction)
     data = merged_annotations(project)
-    if trainIndices is None and testIndices is None:
+    if train_indices is None and test_indices is None:
         splits: list[Split] = [
             (fraction, shuffle, *split_indices(len(data), fraction, shuffle))
             for fraction in fractions
-            for shuffle in shuffles
+            for shuffle in shuffle_list
         ]
     else:
-        splits = _explicit_splits(trainIndices, testIndices, shuffles, len(data))
+        splits = _explicit_splits(train_indices, test_indices, shuffle_list, len(data))
     return _build(project, data, splits, settings, userfeedback)
 
 
@@ -553,7 +511,7 @@ def create_training_dataset_from_existing_split(
     shuffle_list = _shuffle_list(num_shuffles, shuffles)
     if from_shuffle in shuffle_list:
         raise DatasetError(f"shuffle {from_shuffle} is the source split; pick other shuffles")
-    settings = _settings(project, net_type, augmenter_type, posecfg_template, init_weights)
+    settings = model_settings(project, net_type, augmenter_type, posecfg_template, init_weights)
     data = merged_annotations(project)
     if train.size + test.size != len(data):
         raise DatasetError(
