@@ -89,7 +89,7 @@ def plot_labeled_folder(
     scale: float = 1.0,
     dpi: float = 100,
     draw_skeleton: bool = True,
-    color_by: str = "bodypart",
+    color_by: str | None = None,
 ) -> Path:
     """Draw the labels of ``labeled-data/<stem>/`` onto its frames.
 
@@ -97,9 +97,12 @@ def plot_labeled_folder(
     per labeled image, ``scale`` times the frame size, the whole folder at once (a temp
     folder renamed into place, replacing an older one). Markers use the config's
     ``colormap``, ``dotsize`` and ``alphavalue``; skeleton lines (config ``skeleton`` and
-    ``skeleton_color``) are drawn under them. Returns the folder.
+    ``skeleton_color``) are drawn under them. ``color_by`` is ``"individual"`` or
+    ``"bodypart"``; by default individuals in a multi-animal project, body parts otherwise
+    (DLC's ``check_labels`` defaults). Returns the folder.
     """
     proj = project if isinstance(project, Project) else Project(project)
+    color_by = color_by or ("individual" if proj.multianimal else "bodypart")
     cfg = proj.cfg
     path = proj.existing_collected_data(stem)
     if path is None:

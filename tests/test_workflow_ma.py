@@ -1,0 +1,62 @@
+"""A multi-animal project through the workflow's frames, check_labels and dataset."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from conftest import write_video
+from test_workflow import snakemake
+
+from dlcflow.io import labels
+from dlcflow.project.create import create_new_project
+from dlcflow.project.paths import Project
+
+pytestmark = pytest.mark.workflow
+
+
+def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "arena.mp4", nframes=40, size=(96, 64))
+    config = Path(
+        create_new_project(
+            "group",
+            "me",
+            [video],
+            working_directory=tmp_path,
+            multianimal=True,
+            individuals=["m1", "m2"],
+            bodyparts=["nose", "tail"],
+        )
+    )
+    text = config.read_text().replace("numframes2pick: 20", "numframes2pick: 6")
+    config.write_text(text.replace("uniquebodyparts: []", "uniquebodyparts:\n- led"))
+    project = Project(config)
+    run = snakemake("frames", "--config", f"project={config}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    frames = sorted(p.name for p in project.labeled_folder("arena").glob("img*.png"))
+    assert len(frames) == 6
+    df = labels.empty_annotations(project, frames, video="arena")
+    rng = np.random.default_rng(0)
+    df.loc[:, :] = rng.uniform(5, 60, df.shape)
+    df.iloc[0, 4:8] = np.nan  # m2 not in the first frame
+    labels.write_annotations(df, project.collected_data("arena"))
+    run = snakemake("check_labels", "dataset", "--config", f"project={config}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    checked = sorted(project.check_labels_folder("arena").glob("*.png"))
+    assert [p.name for p in checked] == [f.replace(".png", "_individual.png") for f in frames]
+    with project.documentation_file(0.95, 1).open("rb") as fh:
+        _, train, test, fraction = pickle.load(fh)
+    assert fraction == 0.95 and len(train) + len(test) == 6
+    with project.dataset_file(0.95, 1).open("rb") as fh:
+        records = pickle.load(fh)
+    assert len(records) == len(train)
+    assert all(set(r["joints"]) <= {0, 1, 2} for r in records)  # m1, m2, then led
+    pose = yaml.safe_load(project.pose_cfg(0.95, 1).read_text())
+    assert pose["net_type"] == "resnet_50" and pose["multi_stage"] is True  # dlcrnet_ms5
+    assert pose["all_joints_names"] == ["nose", "tail", "led"]
+    assert pose["partaffinityfield_graph"] == [[0, 1]]
+    inference = yaml.safe_load(project.inference_cfg(0.95, 1).read_text())
+    assert inference["topktoretain"] == 2
