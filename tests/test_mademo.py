@@ -15,8 +15,10 @@ import pytest
 from dlcflow.cli import main
 from dlcflow.core.video import video_info
 from dlcflow.devtools import demo, mademo
+from dlcflow.io.hdf import read_frame
 from dlcflow.io.labels import project_columns, read_annotations
 from dlcflow.io.tables import pose_columns
+from dlcflow.labeling.annotations import image_sizes, load_project_annotations, validate_annotations
 from dlcflow.labeling.frames import extract_frames
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.paths import Project, frame_name
@@ -32,6 +34,13 @@ PALETTE = {
 PALETTE_NAMES = list(PALETTE)
 PALETTE_VALUES = np.array(list(PALETTE.values()), float)
 N_PARTS = len(demo.BODYPARTS)
+DLC_TRACKS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "fixtures"
+    / "dlc-unittest-multianimal"
+    / "montblanc_tracks.h5"
+)
 
 
 def _decode(path: Path) -> list[np.ndarray]:
@@ -105,6 +114,47 @@ def test_groundtruth_has_four_levels_individuals_and_single(video: Path) -> None
     assert (gt.dtypes == "float64").all()
     with pd.HDFStore(demo.groundtruth_path(video), mode="r") as store:
         assert store.keys() == ["/df_with_missing"]
+
+
+def _layout(columns: pd.MultiIndex) -> tuple[list[str], list[tuple[bool, int]], bool]:
+    """A 4-level table's shape, names aside: the levels, per individual (in order) whether
+    it is ``single`` and how many body parts it has, and whether the columns nest
+    individual > body part > coords in DLC's order."""
+    inds = list(dict.fromkeys(columns.get_level_values("individuals")))
+    parts = {
+        ind: list(
+            dict.fromkeys(
+                columns[columns.get_level_values("individuals") == ind].get_level_values(
+                    "bodyparts"
+                )
+            )
+        )
+        for ind in inds
+    }
+    animals = [ind for ind in inds if ind != "single"]
+    coords = list(dict.fromkeys(columns.get_level_values("coords")))
+    nested = columns.equals(
+        pose_columns(columns[0][0], parts[animals[0]], animals, parts.get("single"), coords)
+    )
+    return list(columns.names), [(ind == "single", len(parts[ind])) for ind in inds], nested
+
+
+def test_groundtruth_layout_is_dlcs_multi_animal_layout(video: Path) -> None:
+    """DLC's own stitched tracks of three birds (4 parts each, unique part ``center``):
+    the same levels and nesting, animals first with the same parts each, ``single`` last."""
+    if not DLC_TRACKS.is_file():
+        pytest.fail(f"fixture missing: {DLC_TRACKS}")
+    dlc = read_frame(DLC_TRACKS).columns
+    ours = demo.read_groundtruth(video).columns
+    assert (
+        _layout(ours)
+        == _layout(dlc)
+        == (
+            ["scorer", "individuals", "bodyparts", "coords"],
+            [(False, 4), (False, 4), (False, 4), (True, 1)],
+            True,
+        )
+    )
 
 
 def test_groundtruth_is_the_scene_nan_exactly_where_hidden(
@@ -287,6 +337,9 @@ def test_oracle_writes_four_level_labels_equal_to_groundtruth(project: Path) -> 
     assert np.array_equal(df.to_numpy(), expected[df.columns].to_numpy(), equal_nan=True)
     assert df.loc[("labeled-data", "mice1", frame_name(hidden, 60))].isna().any()
     assert df.notna().to_numpy().mean() > 0.7
+    # the labeling layer accepts them as the project's labels (levels, individuals, sizes)
+    validate_annotations(df, proj, written[0], image_sizes(proj, df.index))
+    assert load_project_annotations(proj).equals(df)
 
 
 def test_oracle_refuses_groundtruth_that_does_not_fit(project: Path, tmp_path: Path) -> None:

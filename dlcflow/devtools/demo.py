@@ -312,7 +312,8 @@ def _fx(p: np.ndarray | tuple[float, float]) -> tuple[int, int]:
     return int(round(float(p[0]) * _ONE)), int(round(float(p[1]) * _ONE))
 
 
-def _disc(img: np.ndarray, p: np.ndarray, r: float, color: tuple[int, int, int]) -> None:
+def draw_disc(img: np.ndarray, p: np.ndarray, r: float, color: tuple[int, int, int]) -> None:
+    """A filled, anti-aliased disc of radius ``r`` centred on ``p`` (sub-pixel exact)."""
     cv2.circle(img, _fx(p), int(round(r * _ONE)), color, -1, cv2.LINE_AA, _SHIFT)
 
 
@@ -350,11 +351,11 @@ def draw_animal(
         thick = max(1, int(round((4.0 - 3.0 * k / _TAIL_SEGMENTS) * s)))
         cv2.line(img, _fx(p), _fx(q), colors["tailbase"], thick, cv2.LINE_AA, _SHIFT)
         p = q
-    _disc(img, tailbase, _TAIL_ROOT_R * s, colors["tailbase"])
+    draw_disc(img, tailbase, _TAIL_ROOT_R * s, colors["tailbase"])
     _ellipse(img, head, _HEAD_A * s, _HEAD_B * s, hd, colors["head"])
-    _disc(img, leftear, _EAR_R * s, colors["leftear"])
-    _disc(img, rightear, _EAR_R * s, colors["rightear"])
-    _disc(img, snout, _NOSE_R * s, colors["snout"])
+    draw_disc(img, leftear, _EAR_R * s, colors["leftear"])
+    draw_disc(img, rightear, _EAR_R * s, colors["rightear"])
+    draw_disc(img, snout, _NOSE_R * s, colors["snout"])
 
 
 def add_sensor_noise(img: np.ndarray, seed: int, i: int) -> np.ndarray:

@@ -34,7 +34,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
@@ -55,6 +54,7 @@ from dlcflow.devtools.demo import (
     background_texture,
     body_motion,
     draw_animal,
+    draw_disc,
     groundtruth_path,
     smooth_signal,
 )
@@ -346,12 +346,6 @@ def simulate_group(
 
 
 # -- rendering and files ------------------------------------------------------------------
-def _disc(img: np.ndarray, centre: np.ndarray, radius: float, color: tuple[int, int, int]) -> None:
-    one = 16  # OpenCV fixed point, shift=4, as the demo draws
-    p = (int(round(float(centre[0]) * one)), int(round(float(centre[1]) * one)))
-    cv2.circle(img, p, int(round(radius * one)), color, -1, cv2.LINE_AA, 4)
-
-
 def render_group_frame(
     scene: GroupScene, i: int, noise: bool = True, animals: Collection[int] | None = None
 ) -> np.ndarray:
@@ -360,8 +354,8 @@ def render_group_frame(
     (seed, frame)."""
     img = scene.background.copy()
     r = scene.feeder_radius
-    _disc(img, scene.feeder, r, FEEDER_COLORS["rim"])
-    _disc(img, scene.feeder, r * _FEEDER_CENTRE_R / _FEEDER_R, FEEDER_COLORS["centre"])
+    draw_disc(img, scene.feeder, r, FEEDER_COLORS["rim"])
+    draw_disc(img, scene.feeder, r * _FEEDER_CENTRE_R / _FEEDER_R, FEEDER_COLORS["centre"])
     for k in (int(v) for v in scene.order[i]):
         if animals is not None and k not in animals:
             continue
