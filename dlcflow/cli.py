@@ -239,10 +239,14 @@ def _label(args: argparse.Namespace) -> None:
 
 def _demo_data(args: argparse.Namespace) -> None:
     from dlcflow.devtools.demo import make_demo_data
+    from dlcflow.devtools.mademo import make_multi_animal_demo_data
 
-    for video in make_demo_data(
-        args.outdir, n_videos=args.n_videos, nframes=args.nframes, seed=args.seed
-    ):
+    kwargs = {"n_videos": args.n_videos, "nframes": args.nframes, "seed": args.seed}
+    if args.multianimal:
+        videos = make_multi_animal_demo_data(args.outdir, n_animals=args.animals, **kwargs)
+    else:
+        videos = make_demo_data(args.outdir, **kwargs)
+    for video in videos:
         print(video)
 
 
@@ -472,6 +476,10 @@ def _demo_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-videos", type=int, default=2, help="number of videos")
     p.add_argument("--nframes", type=int, default=300, help="frames per video")
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--multianimal", action="store_true", help="several look-alike mice and a fixed feeder"
+    )
+    p.add_argument("--animals", type=int, default=3, help="mice per video (with --multianimal)")
 
 
 Arguments = Callable[[argparse.ArgumentParser], None]

@@ -25,7 +25,8 @@ is sub-pixel exact.
 The *oracle labeler* (:func:`oracle_label`, :func:`oracle_label_project`) stands in for
 the human in the demo and the tests: where a person would open the labeling tool and click
 the body parts on the extracted frames, the oracle writes ``CollectedData_<scorer>.h5``
-straight from the ground truth (hidden parts stay unlabeled, as a person would leave them).
+straight from the ground truth (hidden parts stay unlabeled, as a person would leave them),
+for single-animal projects and for the multi-animal ones of :mod:`dlcflow.devtools.mademo`.
 It only works for videos made here.
 """
 
@@ -43,10 +44,10 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.video import VideoWriter
-from dlcflow.data.pose import make_poses, points_array
+from dlcflow.data.pose import make_poses, point_keys, points_array, with_points
 from dlcflow.io.hdf import read_frame, write_frame_to
-from dlcflow.io.labels import LABELED_DATA, write_annotations
-from dlcflow.io.tables import IMAGE_ROWS, to_dataset, to_frame
+from dlcflow.io.labels import empty_annotations, write_annotations
+from dlcflow.io.tables import to_dataset, to_frame
 from dlcflow.labeling.frames import read_manifest
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
@@ -86,7 +87,7 @@ _HEAD_C, _HEAD_A, _HEAD_B = 6.0, 9.0, 6.5  # neck -> head centre; head semi-axes
 _NOSE_R = 2.5
 _EAR_BACK, _EAR_SIDE, _EAR_R = 2.0, 6.0, 3.5  # ear centres behind / beside head centre
 _TAIL_LEN, _TAIL_SEGMENTS, _TAIL_ROOT_R = 28.0, 8, 3.0
-_MARGIN = 48.0  # body centre keeps this far from the frame edges (tail tip included)
+MARGIN = 48.0  # body centre keeps this far from the frame edges (tail tip included)
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
@@ -132,7 +133,7 @@ class Scene:
 
 
 # -- simulation -----------------------------------------------------------------------------
-def _smooth_signal(
+def smooth_signal(
     rng: np.random.Generator, n: int, fps: float, fmin: float, fmax: float
 ) -> np.ndarray:
     """A smooth signal in [-1, 1]: a sum of three sinusoids (frequencies in Hz)."""
@@ -163,9 +164,18 @@ def _path(
     """Body centre, heading, head yaw and tail bend for ``n`` frames."""
     half = np.array([width / 2.0, height / 2.0])
     reach = np.maximum(half - margin, 1.0)
-    sx = _smooth_signal(rng, n, fps, 0.04, 0.15)
-    sy = _smooth_signal(rng, n, fps, 0.04, 0.15)
+    sx = smooth_signal(rng, n, fps, 0.04, 0.15)
+    sy = smooth_signal(rng, n, fps, 0.04, 0.15)
     center = half + reach * np.stack([sx, sy], axis=-1)
+    return (center, *body_motion(rng, center, fps))
+
+
+def body_motion(
+    rng: np.random.Generator, center: np.ndarray, fps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heading, head yaw and tail bend of an animal whose body centre moves along ``center``
+    ``(n, 2)``: it faces where it goes, turning smoothly, and holds its heading when still."""
+    n = int(center.shape[0])
     vel = np.gradient(center, axis=0) if n > 1 else np.zeros((n, 2))
     speed = np.hypot(vel[:, 0], vel[:, 1])
     target = np.arctan2(vel[:, 1], vel[:, 0])
@@ -175,12 +185,12 @@ def _path(
         turn = _wrap(target[i] - heading[i - 1]) * min(1.0, speed[i] / 0.8) * 0.3
         heading[i] = heading[i - 1] + np.clip(turn, -0.15, 0.15)
     turning = np.gradient(np.unwrap(heading)) if n > 1 else np.zeros(n)
-    yaw = 0.3 * _smooth_signal(rng, n, fps, 0.2, 0.6) + np.clip(4.0 * turning, -0.3, 0.3)
-    bend = 0.8 * _smooth_signal(rng, n, fps, 0.2, 0.7) - np.clip(6.0 * turning, -0.6, 0.6)
-    return center, heading, yaw, bend
+    yaw = 0.3 * smooth_signal(rng, n, fps, 0.2, 0.6) + np.clip(4.0 * turning, -0.3, 0.3)
+    bend = 0.8 * smooth_signal(rng, n, fps, 0.2, 0.7) - np.clip(6.0 * turning, -0.6, 0.6)
+    return heading, yaw, bend
 
 
-def _keypoints(
+def animal_keypoints(
     center: np.ndarray, heading: np.ndarray, yaw: np.ndarray, s: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, 4, 2) keypoints plus the head centre and head direction for drawing."""
@@ -232,7 +242,7 @@ def _occlusions(
     return occluders
 
 
-def _background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+def background_texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
     """A fixed, busy, low-contrast texture (bedding-like) with a per-video tint."""
     lo, hi = BACKGROUND_RANGE
     base = rng.uniform(lo + 35, hi - 35) + rng.uniform(-8, 8, 3)
@@ -266,8 +276,8 @@ def simulate(
         raise DemoError(f"size {width}x{height} is too small for the demo animal (min 64x48)")
     rng = np.random.default_rng(seed)
     s = min(width / 320.0, height / 240.0) * rng.uniform(0.95, 1.05)
-    center, heading, yaw, bend = _path(rng, nframes, width, height, fps, _MARGIN * s)
-    keypoints, _, _ = _keypoints(center, heading, yaw, s)
+    center, heading, yaw, bend = _path(rng, nframes, width, height, fps, MARGIN * s)
+    keypoints, _, _ = animal_keypoints(center, heading, yaw, s)
     occluders = _occlusions(rng, nframes, center, s)
     visible = np.ones(keypoints.shape[:2], bool)
     for i, poly in enumerate(occluders):
@@ -278,7 +288,7 @@ def simulate(
             # hidden: inside the blob or within half a pixel of its edge
             dist = cv2.pointPolygonTest(contour, (float(x), float(y)), True)
             visible[i, j] = dist < -0.5
-    background = _background(rng, width, height)
+    background = background_texture(rng, width, height)
     return Scene(
         width=width,
         height=height,
@@ -302,7 +312,8 @@ def _fx(p: np.ndarray | tuple[float, float]) -> tuple[int, int]:
     return int(round(float(p[0]) * _ONE)), int(round(float(p[1]) * _ONE))
 
 
-def _disc(img: np.ndarray, p: np.ndarray, r: float, color: tuple[int, int, int]) -> None:
+def draw_disc(img: np.ndarray, p: np.ndarray, r: float, color: tuple[int, int, int]) -> None:
+    """A filled, anti-aliased disc of radius ``r`` centred on ``p`` (sub-pixel exact)."""
     cv2.circle(img, _fx(p), int(round(r * _ONE)), color, -1, cv2.LINE_AA, _SHIFT)
 
 
@@ -313,31 +324,51 @@ def _ellipse(
     cv2.ellipse(img, _fx(p), axes, float(np.degrees(theta)), 0, 360, color, -1, cv2.LINE_AA, _SHIFT)
 
 
-def render_frame(scene: Scene, i: int, noise: bool = True) -> np.ndarray:
-    """Frame ``i`` of a scene (BGR uint8). Sensor noise is seeded by (seed, frame)."""
-    s = scene.scale
-    img = scene.background.copy()
-    c, theta = scene.center[i], float(scene.heading[i])
-    kp, head, head_dir = _keypoints(
-        scene.center[i : i + 1], scene.heading[i : i + 1], scene.head_yaw[i : i + 1], s
+def draw_animal(
+    img: np.ndarray,
+    center: np.ndarray,
+    heading: float,
+    head_yaw: float,
+    tail_bend: float,
+    scale: float,
+    colors: dict[str, tuple[int, int, int]] = COLORS,
+) -> None:
+    """Draw the mouse (body, tail, head, ears, nose) onto ``img`` in place; ``colors``
+    (default :data:`COLORS`) gives each piece's colour (one value for all: a silhouette)."""
+    s, c, theta = scale, np.asarray(center, float), float(heading)
+    kp, head, head_dir = animal_keypoints(
+        c[None], np.array([theta]), np.array([float(head_yaw)]), s
     )
     kp, head, hd = kp[0], head[0], float(head_dir[0])
     snout, leftear, rightear, tailbase = kp
-    _ellipse(img, c, _BODY_A * s, _BODY_B * s, theta, COLORS["body"])
+    _ellipse(img, c, _BODY_A * s, _BODY_B * s, theta, colors["body"])
     # tail: a tapered, bending polyline from the tail base backwards
     seg = _TAIL_LEN * s / _TAIL_SEGMENTS
     angle, p = theta + np.pi, tailbase.copy()
     for k in range(_TAIL_SEGMENTS):
-        angle += float(scene.tail_bend[i]) / _TAIL_SEGMENTS
+        angle += float(tail_bend) / _TAIL_SEGMENTS
         q = p + seg * np.array([np.cos(angle), np.sin(angle)])
         thick = max(1, int(round((4.0 - 3.0 * k / _TAIL_SEGMENTS) * s)))
-        cv2.line(img, _fx(p), _fx(q), COLORS["tailbase"], thick, cv2.LINE_AA, _SHIFT)
+        cv2.line(img, _fx(p), _fx(q), colors["tailbase"], thick, cv2.LINE_AA, _SHIFT)
         p = q
-    _disc(img, tailbase, _TAIL_ROOT_R * s, COLORS["tailbase"])
-    _ellipse(img, head, _HEAD_A * s, _HEAD_B * s, hd, COLORS["head"])
-    _disc(img, leftear, _EAR_R * s, COLORS["leftear"])
-    _disc(img, rightear, _EAR_R * s, COLORS["rightear"])
-    _disc(img, snout, _NOSE_R * s, COLORS["snout"])
+    draw_disc(img, tailbase, _TAIL_ROOT_R * s, colors["tailbase"])
+    _ellipse(img, head, _HEAD_A * s, _HEAD_B * s, hd, colors["head"])
+    draw_disc(img, leftear, _EAR_R * s, colors["leftear"])
+    draw_disc(img, rightear, _EAR_R * s, colors["rightear"])
+    draw_disc(img, snout, _NOSE_R * s, colors["snout"])
+
+
+def add_sensor_noise(img: np.ndarray, seed: int, i: int) -> np.ndarray:
+    """``img`` with the sensor noise of frame ``i`` (seeded by (seed, frame))."""
+    rng = np.random.default_rng([seed, 1, i])
+    jitter = rng.normal(0.0, 3.0, img.shape) + rng.normal(0.0, 1.5)
+    return np.clip(img + jitter, 0, 255).astype(np.uint8)
+
+
+def render_frame(scene: Scene, i: int, noise: bool = True) -> np.ndarray:
+    """Frame ``i`` of a scene (BGR uint8). Sensor noise is seeded by (seed, frame)."""
+    img, sc = scene.background.copy(), scene
+    draw_animal(img, sc.center[i], sc.heading[i], sc.head_yaw[i], sc.tail_bend[i], sc.scale)
     poly = scene.occluders[i]
     if poly is not None:
         pts = np.round(poly * _ONE).astype(np.int32).reshape(-1, 1, 2)
@@ -345,11 +376,7 @@ def render_frame(scene: Scene, i: int, noise: bool = True) -> np.ndarray:
         inner = poly.mean(0) + 0.55 * (poly - poly.mean(0))
         pts = np.round(inner * _ONE).astype(np.int32).reshape(-1, 1, 2)
         cv2.fillPoly(img, [pts], COLORS["occluder_inner"], cv2.LINE_AA, _SHIFT)
-    if noise:
-        rng = np.random.default_rng([scene.seed, 1, i])
-        jitter = rng.normal(0.0, 3.0, img.shape) + rng.normal(0.0, 1.5)
-        img = np.clip(img + jitter, 0, 255).astype(np.uint8)
-    return img
+    return add_sensor_noise(img, scene.seed, i) if noise else img
 
 
 # -- files ----------------------------------------------------------------------------------
@@ -360,14 +387,17 @@ def groundtruth_path(video: str | os.PathLike[str]) -> Path:
 
 
 def read_groundtruth(video_or_h5: str | os.PathLike[str]) -> pd.DataFrame:
-    """The ground truth of a demo video (give the video or the ``_groundtruth.h5``)."""
+    """The ground truth of a demo video (give the video or the ``_groundtruth.h5``): 3 column
+    levels for a single-animal video, 4 (with ``individuals``) for a multi-animal one."""
     p = Path(video_or_h5)
     path = p if p.suffix.lower() in (".h5", ".hdf5") else groundtruth_path(p)
     if not path.is_file():
         raise DemoError(f"{path}: ground truth file not found (only dlcflow demo videos have one)")
     df = read_frame(path, error=DemoError)
-    if not isinstance(df, pd.DataFrame) or df.columns.nlevels != 3:
-        raise DemoError(f"{path}: not a ground truth table (scorer, bodyparts, coords)")
+    if not isinstance(df, pd.DataFrame) or df.columns.nlevels not in (3, 4):
+        raise DemoError(
+            f"{path}: not a ground truth table (scorer, (individuals,) bodyparts, coords)"
+        )
     return df
 
 
@@ -499,13 +529,12 @@ def oracle_label(
     """Label the frames extracted into ``labeled-data/<stem>/`` from the ground truth.
 
     ``img<N>.png`` is frame ``N`` of the video. Writes ``CollectedData_<scorer>.h5`` (and
-    the csv) with the project scorer and body parts, replacing an older file; parts hidden
-    in a frame stay NaN. ``groundtruth`` defaults to the file beside the project's video.
-    Returns the h5 path.
+    the csv) with the project scorer and body parts (multi-animal projects: each of the
+    project's individuals from the ground truth's individual of that name, unique parts
+    under ``single``), replacing an older file; parts hidden in a frame stay NaN.
+    ``groundtruth`` defaults to the file beside the project's video. Returns the h5 path.
     """
     project = Project(config)
-    if project.multianimal:
-        raise DemoError(f"{project.config_path}: the oracle labels single-animal projects only")
     folder = project.labeled_folder(stem)
     frames = (
         sorted(
@@ -520,18 +549,23 @@ def oracle_label(
         raise DemoError(f"{folder}: no extracted frames (img<N>.png) to label")
     gt_path = Path(groundtruth) if groundtruth is not None else _find_groundtruth(project, stem)
     gt = to_dataset(read_groundtruth(gt_path))
-    gt_parts = {str(k) for k in gt["keypoints"].values}
-    for bp in project.bodyparts:
-        if bp not in gt_parts:
-            raise DemoError(f"{gt_path}: no ground truth for body part {bp!r} of the project")
+    labels = to_dataset(empty_annotations(project, [name for _, name in frames], video=stem))
+    keys = point_keys(labels)  # the project's (individual, body part) points
+    if gt.attrs["multianimal"] != project.multianimal:
+        kind = "multi-animal" if project.multianimal else "single-animal"
+        raise DemoError(f"{gt_path}: not the ground truth of a {kind} video, as the project's")
+    gt_keys = set(point_keys(gt))
+    for individual, bp in keys:
+        if (individual, bp) not in gt_keys:
+            who = f"individual {individual!r}, " if project.multianimal else ""
+            raise DemoError(f"{gt_path}: no ground truth for {who}body part {bp!r} of the project")
     too_late = [name for index, name in frames if index >= gt.sizes["time"]]
     if too_late:
         raise DemoError(
             f"{folder / too_late[0]}: frame beyond the {gt.sizes['time']} frames of {gt_path.name}"
         )
     indices = [index for index, _ in frames]
-    one = str(gt["individuals"].values[0])
-    xy = points_array(gt, [(one, bp) for bp in project.bodyparts])[indices]  # frames, parts, 2
+    xy = points_array(gt, keys)[indices]  # frames, points, 2
     crop = (read_manifest(project, stem) or {}).get("crop")
     if crop:  # frames cut to the video_sets crop: labels are relative to the crop
         x1, x2, y1, y2 = (float(v) for v in crop)
@@ -540,13 +574,7 @@ def oracle_label(
             outside = (xy[..., 0] < 0) | (xy[..., 0] > x2 - x1) | (xy[..., 1] < 0)
             outside |= xy[..., 1] > y2 - y1
         xy[outside] = np.nan
-    labels = make_poses(
-        xy.transpose(0, 2, 1),
-        keypoints=project.bodyparts,
-        time=[f"{LABELED_DATA}/{stem}/{name}" for _, name in frames],
-        scorer=project.scorer,
-    )
-    labels.attrs["rows"] = IMAGE_ROWS
+    labels = with_points(labels, xy, keys)
     out = project.collected_data(stem)
     write_annotations(to_frame(labels), out)
     return out
