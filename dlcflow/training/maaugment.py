@@ -87,7 +87,7 @@ from dlcflow.training.augment import (
     symmetric_pairs,
 )
 
-__all__ = ["CROP_SAMPLING", "MultiAugmenter", "build_multi_augmenter"]
+__all__ = ["CROP_SAMPLING", "MultiAugmenter", "build_multi_augmenter", "crowd_weights"]
 
 CROP_SAMPLING = ("uniform", "keypoints", "density", "hybrid", "none")
 DEFAULT_CROP = (400, 400)  # width, height
