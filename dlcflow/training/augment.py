@@ -65,7 +65,16 @@ import albumentations as A
 import cv2
 import numpy as np
 
-__all__ = ["Augmenter", "build_augmenter", "out_of_frame_to_nan", "symmetric_pairs"]
+__all__ = [
+    "Augmenter",
+    "apply_pipeline",
+    "build_augmenter",
+    "compose",
+    "out_of_frame_to_nan",
+    "pixel_transforms",
+    "reseed",
+    "symmetric_pairs",
+]
 
 # Keypoints keep their row (label "ids") and are never dropped by albumentations; points
 # outside the frame are marked NaN afterwards.
@@ -117,10 +126,11 @@ def symmetric_pairs(cfg: Mapping[str, Any]) -> list[tuple[int, int]]:
 
 
 def out_of_frame_to_nan(keypoints: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Keypoints (J, 2) with the points outside ``0 <= x < width, 0 <= y < height`` as NaN."""
+    """Keypoints (..., 2) with the points outside ``0 <= x < width, 0 <= y < height`` as NaN."""
     kp = np.asarray(keypoints, dtype=np.float32).copy()
     with np.errstate(invalid="ignore"):
-        inside = (kp[:, 0] >= 0) & (kp[:, 0] < width) & (kp[:, 1] >= 0) & (kp[:, 1] < height)
+        x, y = kp[..., 0], kp[..., 1]
+        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
     kp[~inside] = np.nan
     return kp
 
@@ -221,22 +231,18 @@ def _motion_blur(cfg: Mapping[str, Any], p: float) -> A.MotionBlur:
     return A.MotionBlur(blur_limit=(lo, hi), angle_range=angle_range, allow_shifted=False, p=p)
 
 
-def _pixel_and_geometry(cfg: Mapping[str, Any]) -> list[A.BasicTransform]:
-    """The random albumentations transforms of a training pipeline, in DLC's order."""
+def pixel_transforms(cfg: Mapping[str, Any], default_on: bool = True) -> list[A.BasicTransform]:
+    """The pixel-level transforms (and the elastic deformation) of a pose_cfg, in DLC's
+    order: motion blur, covering, elastic, noise, greyscale, histeq, CLAHE.
+
+    ``default_on`` is what an absent ``motion_blur``/``covering``/``elastic_transform``
+    means (DLC's single-animal loader turns them on, its multi-animal one off).
+    """
     apply_prob = float(cfg.get("apply_prob", 0.5))
     transforms: list[A.BasicTransform] = []
-    rotation = cfg.get("rotation", 25)
-    if rotation is True:
-        rotation = 25
-    rotation = float(rotation or 0)
-    rotratio = float(cfg.get("rotratio", 0.4))
-    if rotation > 0 and rotratio > 0:
-        transforms.append(
-            A.Affine(rotate=(-rotation, rotation), border_mode=cv2.BORDER_CONSTANT, p=rotratio)
-        )
-    if cfg.get("motion_blur", True):
+    if cfg.get("motion_blur", default_on):
         transforms.append(_motion_blur(cfg, apply_prob))
-    if cfg.get("covering", True):
+    if cfg.get("covering", default_on):
         transforms.append(
             A.CoarseDropout(
                 num_holes_range=(4, 16),
@@ -246,7 +252,7 @@ def _pixel_and_geometry(cfg: Mapping[str, Any]) -> list[A.BasicTransform]:
                 p=apply_prob,
             )
         )
-    if cfg.get("elastic_transform", True):
+    if cfg.get("elastic_transform", default_on):
         transforms.append(ElasticTransform(alpha=20.0, sigma=5.0, p=apply_prob))
     noise = cfg.get("gaussian_noise", False)
     if noise:
@@ -259,11 +265,58 @@ def _pixel_and_geometry(cfg: Mapping[str, Any]) -> list[A.BasicTransform]:
         transforms.append(A.Equalize(by_channels=True, p=float(contrast.get("histeqratio", 0.1))))
     if contrast.get("clahe", False):
         transforms.append(_clahe(contrast["clahe"], float(contrast.get("claheratio", 0.1))))
+    return transforms
+
+
+def _pixel_and_geometry(cfg: Mapping[str, Any]) -> list[A.BasicTransform]:
+    """The random albumentations transforms of a training pipeline, in DLC's order."""
+    transforms: list[A.BasicTransform] = []
+    rotation = cfg.get("rotation", 25)
+    if rotation is True:
+        rotation = 25
+    rotation = float(rotation or 0)
+    rotratio = float(cfg.get("rotratio", 0.4))
+    if rotation > 0 and rotratio > 0:
+        transforms.append(
+            A.Affine(rotate=(-rotation, rotation), border_mode=cv2.BORDER_CONSTANT, p=rotratio)
+        )
+    transforms.extend(pixel_transforms(cfg, default_on=True))
     cropratio = float(cfg.get("cropratio", 0.4))
     crop_by = float(cfg.get("crop_by") or 0.15)
     if cropratio > 0 and crop_by > 0:
         transforms.append(A.CropAndPad(percent=(-crop_by, crop_by), keep_size=True, p=cropratio))
     return transforms
+
+
+def compose(transforms: Sequence[A.BasicTransform]) -> A.Compose | None:
+    """An albumentations pipeline that carries keypoints (rows kept, none dropped), or
+    None when there is nothing to apply."""
+    if not transforms:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return A.Compose(list(transforms), keypoint_params=_KEYPOINTS)
+
+
+def reseed(pipeline: A.Compose, rng: np.random.Generator) -> None:
+    """Seed an albumentations pipeline from ``rng`` (one draw)."""
+    state = int(rng.integers(0, 2**63 - 1))
+    pipeline.set_random_state(np.random.default_rng(state), random.Random(state))
+
+
+def apply_pipeline(
+    pipeline: A.Compose, image: np.ndarray, kp: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``pipeline`` on an image and its keypoints (J, 2); NaN rows stay NaN, row order
+    never changes (points may lie outside the frame afterwards)."""
+    missing = ~np.isfinite(kp).all(axis=1)
+    placeholder = np.where(missing[:, None], 0.0, kp).astype(np.float32)
+    out = pipeline(image=image, keypoints=placeholder, ids=np.arange(len(kp)))
+    moved = np.full_like(placeholder, np.nan)
+    got = np.asarray(out["ids"], dtype=np.int64)
+    moved[got] = np.asarray(out["keypoints"], dtype=np.float32).reshape(-1, 2)[:, :2]
+    moved[missing] = np.nan
+    return out["image"], moved
 
 
 @dataclass
@@ -309,11 +362,8 @@ class Augmenter:
     def _new_slot(self, k: int) -> _Slot:
         entropy = None if self._seed is None else [int(self._seed), k]
         slot = _Slot(np.random.default_rng(np.random.SeedSequence(entropy)), None)
-        transforms = _pixel_and_geometry(self._transforms_cfg) if self.train else []
-        if transforms:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                slot.pipeline = A.Compose(transforms, keypoint_params=_KEYPOINTS)
+        slot.pipeline = compose(_pixel_and_geometry(self._transforms_cfg) if self.train else [])
+        if slot.pipeline is not None:
             self._reseed(slot.pipeline, slot.rng)
         return slot
 
@@ -336,8 +386,7 @@ class Augmenter:
 
     @staticmethod
     def _reseed(pipeline: A.Compose, rng: np.random.Generator) -> None:
-        state = int(rng.integers(0, 2**63 - 1))
-        pipeline.set_random_state(np.random.default_rng(state), random.Random(state))
+        reseed(pipeline, rng)
 
     # -- steps ----------------------------------------------------------------------------
     def sample_jitter(self, rng: np.random.Generator | None = None) -> float:
@@ -440,15 +489,7 @@ class Augmenter:
         if self.flip_p > 0 and rng.random() < self.flip_p:
             image, kp = self._flip(image, kp)
         if pipeline is not None:
-            missing = ~np.isfinite(kp).all(axis=1)
-            placeholder = np.where(missing[:, None], 0.0, kp).astype(np.float32)
-            ids = np.arange(len(kp))
-            out = pipeline(image=image, keypoints=placeholder, ids=ids)
-            image = out["image"]
-            kp = np.full_like(placeholder, np.nan)
-            got = np.asarray(out["ids"], dtype=np.int64)
-            kp[got] = np.asarray(out["keypoints"], dtype=np.float32).reshape(-1, 2)[:, :2]
-            kp[missing] = np.nan
+            image, kp = apply_pipeline(pipeline, image, kp)
         return image, out_of_frame_to_nan(kp, *image.shape[:2]), scale
 
 
