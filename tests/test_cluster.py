@@ -8,7 +8,10 @@ without them these tests fail with the reason, they are never skipped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -16,7 +19,9 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import scipy.io
@@ -114,6 +119,170 @@ def ran_rules(output: str, local: bool = True) -> list[str]:
     return re.findall(rf"^{prefix}(?:rule|checkpoint) (\w+):$", output, re.MULTILINE)
 
 
+RUN = "<run folder>"
+
+
+def without_folder(value: Any, folder: Path) -> Any:
+    """``value`` with the run's folder in its strings replaced by one placeholder: the two
+    runs write into different folders, and config.yaml (project_path, video_sets),
+    pose_cfg.yaml (project_path, init_weights), the frames and outlier records, the
+    analysis metadata (its pose_cfg's init_weights) and the training log name files by
+    absolute path. Nothing else is changed."""
+    if isinstance(value, str):
+        for prefix in {str(folder.resolve()), str(folder)}:
+            value = value.replace(prefix, RUN)
+        return value
+    if isinstance(value, dict):
+        return {without_folder(k, folder): without_folder(v, folder) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(without_folder(v, folder) for v in value)
+    return value
+
+
+def assert_same(a: Any, b: Any, where: str) -> None:
+    """Equal nested values: dicts, lists, tuples, NumPy arrays (dtype too), scalars."""
+    assert type(a) is type(b), (where, type(a), type(b))
+    if isinstance(a, dict):
+        assert list(a) == list(b), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray | np.generic | float):
+        assert np.asarray(a).dtype == np.asarray(b).dtype, where
+        np.testing.assert_array_equal(a, b, err_msg=where)
+    else:
+        assert a == b, where
+
+
+def load_pickle(path: Path, folder: Path) -> Any:
+    with path.open("rb") as f:
+        data = pickle.load(f)
+    if path.name.endswith("_meta.pickle"):  # analyze_videos' metadata
+        for key in ("start", "stop", "run_duration"):  # wall-clock times of the analysis
+            data["data"].pop(key)
+    return without_folder(data, folder)
+
+
+def load_log(path: Path, folder: Path) -> list[str]:
+    """train/log.txt without what a clock gives: each line's time and the it/s rates."""
+    lines = path.read_text().splitlines()
+    lines = [re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", "", line) for line in lines]
+    return [without_folder(re.sub(r"\([\d.]+ it/s\)", "(- it/s)", line), folder) for line in lines]
+
+
+def load_onnx(path: Path, _folder: Path) -> tuple[Any, ...]:
+    """An export for comparing: its model fields, graph inputs and outputs, its dlcflow
+    metadata but the export time, and its graph as structure. tf2onnx numbers the
+    tensors and nodes it makes from a process-wide counter (``const_ends__19`` in one
+    run is ``const_ends__622`` in another), so the graph is compared by what computes
+    each tensor: a digest of the op, its attributes and its inputs' digests (weights:
+    dtype, shape and bytes), whatever the names and the order of the nodes."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    meta = {prop.key: prop.value for prop in model.metadata_props}
+    meta = {**meta, "dlcflow": json.loads(meta["dlcflow"])}
+    meta["dlcflow"].pop("exported")  # the time it was exported
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    assert weights and not graph.sparse_initializer and not model.functions, path
+    made = {out: (node, i) for node in graph.node for i, out in enumerate(node.output)}
+    inputs = [i.name for i in graph.input]
+    digests: dict[str, str] = {}
+
+    def value(v: Any) -> Any:
+        if isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        if isinstance(v, np.ndarray):
+            return ("array", v.dtype.str, v.shape, hashlib.sha256(v.tobytes()).hexdigest())
+        if isinstance(v, list):
+            return [value(x) for x in v]
+        assert isinstance(v, int | float | str | bytes), (path, type(v))  # no subgraphs
+        return v
+
+    def digest(name: str) -> str:
+        if name not in digests:
+            if name in weights:
+                what: Any = value(weights[name])
+            elif name in made:
+                node, i = made[name]
+                attrs = sorted(
+                    (a.name, value(helper.get_attribute_value(a))) for a in node.attribute
+                )
+                what = (node.op_type, node.domain, attrs, [digest(x) for x in node.input], i)
+            else:
+                what = ("input", inputs.index(name)) if name else "absent"
+            digests[name] = hashlib.sha256(repr(what).encode()).hexdigest()
+        return digests[name]
+
+    outputs = [digest(o.name) for o in graph.output]
+    nodes = sorted(digest(out) for node in graph.node for out in node.output)
+    io = [x.SerializeToString(deterministic=True) for x in (*graph.input, *graph.output)]
+    fields = onnx.ModelProto()
+    fields.CopyFrom(model)
+    fields.ClearField("graph")
+    fields.ClearField("metadata_props")
+    assert not graph.value_info, path  # (named by the counter too; none here)
+    return (
+        fields.SerializeToString(deterministic=True),
+        graph.name,
+        graph.doc_string,
+        io,
+        meta,
+        outputs,
+        nodes,
+        sorted(str(value(w)) for w in weights.values()),  # every weight, as a multiset
+    )
+
+
+def read_mat(path: Path, _folder: Path) -> Any:
+    data = scipy.io.loadmat(path)  # its header holds the time it was written
+    assert set(data) == {"__header__", "__version__", "__globals__", "dataset"}, path
+    return repr(data["dataset"])  # (object arrays of structs: compared as their repr)
+
+
+#: How each kind of file of a project is read for comparing, and what each may
+#: legitimately differ in (the other kinds: byte for byte, the training deterministic).
+LOADERS = {
+    ".h5": lambda path, _: pd.read_hdf(path),  # as tables: HDF5 metadata holds times
+    ".mat": read_mat,
+    ".yaml": lambda path, folder: without_folder(yaml.safe_load(path.read_text()), folder),
+    ".json": lambda path, folder: without_folder(json.loads(path.read_text()), folder),
+    ".pickle": load_pickle,
+    ".onnx": load_onnx,
+    "log.txt": load_log,
+}
+BYTES = {".png", ".csv", ".mp4", ".index", ".data", ".lock", ".snakemake_timestamp"}
+
+
+def file_kind(name: str) -> str:
+    path = Path(name)
+    if ".data-" in path.name:
+        return ".data"
+    if path.name in ("log.txt", ".snakemake_timestamp"):
+        return path.name
+    return path.suffix
+
+
+def same_content(name: str, a: tuple[Path, Path], b: tuple[Path, Path]) -> None:
+    """Files ``name`` of two runs, each ``(file, run folder)``, have the same content."""
+    kind = file_kind(name)
+    if kind in BYTES:
+        assert a[0].read_bytes() == b[0].read_bytes(), name
+        return
+    if kind not in LOADERS:
+        raise AssertionError(f"{name}: no comparison for {kind or 'its'} files; add one")
+    va, vb = (LOADERS[kind](path, folder) for path, folder in (a, b))
+    if isinstance(va, pd.DataFrame):
+        pd.testing.assert_frame_equal(va, vb, check_exact=True, obj=name)
+    else:
+        assert_same(va, vb, name)
+
+
 def test_demo_as_slurm_jobs_equals_local_run(slurm: LocalSlurm, tmp_path: Path) -> None:
     """Every rule of the demo runs as a SLURM job; the outputs equal a local run's."""
     on_slurm, local = tmp_path / "slurm", tmp_path / "local"
@@ -135,23 +304,12 @@ def test_demo_as_slurm_jobs_equals_local_run(slurm: LocalSlurm, tmp_path: Path) 
     )
     assert cluster_run.stderr.count("has been submitted with SLURM jobid") == len(submitted)
 
-    # the same files, and the same content; h5 compared as tables (their metadata differs)
+    # the same files, and the same content (same_content: every kind of file compared)
     a, b = demo_project(on_slurm), demo_project(local)
     fa, fb = files(a.root), files(b.root)
     assert sorted(fa) == sorted(fb)
     for name, path in fa.items():
-        other = fb[name]
-        if path.suffix == ".h5":
-            pd.testing.assert_frame_equal(pd.read_hdf(path), pd.read_hdf(other))
-        elif path.suffix == ".mat":  # its header holds the time it was written
-            assert repr(scipy.io.loadmat(path)["dataset"]) == repr(
-                scipy.io.loadmat(other)["dataset"]
-            )
-        elif name.endswith("learning_stats.csv"):  # seconds per iteration differ
-            sa, sb = (pd.read_csv(p, header=None) for p in (path, other))
-            pd.testing.assert_frame_equal(sa.iloc[:, :2], sb.iloc[:, :2])
-        elif path.suffix in (".png", ".csv", ".mp4", ".index") or ".data-" in path.name:
-            assert path.read_bytes() == other.read_bytes(), name  # the .onnx records paths
+        same_content(name, (path, on_slurm), (fb[name], local))
     report = (on_slurm / "demo" / "report.txt").read_text()
     assert report.replace(str(on_slurm), "") == (
         (local / "demo" / "report.txt").read_text().replace(str(local), "")

@@ -106,8 +106,8 @@ def test_token_refused_and_accepted(lab: Labeler) -> None:
     for path in ("/", "/api/project", "/static/labeler.js", f"/api/video/{VIDEO}"):
         status, data, _ = request(lab, "GET", path, token=None)
         assert status == 403 and "token" in data["error"]
-    status, _, _ = request(lab, "GET", "/?token=wrong", token=None)
-    assert status == 403
+    status, data, _ = request(lab, "GET", "/?token=wrong", token=None)
+    assert status == 403 and "wrong token" in data["error"]
     status, page, resp = request(lab, "GET", f"/?token={lab.token}", token=None)
     assert status == 200 and b"<canvas" in page and lab.token.encode() in page
     cookie = resp.getheader("Set-Cookie")
@@ -123,12 +123,15 @@ def test_token_refused_and_accepted(lab: Labeler) -> None:
 
 def test_changes_need_the_token_header_and_json(lab: Labeler) -> None:
     status, _, resp = request(lab, "GET", f"/?token={lab.token}", token=None)
+    assert status == 200
     cookie = resp.getheader("Set-Cookie").split(";")[0]
     body = {"video": VIDEO, "frames": {}}
     status, data, _ = request(lab, "POST", "/api/save", body, None, {"Cookie": cookie})
     assert status == 403 and "header" in data["error"]
-    status, _, _ = request(lab, "POST", "/api/save", body, headers={"Content-Type": "text/plain"})
-    assert status == 415
+    status, data, _ = request(
+        lab, "POST", "/api/save", body, headers={"Content-Type": "text/plain"}
+    )
+    assert status == 415 and "send JSON" in data["error"]
 
 
 @pytest.mark.parametrize(
@@ -154,18 +157,19 @@ def test_path_traversal_refused(lab: Labeler, path: str) -> None:
 
 def test_only_images_under_labeled_data_are_served(lab: Labeler, config: Path) -> None:
     root = config.parent
-    status, _, _ = request(lab, "GET", "/files/config.yaml")
-    assert status == 403
+    only_images = "refused: only images under labeled-data/ are served"
+    status, data, _ = request(lab, "GET", "/files/config.yaml")
+    assert status == 403 and data["error"] == only_images
     (root / "labeled-data" / VIDEO / "notes.txt").write_text("x")
-    status, _, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/notes.txt")
-    assert status == 403
+    status, data, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/notes.txt")
+    assert status == 403 and data["error"] == only_images
     outside = root.parent / "secret.png"
     outside.write_bytes(b"\x89PNG secret")
     (root / "labeled-data" / VIDEO / "escape.png").symlink_to(outside)
-    status, _, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/escape.png")
-    assert status == 403
-    status, _, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/nothere.png")
-    assert status == 404
+    status, data, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/escape.png")
+    assert status == 403 and data["error"] == only_images
+    status, data, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/nothere.png")
+    assert status == 404 and "nothere.png" in data["error"]
 
 
 def test_images_are_served_with_caching_headers(lab: Labeler) -> None:
@@ -175,10 +179,10 @@ def test_images_are_served_with_caching_headers(lab: Labeler) -> None:
     assert resp.getheader("Content-Type") == "image/png"
     assert "max-age" in resp.getheader("Cache-Control")
     etag = resp.getheader("ETag")
-    status, _, _ = request(
+    status, body, resp = request(
         lab, "GET", f"/files/labeled-data/{VIDEO}/{name}", headers={"If-None-Match": etag}
     )
-    assert status == 304
+    assert status == 304 and body == b"" and resp.getheader("ETag") == etag
 
 
 @pytest.mark.parametrize(
@@ -193,8 +197,8 @@ def test_non_local_host_refused(lab: Labeler, host: str) -> None:
 
 @pytest.mark.parametrize("host", ["localhost:8765", "127.0.0.1", "[::1]:9000", "LOCALHOST"])
 def test_local_host_names_accepted(lab: Labeler, host: str) -> None:
-    status, _, _ = request(lab, "GET", "/api/project", headers={"Host": host})
-    assert status == 200
+    status, info, _ = request(lab, "GET", "/api/project", headers={"Host": host})
+    assert status == 200 and info["bodyparts"] == ["snout", "leftear", "rightear", "tailbase"]
 
 
 # -- saving ---------------------------------------------------------------------------------
@@ -227,6 +231,7 @@ def test_save_writes_collected_data_in_dlc_structure(lab: Labeler, config: Path)
     pd.testing.assert_frame_equal(csv, read_annotations(h5))
     # reopening restores the labels
     status, data, _ = request(lab, "GET", f"/api/video/{VIDEO}")
+    assert status == 200, data
     assert data["labels"][f1] == [["", "snout", 10.5, 20.25], ["", "tailbase", 100.0, 80.0]]
     # saving a frame again replaces its row, other rows stay
     save(lab, {f1: [["", "rightear", 5, 6]]})
@@ -309,8 +314,10 @@ def test_new_bodypart_in_config_appears_and_labels_stay(lab: Labeler, config: Pa
     write_config(config, cfg)
     os.utime(config, ns=(time.time_ns(), time.time_ns() + 10**9))  # a surely newer mtime
     status, info, _ = request(lab, "GET", "/api/project")
+    assert status == 200, info
     assert info["bodyparts"][-1] == "tailtip" and "tailtip" in info["colors"]
     status, data, _ = request(lab, "GET", f"/api/video/{VIDEO}")
+    assert status == 200, data
     assert data["labels"][f0] == [["", "snout", 1.0, 2.0], ["", "tailbase", 3.0, 4.0]]
     save(lab, {f0: [*data["labels"][f0], ["", "tailtip", 7, 8]]})
     df = read_annotations(Project(config).collected_data(VIDEO))
@@ -331,7 +338,7 @@ def test_remove_frame_deletes_image_and_rows(config: Path) -> None:
         status, data, _ = request(lab, "POST", "/api/remove", {"video": VIDEO, "frame": names[0]})
         assert status == 200 and data["frames"] == len(names) - 1
         status, data, _ = request(lab, "POST", "/api/remove", {"video": VIDEO, "frame": "img.txt"})
-        assert status == 400
+        assert status == 400 and "img.txt: not an image name" in data["error"]
     assert not (project.labeled_folder(VIDEO) / names[0]).exists()
     assert names[0] not in {r[2] for r in read_annotations(project.collected_data(VIDEO)).index}
     assert names[0] not in {r[2] for r in read_annotations(project.machine_labels(VIDEO)).index}
@@ -368,8 +375,10 @@ def test_refine_merges_as_dlc_does(config: Path) -> None:
     write_annotations(before, project.collected_data(VIDEO))
     with Labeler(config, "refine") as lab:
         status, info, _ = request(lab, "GET", "/api/project")
+        assert status == 200, info
         assert info["mode"] == "refine" and info["pcutoff"] == 0.6
         status, data, _ = request(lab, "GET", f"/api/video/{VIDEO}")
+        assert status == 200, data
         assert [f for f, _ in data["frames"]] == [human, fresh]  # machine-labeled frames only
         assert data["locked"] == [human]
         assert data["machine"][fresh][1] == ["", "leftear", 20.0, 21.0, 0.1]
@@ -436,6 +445,7 @@ def test_multianimal_individuals_and_unique_bodyparts(template: Path, tmp_path: 
     cv2.imwrite(str(folder / "img001.png"), np.zeros((40, 50, 3), np.uint8))
     with Labeler(config) as lab:
         status, info, _ = request(lab, "GET", "/api/project")
+        assert status == 200, info
         assert info["multianimal"] and info["individuals"] == ["mouse_a", "mouse_b", "single"]
         assert info["bodyparts"] == ["snout", "tailbase"] and info["unique_bodyparts"] == ["feeder"]
         assert set(info["colors"]) == {"snout", "tailbase", "feeder"}
@@ -485,11 +495,12 @@ def test_project_with_2000_frames_opens(config: Path) -> None:
     write_annotations(labels, project.collected_data(VIDEO))
     with Labeler(config) as lab:
         t0 = time.perf_counter()
-        status, info, _ = request(lab, "GET", "/api/project")
-        status, data, _ = request(lab, "GET", f"/api/video/{VIDEO}")
+        info_status, info, _ = request(lab, "GET", "/api/project")
+        video_status, data, _ = request(lab, "GET", f"/api/video/{VIDEO}")
         first = data["frames"][0][0]
         status, img, _ = request(lab, "GET", f"/files/labeled-data/{VIDEO}/{first}?v=1")
         elapsed = time.perf_counter() - t0
+    assert (info_status, video_status) == (200, 200), (info, data)
     assert info["videos"][0] == {"name": VIDEO, "frames": 2000, "labeled": 2000}
     assert len(data["frames"]) == 2000 and len(data["labels"]) == 2000
     assert status == 200 and img == png

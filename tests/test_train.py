@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -214,8 +215,34 @@ def test_deterministic_runs_repeat(project: Path) -> None:
     assert curves[0] == curves[1]
 
 
-def test_resume_after_sigkill(project: Path) -> None:
-    from dlcflow.training.train import train_network
+VALUE = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def training_state(model: Any, optimizer: Any) -> dict[str, np.ndarray]:
+    """The model's and the optimizer's variables under their snapshot keys (see
+    ``nets._checkpoint``): ``model/<layer>/<attribute>`` (Keras names the attribute
+    ``<weight>`` or ``_<weight>``: both are given, the snapshot's keys pick one),
+    ``optimizer/_iterations``, ``optimizer/_learning_rate`` and ``optimizer/_variables/<i>``
+    (Keras 3 keeps iterations and learning rate first in ``optimizer.variables``, then
+    the slots)."""
+    state = {}
+    for layer in model.layers:
+        for w in layer.weights:
+            for attribute in (w.name, "_" + w.name):
+                state[f"model/{layer.name}/{attribute}{VALUE}"] = w.numpy()
+    iterations, lr, *slots = optimizer.variables
+    assert iterations is optimizer.iterations
+    state[f"optimizer/_iterations{VALUE}"] = iterations.numpy()
+    state[f"optimizer/_learning_rate{VALUE}"] = lr.numpy()
+    for i, slot in enumerate(slots, start=2):
+        state[f"optimizer/_variables/{i}{VALUE}"] = slot.numpy()
+    return state
+
+
+def test_resume_after_sigkill(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tensorflow as tf
+
+    from dlcflow.training import train
 
     p = Project(project)
     fraction = p.training_fractions[0]
@@ -246,14 +273,46 @@ def test_resume_after_sigkill(project: Path) -> None:
     before = stats_rows(p.learning_stats(fraction, 3))
     assert int(before[-1][0]) > last
 
+    # The state the resumed run starts its first update from, and the iteration it starts at.
+    resumed: dict[str, Any] = {}
+    loop = train._loop
+
+    def spy(run: Any, model: Any, optimizer: Any, step: Any, batches: Any, start: int) -> None:
+        resumed["start"], resumed["state"] = start, training_state(model, optimizer)
+        resumed["weights"] = sum(len(layer.weights) for layer in model.layers)
+        loop(run, model, optimizer, step, batches, start)
+
+    monkeypatch.setattr(train, "_loop", spy)
     maxiters = last + 6
-    final = train_network(
+    final = train.train_network(
         project, shuffle=3, maxiters=maxiters, saveiters=5, displayiters=1, batch_size=1
     )
     assert final == str(p.snapshot_prefix(fraction, 3, maxiters))
     log = p.train_log(fraction, 3).read_text()
     assert f"resuming from snapshot-{last} " in log
+
+    # Every variable of the snapshot, model and optimizer, is what training went on from.
+    snapshot = str(snapshots[-1])
+    reader = tf.train.load_checkpoint(snapshot)
+    keys = {k for k, _ in tf.train.list_variables(snapshot)} - {"_CHECKPOINTABLE_OBJECT_GRAPH"}
+    assert resumed["start"] == last == reader.get_tensor(f"iteration{VALUE}")
+    keys.remove(f"iteration{VALUE}")
+    state = resumed["state"]
+    assert keys <= state.keys()  # nothing in the snapshot that the run does not have ...
+    # ... and nothing the run has that the snapshot lacks: every weight, every slot
+    assert sum(k.startswith("model/") for k in keys) == resumed["weights"]
+    slots = {k for k in state if k.startswith("optimizer/_variables/")}
+    assert slots and slots <= keys
+    for key in sorted(keys):
+        np.testing.assert_array_equal(state[key], reader.get_tensor(key), err_msg=key)
+    # Not a comparison of fresh values: the optimizer had stepped and its slots moved.
+    assert state[f"optimizer/_iterations{VALUE}"] == last
+    assert any(np.any(state[k] != 0) for k in keys if k.startswith("optimizer/_variables/"))
+
+    # Training went on from there: rows last+1.. appended, counters at maxiters, not 6.
     after = stats_rows(p.learning_stats(fraction, 3))
     assert [int(r[0]) for r in after] == list(range(1, maxiters + 1))
     assert after[:last] == before[:last]  # the rows up to the snapshot are kept as they were
-    assert float(after[last][1]) < float(after[0][1])  # model and optimizer were restored
+    end = tf.train.load_checkpoint(final)
+    assert end.get_tensor(f"iteration{VALUE}") == maxiters
+    assert end.get_tensor(f"optimizer/_iterations{VALUE}") == maxiters
