@@ -247,6 +247,12 @@ def test_a_batch_decodes_as_its_frames(outputs):
     assert all(c.shape == (0, 2) for c in empty["coordinates"][0])
     assert all(c.shape == (0, 1) for c in empty["confidence"])
     assert all(v["m1"].shape == (0, 0) for v in empty["costs"].values())
+    # a part without peaks (leftear, 1): its limbs have no rows / no columns
+    no_ear = scmaps.copy()
+    no_ear[..., 1] = 0
+    costs = md.detect_frame(no_ear, locref, pafs, params=params)["costs"]
+    assert costs[0]["m1"].shape == (4, 0)  # snout (4 peaks) -> leftear
+    assert costs[11]["distance"].shape == (0, 3)  # leftear -> rightear (3 peaks)
 
 
 def test_identity_logits_and_locref_options(outputs):
