@@ -242,7 +242,7 @@ def training_state(model: Any, optimizer: Any) -> dict[str, np.ndarray]:
 def test_resume_after_sigkill(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import tensorflow as tf
 
-    from dlcflow.training import train
+    from dlcflow.training import train, trainloop
 
     p = Project(project)
     fraction = p.training_fractions[0]
@@ -275,14 +275,14 @@ def test_resume_after_sigkill(project: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     # The state the resumed run starts its first update from, and the iteration it starts at.
     resumed: dict[str, Any] = {}
-    loop = train._loop
+    loop = trainloop._loop
 
     def spy(run: Any, model: Any, optimizer: Any, step: Any, batches: Any, start: int) -> None:
         resumed["start"], resumed["state"] = start, training_state(model, optimizer)
         resumed["weights"] = sum(len(layer.weights) for layer in model.layers)
         loop(run, model, optimizer, step, batches, start)
 
-    monkeypatch.setattr(train, "_loop", spy)
+    monkeypatch.setattr(trainloop, "_loop", spy)
     maxiters = last + 6
     final = train.train_network(
         project, shuffle=3, maxiters=maxiters, saveiters=5, displayiters=1, batch_size=1
