@@ -14,6 +14,7 @@ evaluation predictions and ground truth of 30 images (3 birds, 4 multi-animal pa
 
 from __future__ import annotations
 
+import functools
 import math
 import pickle
 from pathlib import Path
@@ -147,6 +148,24 @@ def test_keypoint_errors_before_assembly(montblanc, montblanc_eval):
     heads = dist[train][:, [a * 4 for a in range(8)]]
     assert table.loc["Train error (px)", "head"] == pytest.approx(np.nanmean(heads))
     assert table.loc["Train error (px)", "center"] == pytest.approx(np.nanmean(dist[train, 32]))
+
+
+def test_a_plain_assembler_can_replace_the_default(montblanc, montblanc_eval):
+    """``assemble``'s interface (animals only): ranked by mean keypoint confidence."""
+    data, meta, ref = montblanc
+    ev = evaluate_multianimal_predictions(
+        data,
+        meta["trainIndices"],
+        meta["testIndices"],
+        topktoretain=8,
+        assembler=functools.partial(assemble, add_discarded=True),
+    )
+    expected = pd.DataFrame(ref[0])
+    # the same animals: purity, recall and RMSE as before; only the ranking (precision) differs
+    assert ev.table[6][("purity", "mean")] == pytest.approx(expected[6][("purity", "mean")])
+    assert ev.train.mAR == pytest.approx(expected[6][("mAR_train", "mean")])
+    assert ev.train.rmse == pytest.approx(montblanc_eval.train.rmse)
+    assert 0 < ev.train.mAP <= ev.train.mAR + 0.01
 
 
 def test_writes_dlc_files(tmp_path, montblanc_eval):

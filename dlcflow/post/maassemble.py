@@ -21,6 +21,11 @@ Joints ``0..n_multi-1`` are the multi-animal body parts, then the unique ones.
 
 An animal's score is its mean link affinity (what DLC ranks assemblies by).
 Unique body parts are the best detection above ``pcutoff`` each (``unique_parts``).
+On DLC's montblanc evaluation data this gives DLC 2.3.11's assemblies and scores exactly.
+Left out of DLC's: calibration (link lengths), identity channels and temporal windows,
+and the fusion of incomplete animals when more than ``max_individuals`` are built (here
+the largest are kept). Equally confident left-over detections are placed closest first
+(DLC's order among them is arbitrary).
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from dlcflow.core.fileio import atomic_path
 from dlcflow.post.evaluate import RESULT_COLUMNS, keypoint_errors, upsert_results
 from dlcflow.post.oks import AssemblyMetrics, evaluate_assemblies, nearest_distinct
 from dlcflow.post.skeleton_select import (
+    Assembler,
     benchmark_graphs,
     best_graph,
     candidate_graphs,
@@ -239,11 +240,13 @@ def evaluate_multianimal_predictions(
     n_graphs: int = 10,
     oks_sigma: float = 0.1,
     margin: float = 0.0,
+    assembler: Assembler | None = None,
 ) -> MAEvaluation:
     """Evaluate predictions against ground truth (``train_rows`` / ``test_rows``: the
     Documentation pickle's annotation rows). ``pcutoff`` is the project's (keypoint errors),
     ``topktoretain`` (default: the number of individuals), ``pafthreshold`` and
-    ``assembly_pcutoff`` the assembly's (inference_cfg; DLC evaluates with pcutoff 0.1)."""
+    ``assembly_pcutoff`` the assembly's (inference_cfg; DLC evaluates with pcutoff 0.1);
+    ``assembler`` replaces the default one (see ``skeleton_select.benchmark_graphs``)."""
     train, test = data.positions(train_rows), data.positions(test_rows)
     dist, conf = keypoint_distances(data)
     results = error_row(dist, conf, train, test, iterations, fraction, shuffle, pcutoff)
@@ -273,6 +276,7 @@ def evaluate_multianimal_predictions(
         pcutoff=assembly_pcutoff,
         sigma=oks_sigma,
         margin=margin,
+        assembler=assembler,
     )
     best = best_graph(bench.table)
     ass, sc = bench.assemblies[best], bench.scores[best]

@@ -18,6 +18,7 @@ one ``_full.pickle`` frame per image, ``graph`` the list of limbs (body-part ind
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ __all__ = [
 ]
 
 Frame = Mapping[str, Any]
+#: An assembler: ``maassemble.assemble``'s arguments, animals (and optionally their scores).
+Assembler = Callable[..., "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 #: The rows of the per-graph table (DLC's ``_map.pickle``), (metric, statistic).
 TABLE_ROWS = [
     ("miss", "mean"),
@@ -222,11 +225,18 @@ def benchmark_graphs(
     sigma: float = 0.1,
     margin: float = 0.0,
     add_discarded: bool = True,
-    assembler: Callable[..., tuple[np.ndarray, np.ndarray]] = assemble_scored,
+    assembler: Assembler | None = None,
 ) -> GraphBenchmark:
     """Assemble every image with each graph (smallest first) and score it: miss, purity,
     and mAP / mAR on ``splits`` = (train, test) image positions (as DLC's
-    ``cross_validate_paf_graphs``, which assembles with ``add_discarded``)."""
+    ``cross_validate_paf_graphs``, which assembles with ``add_discarded``).
+
+    ``assembler`` (default: ``maassemble.assemble_scored`` with ``add_discarded``) is
+    called as ``assemble`` is, ``(frame, graph, paf_inds, n_multi, n_unique,
+    max_individuals, min_affinity, pcutoff)``, and returns the animals, or the animals
+    and their scores (without scores, an animal's mean keypoint confidence ranks it)."""
+    if assembler is None:
+        assembler = functools.partial(assemble_scored, add_discarded=add_discarded)
     truth = np.asarray(truth, dtype=float)
     n_multi = truth.shape[2]
     gt = truth_assemblies(truth)
@@ -235,17 +245,14 @@ def benchmark_graphs(
     for paf in ordered:
         ass, sc = {}, {}
         for n, frame in enumerate(frames):
-            animals, score = assembler(
-                frame,
-                graph,
-                paf,
-                n_multi,
-                n_unique,
-                max_individuals,
-                min_affinity,
-                pcutoff,
-                add_discarded=add_discarded,
+            result = assembler(
+                frame, graph, paf, n_multi, n_unique, max_individuals, min_affinity, pcutoff
             )
+            if isinstance(result, np.ndarray):
+                animals = result
+                score = np.array([np.nanmean(a[:, 2]) for a in animals]) if len(animals) else []
+            else:
+                animals, score = result
             if len(animals):
                 ass[n], sc[n] = animals, score
         mp = np.array([miss_purity(ass.get(n), truth[n]) for n in range(len(frames))])
