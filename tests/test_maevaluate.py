@@ -189,6 +189,38 @@ def test_writes_dlc_files(tmp_path, montblanc_eval):
     assert paths["dist"].name == "dist_30000.csv"
 
 
+def test_assembler_reproduces_dlc_assemblies():
+    """DLC's assemblies of the 180 montblanc video frames (its test's settings: 3 animals,
+    pcutoff and min_affinity 0.1, the metadata's PAFinds): the same animals in every frame
+    and the same unique parts. The order of animals is compared as a set: in one frame two
+    animals tie on summed affinity and the reference's order predates DLC 2.3.11 (whose
+    code orders them as dlcflow does)."""
+    full = _load("montblanc_full.pickle")
+    reference = _load("montblanc_assemblies.pickle")
+    single = reference.pop("single")
+    meta = full.pop("metadata")
+    frames = list(full.values())
+    assert len(frames) == 180
+    found, found_unique, same_order = set(), set(), 0
+    for n, frame in enumerate(frames):
+        animals = assemble(frame, meta["PAFgraph"], list(meta["PAFinds"]), 4, 1, 3)
+        unique = unique_parts(frame, 4, 1)
+        if len(animals):
+            found.add(n)
+            want = np.asarray(reference[n])[..., :3]
+
+            def rows(a: np.ndarray) -> list:
+                return sorted(map(tuple, np.nan_to_num(a.reshape(len(a), -1), nan=-1)))
+
+            assert rows(animals[..., :3]) == rows(want), n
+            same_order += np.array_equal(animals[..., :3], want, equal_nan=True)
+        if not np.isnan(unique).all():
+            found_unique.add(n)
+            np.testing.assert_array_equal(unique, single[n])
+    assert found == set(reference) and found_unique == set(single)
+    assert same_order == len(reference) - 1
+
+
 # -- hand-made cases -------------------------------------------------------------------------
 GRAPH = [(0, 1), (0, 2), (1, 2)]
 #: two animals of three parts; animal 0's box is 10 x 20 px
