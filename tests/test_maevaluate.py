@@ -81,6 +81,9 @@ def test_reads_dlc_evaluation_data(montblanc):
     assert sorted(data.positions(meta["testIndices"])) == [13, 25]
     with pytest.raises(ValueError, match="x.pickle: not DLC evaluation data"):
         from_dlc_evaluation({"img": {}}, "x.pickle")
+    meta = {"all_joints_names": ["a"], "PAFgraph": []}
+    with pytest.raises(ValueError, match="x.pickle: image 'img' has no prediction"):
+        from_dlc_evaluation({"img": {"index": 0}, "metadata": meta}, "x.pickle")
 
 
 def test_separability_and_candidate_graphs_match_dlc(montblanc):

@@ -93,13 +93,24 @@ def from_dlc_evaluation(data: Mapping[Any, Any], source: str = "evaluation data"
     keys = [k for k in data if k != "metadata"]
     if not keys:
         raise ValueError(f"{source}: no evaluated image")
+    for key in keys:
+        entry = data[key]
+        if not isinstance(entry, Mapping) or not {"prediction", "groundtruth"} <= set(entry):
+            raise ValueError(f"{source}: image {key!r} has no prediction and ground truth")
     first = data[keys[0]]["groundtruth"][2]
     if not isinstance(first, pd.Series) or "individuals" not in (first.index.names or []):
         raise ValueError(f"{source}: ground truth is not a multi-animal annotation row")
     scorer = str(first.index.get_level_values(0)[0])
     inds = list(dict.fromkeys(first.index.get_level_values("individuals")))
     individuals = [i for i in inds if i != SINGLE]
-    unique = [j for j in joints if (SINGLE, j) in set(first.droplevel(0).droplevel(-1).index)]
+    labeled = set(
+        zip(
+            first.index.get_level_values("individuals"),
+            first.index.get_level_values("bodyparts"),
+            strict=True,
+        )
+    )
+    unique = [j for j in joints if (SINGLE, j) in labeled]
     multi = [j for j in joints if j not in unique]
     cols_m = pd.MultiIndex.from_product([individuals, multi, ["x", "y"]])
     cols_u = pd.MultiIndex.from_product([[SINGLE], unique, ["x", "y"]])
@@ -261,7 +272,11 @@ def evaluate_multianimal_predictions(
     n_multi = len(data.multi_parts)
     complete = len(data.graph) == n_multi * (n_multi - 1) // 2
     if complete and n_multi > 1:
-        graphs, scores = candidate_graphs(data.frames, data.truth, data.graph, train, n_graphs)
+        # limbs to unique parts take no part (DLC's filter_unwanted_paf_connections)
+        ignore = [k for k, (a, b) in enumerate(data.graph) if max(a, b) >= n_multi]
+        graphs, scores = candidate_graphs(
+            data.frames, data.truth, data.graph, train, n_graphs, ignore
+        )
     else:
         graphs, scores = [list(range(len(data.graph)))], {}
     bench = benchmark_graphs(
