@@ -54,7 +54,13 @@ from dlcflow.project.models import model_snapshots, rebase, training_fraction
 from dlcflow.project.paths import Project, pct
 from dlcflow.training.dataset import read_documentation
 
-__all__ = ["RESULT_COLUMNS", "evaluate_network", "pairwise_distances"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "evaluate_network",
+    "keypoint_errors",
+    "pairwise_distances",
+    "upsert_results",
+]
 
 #: DLC's columns of ``-results.csv`` and ``CombinedEvaluation-results.csv`` (sic).
 RESULT_COLUMNS = [
@@ -151,6 +157,10 @@ def _upsert_results(path: Path, new: pd.DataFrame) -> None:
     df = df.drop_duplicates(subset=_KEY, keep="last").reset_index(drop=True)
     with atomic_path(path) as tmp:
         df.to_csv(tmp)
+
+
+#: The results-csv writer, shared with the multi-animal evaluation.
+upsert_results = _upsert_results
 
 
 def _write_predictions(path: Path, df: pd.DataFrame) -> None:
