@@ -15,35 +15,9 @@ from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
 from dlcflow.project.posecfg import load_pose_cfg, read_yaml, write_yaml
-from dlcflow.training.matrain import crop_around_animals
 from tests.conftest import write_video
 
 BODYPARTS = ["nose", "back", "tail"]
-
-
-def test_crop_around_animals_centres_pads_and_drops() -> None:
-    image = np.arange(60 * 100 * 3, dtype=np.uint8).reshape(60, 100, 3)
-    kp = np.full((2, 3, 2), np.nan)
-    kp[0, 0] = (70.0, 20.0)
-    kp[1, 2] = (90.0, 40.0)
-    out, moved = crop_around_animals(image, kp, (40, 32))
-    # box centre (80, 30) -> window x 60..100, y 14..46
-    assert out.shape == (32, 40, 3)
-    np.testing.assert_array_equal(out, image[14:46, 60:100])
-    np.testing.assert_allclose(moved[0, 0], (10.0, 6.0))
-    np.testing.assert_allclose(moved[1, 2], (30.0, 26.0))
-    assert np.isnan(moved[0, 1]).all()
-    # a window larger than the image: zero padding at the bottom/right
-    out, moved = crop_around_animals(image, kp, (128, 64))
-    assert out.shape == (64, 128, 3)
-    np.testing.assert_array_equal(out[:60, :100], image)
-    assert (out[60:] == 0).all() and (out[:, 100:] == 0).all()
-    np.testing.assert_allclose(moved[0, 0], kp[0, 0])
-    # a point outside the window becomes NaN
-    kp2 = kp.copy()
-    kp2[1, 2] = (5.0, 5.0)
-    _, moved = crop_around_animals(image, kp2, (40, 32))
-    assert np.isnan(moved[1, 2]).all()
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +72,7 @@ def ma_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_loss_goes_down_on_a_fixed_batch(ma_project: Path) -> None:
     from dlcflow.training.manets import build_multi_model
     from dlcflow.training.matrain import (
-        _fallback,
+        _augmenter,
         load_multi_training_set,
         make_multi_dataset,
         make_multi_train_step,
@@ -110,7 +84,11 @@ def test_loss_goes_down_on_a_fixed_batch(ma_project: Path) -> None:
     cfg = load_pose_cfg(project.pose_cfg(fraction, 1))
     trainset = load_multi_training_set(project, cfg, fraction, 1)
     assert trainset.keypoints.shape == (3, 3, 3, 2)
-    images, targets = next(iter(make_multi_dataset(trainset, cfg, _fallback(cfg), 2, seed=1)))
+    images, targets = next(
+        iter(
+            make_multi_dataset(trainset, cfg, _augmenter({**cfg, "crop_only": True}, 0), 2, seed=1)
+        )
+    )
     assert tuple(images.shape) == (2, 64, 64, 3)
     assert tuple(targets["part"].shape) == (2, 8, 8, 3)
     assert tuple(targets["pairwise"].shape) == (2, 8, 8, 6)  # 3 limbs

@@ -8,14 +8,13 @@ fixed-size samples, targets, the network and its loss, run by the shared loop of
 (individuals in config order, ``single`` last holding the unique body parts; NaN = not
 labeled) goes through the multi-animal augmenter to ``crop_size`` (``[width, height]``);
 keypoints outside the crop are dropped (DLC: ``0 < x < width``, ``0 < y < height``);
-targets are :func:`dlcflow.training.matargets.make_multi_targets` with the batch's scale
-``global_scale`` x U(``scale_jitter_lo``, ``scale_jitter_up``), drawn once per batch as
-DLC does (DLC uses it for the crop size and the targets' radii; here the crop stays
-``crop_size`` and the scale sets the radii and PAF widths).
+targets are :func:`dlcflow.training.matargets.make_multi_targets`.
 
-The augmenter is ``dlcflow.training.maaugment.build_multi_augmenter`` when that module
-exists; until then :func:`crop_around_animals` (a deterministic pad/crop around the
-labeled animals, no other augmentation).
+The augmenter is :func:`dlcflow.training.maaugment.build_multi_augmenter` (crop sampling,
+zoom by the scale jitter, flips, rotation, pixel transforms; ``crop_only: true`` keeps
+the crop alone, for deterministic runs). Since it applies the scale jitter to the image
+content, the targets' radii and PAF widths take ``global_scale`` alone (DLC, which
+does not zoom the content, scales them by the jittered scale).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ import numpy as np
 
 from dlcflow.project.paths import Project
 from dlcflow.training.dataset import read_documentation
+from dlcflow.training.maaugment import build_multi_augmenter
 from dlcflow.training.matargets import TARGET_KEYS, make_multi_targets, multi_pose_loss
 from dlcflow.training.matargets import target_channels as _channels
 from dlcflow.training.trainloop import (
@@ -55,32 +55,6 @@ def crop_size(cfg: Mapping[str, Any]) -> tuple[int, int]:
     return width, height
 
 
-def crop_around_animals(
-    image: np.ndarray, keypoints: np.ndarray, size: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """A ``size`` = (width, height) window of ``image`` centred on the bounding box of the
-    labeled keypoints (the image centre if none), kept inside the image; an image
-    smaller than the window is zero-padded at the bottom/right. Keypoints are shifted
-    into the window; those outside it become NaN."""
-    width, height = int(size[0]), int(size[1])
-    img_h, img_w = image.shape[:2]
-    kp = np.asarray(keypoints, dtype=np.float64)
-    pts = kp.reshape(-1, 2)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if len(pts):
-        cx = (pts[:, 0].min() + pts[:, 0].max()) / 2
-        cy = (pts[:, 1].min() + pts[:, 1].max()) / 2
-    else:
-        cx, cy = img_w / 2, img_h / 2
-    x0 = int(np.clip(round(cx - width / 2), 0, max(img_w - width, 0)))
-    y0 = int(np.clip(round(cy - height / 2), 0, max(img_h - height, 0)))
-    out = np.zeros((height, width, *image.shape[2:]), dtype=image.dtype)
-    patch = image[y0 : y0 + height, x0 : x0 + width]
-    out[: patch.shape[0], : patch.shape[1]] = patch
-    shifted = kp - np.array([x0, y0], dtype=np.float64)
-    return out, _inside(shifted, width, height)
-
-
 def _inside(kp: np.ndarray, width: int, height: int) -> np.ndarray:
     """Keypoints outside ``0 < x < width, 0 < y < height`` (DLC's test) set to NaN."""
     kp = np.array(kp, dtype=np.float64)
@@ -90,27 +64,8 @@ def _inside(kp: np.ndarray, width: int, height: int) -> np.ndarray:
     return kp
 
 
-def _fallback(cfg: Mapping[str, Any]) -> MultiAugmenter:
-    size = crop_size(cfg)
-
-    def augment(
-        image: np.ndarray, keypoints: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        del rng  # deterministic
-        return crop_around_animals(image, keypoints, size)
-
-    return augment
-
-
 def _augmenter(cfg: Mapping[str, Any], seed: int | None) -> MultiAugmenter:
-    """The multi-animal augmenter of ``cfg``, or :func:`crop_around_animals` while
-    ``dlcflow.training.maaugment`` does not exist."""
-    try:
-        from dlcflow.training.maaugment import (  # noqa: PLC0415 (optional sibling module)
-            build_multi_augmenter,
-        )
-    except ImportError:
-        return _fallback(cfg)
+    """The multi-animal augmenter of ``cfg`` (``crop_only: true``: only the crop)."""
     return build_multi_augmenter(cfg, seed)
 
 
@@ -160,11 +115,10 @@ def load_multi_training_set(
 
 
 def batch_scale(cfg: Mapping[str, Any], rng: np.random.Generator) -> float:
-    """DLC's ``sample_scale``: ``global_scale`` x U(``scale_jitter_lo``, ``scale_jitter_up``)."""
-    scale = float(cfg.get("global_scale", 1.0))
-    if "scale_jitter_lo" in cfg and "scale_jitter_up" in cfg:
-        scale *= float(rng.uniform(float(cfg["scale_jitter_lo"]), float(cfg["scale_jitter_up"])))
-    return scale
+    """The targets' scale of a batch: ``global_scale`` (the augmenter zooms the content by
+    the jitter, so the radii in the crop stay those of the labels)."""
+    del rng  # one scale for every batch
+    return float(cfg.get("global_scale", 1.0))
 
 
 def make_sample(
