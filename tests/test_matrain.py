@@ -9,13 +9,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import write_video
 
 from dlcflow.io import labels
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
 from dlcflow.project.posecfg import load_pose_cfg, read_yaml, write_yaml
-from tests.conftest import write_video
 
 BODYPARTS = ["nose", "back", "tail"]
 
