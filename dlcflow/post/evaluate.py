@@ -50,6 +50,14 @@ from dlcflow.inference.images import predict_images
 from dlcflow.io.hdf import write_frame
 from dlcflow.io.labels import read_annotations
 from dlcflow.io.tables import LIKELIHOOD_COORDS, pose_columns, to_dataset
+from dlcflow.post.evaluate_multianimal import evaluate_multianimal_full
+from dlcflow.post.results import (
+    PLOT_DPI,
+    RESULT_COLUMNS,
+    keypoint_errors,
+    nanmean,
+    upsert_results,
+)
 from dlcflow.project.models import model_snapshots, rebase, training_fraction
 from dlcflow.project.paths import Project, pct
 from dlcflow.training.dataset import read_documentation
@@ -61,32 +69,6 @@ __all__ = [
     "pairwise_distances",
     "upsert_results",
 ]
-
-#: DLC's columns of ``-results.csv`` and ``CombinedEvaluation-results.csv`` (sic).
-RESULT_COLUMNS = [
-    "Training iterations:",
-    "%Training dataset",
-    "Shuffle number",
-    " Train error(px)",
-    " Test error(px)",
-    "p-cutoff used",
-    "Train error with p-cutoff",
-    "Test error with p-cutoff",
-]
-_KEY = RESULT_COLUMNS[:3]
-KEYPOINT_ROWS = (
-    "Train error (px)",
-    "Test error (px)",
-    "Train error (px) with p-cutoff",
-    "Test error (px) with p-cutoff",
-)
-#: matplotlib's dpi for DLC's evaluation figures: marker sizes are points at this dpi.
-PLOT_DPI = 100
-
-
-def _nanmean(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else float("nan")
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -125,44 +107,7 @@ def pairwise_distances(
     return dist, cut
 
 
-def keypoint_errors(
-    dist: np.ndarray,
-    cut: np.ndarray,
-    bodyparts: Sequence[str],
-    train_idx: np.ndarray,
-    test_idx: np.ndarray,
-) -> pd.DataFrame:
-    """DLC's per-keypoint table: rows KEYPOINT_ROWS (index ``Error Type``), one column
-    per body part, mean distances (NaN-skipping)."""
-    rows = []
-    for values, idx in ((dist, train_idx), (dist, test_idx), (cut, train_idx), (cut, test_idx)):
-        rows.append([_nanmean(values[idx, j]) for j in range(len(bodyparts))])
-    table = pd.DataFrame(rows, columns=list(bodyparts), index=list(KEYPOINT_ROWS))
-    table.index.name = "Error Type"
-    return table
-
-
 # -- files -----------------------------------------------------------------------------------
-def _upsert_results(path: Path, new: pd.DataFrame) -> None:
-    """Append rows to a results csv; a row for the same (iterations, %, shuffle) is replaced."""
-    frames = []
-    if path.is_file():
-        old = pd.read_csv(path, index_col=0)
-        missing = [c for c in RESULT_COLUMNS if c not in old.columns]
-        if missing:
-            raise ValueError(f"{path}: not an evaluation results file (no column {missing[0]!r})")
-        frames.append(old[RESULT_COLUMNS])
-    frames.append(new[RESULT_COLUMNS])
-    df = pd.concat(frames, ignore_index=True)
-    df = df.drop_duplicates(subset=_KEY, keep="last").reset_index(drop=True)
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp)
-
-
-#: The results-csv writer, shared with the multi-animal evaluation.
-upsert_results = _upsert_results
-
-
 def _write_predictions(path: Path, df: pd.DataFrame) -> None:
     write_frame(df, path, table=False)
 
@@ -262,8 +207,16 @@ def evaluate_network(
     plotting = bool(plotting)
     project = Project(config, iteration=iteration)
     if project.multianimal:
-        raise ValueError(
-            f"{project.config_path}: multi-animal projects are not supported by evaluate_network"
+        return evaluate_multianimal_full(
+            config,
+            Shuffles,
+            trainingsetindex,
+            plotting,
+            comparisonbodyparts,
+            gputouse,
+            modelprefix,
+            per_keypoint_evaluation,
+            iteration=iteration,
         )
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
@@ -330,7 +283,7 @@ def evaluate_network(
                 predictions = to_dataset(machine)
                 dist, cut = pairwise_distances(truth, predictions, parts, pcutoff)
                 errors = [
-                    round(_nanmean(values[idx]), 2)
+                    round(nanmean(values[idx]), 2)
                     for values in (dist, cut)
                     for idx in (train_idx, test_idx)
                 ]
@@ -366,7 +319,7 @@ def evaluate_network(
             results = rebase(
                 project, project.evaluation_results(fraction, shuffle, scorer), modelprefix
             )
-            _upsert_results(results, new)
-            _upsert_results(rebase(project, project.combined_evaluation(), modelprefix), new)
+            upsert_results(results, new)
+            upsert_results(rebase(project, project.combined_evaluation(), modelprefix), new)
             all_rows.extend(rows)
     return pd.DataFrame(all_rows, columns=RESULT_COLUMNS)

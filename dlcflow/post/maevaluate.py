@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
-from dlcflow.post.evaluate import RESULT_COLUMNS, keypoint_errors, upsert_results
 from dlcflow.post.oks import AssemblyMetrics, evaluate_assemblies, nearest_distinct
+from dlcflow.post.results import RESULT_COLUMNS, keypoint_errors, upsert_results
 from dlcflow.post.skeleton_select import (
     Assembler,
     benchmark_graphs,

@@ -19,6 +19,7 @@ one ``_full.pickle`` frame per image, ``graph`` the list of limbs (body-part ind
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -256,7 +257,14 @@ def benchmark_graphs(
             if len(animals):
                 ass[n], sc[n] = animals, score
         mp = np.array([miss_purity(ass.get(n), truth[n]) for n in range(len(frames))])
-        col = [np.nanmean(mp[:, 0]), _nanstd(mp[:, 0]), np.nanmean(mp[:, 1]), _nanstd(mp[:, 1])]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no animal assembled: NaN
+            col = [
+                np.nanmean(mp[:, 0]),
+                _nanstd(mp[:, 0]),
+                np.nanmean(mp[:, 1]),
+                _nanstd(mp[:, 1]),
+            ]
         for split in splits:
             use = set(int(i) for i in split)
             m = evaluate_assemblies(
@@ -276,6 +284,7 @@ def benchmark_graphs(
 
 
 def best_graph(table: pd.DataFrame) -> int:
-    """Position (column) of the graph with the best ``(1 − miss) · purity``."""
+    """Position (column) of the graph with the best ``(1 − miss) · purity``; the first
+    (the largest) when no graph assembled any animal (an untrained network)."""
     value = (1 - table.loc[("miss", "mean")].to_numpy()) * table.loc[("purity", "mean")].to_numpy()
-    return int(np.nanargmax(value))
+    return int(np.nanargmax(value)) if np.isfinite(value).any() else 0
