@@ -46,6 +46,7 @@ def install_plain_warnings() -> None:
     once, unless ``-W`` or ``PYTHONWARNINGS`` says otherwise)."""
     if not sys.warnoptions:
         warnings.simplefilter("default")
+        warnings.simplefilter("ignore", ResourceWarning)  # other packages' leaks at exit
     warnings.showwarning = plain_warnings()
 
 

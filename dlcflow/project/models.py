@@ -76,7 +76,10 @@ class ModelSetup:
 
     @property
     def net_type(self) -> str:
-        return str(self.cfg.get("net_type", "resnet_50"))
+        """The network as scorer names call it: a multi-stage ResNet is DLCRNet_ms5
+        (DLC's ``get_scorer_name``)."""
+        net = str(self.cfg.get("net_type", "resnet_50"))
+        return "dlcrnet_ms5" if net.startswith("resnet") and self.cfg.get("multi_stage") else net
 
     @property
     def bodyparts(self) -> list[str]:

@@ -306,6 +306,13 @@ def stage_targets(
             str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters), it))
             for f, s in models
         ]
+    if project.multianimal and stage in ("analyze", *POSTPROCESS):
+        warnings.warn(
+            f"{project.config_path}: multi-animal video analysis (assembly, tracking) is not "
+            "built yet; analyze and the stages after it are skipped",
+            stacklevel=1,
+        )
+        return []
     if stage == "analyze":
         return [str(h5) for _, h5 in analyses(project, st)]
     if stage == "filter":
