@@ -32,6 +32,8 @@ def _create_project(args: argparse.Namespace) -> None:
         copy_videos=args.copy_videos,
         multianimal=args.multianimal,
         bodyparts=args.bodyparts,
+        individuals=args.individuals,
+        unique_bodyparts=args.unique_bodyparts,
     )
     print(config)
     # the next steps on stderr: stdout stays the config path alone (CONFIG=$(dlcflow ...))
@@ -291,6 +293,16 @@ def _create_project_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copy-videos", action="store_true", help="copy instead of symlinking")
     p.add_argument("--multianimal", action="store_true", help="a multi-animal project")
     p.add_argument("--bodyparts", nargs="+", help="body-part names (default: DLC's placeholders)")
+    p.add_argument(
+        "--individuals",
+        nargs="+",
+        help="with --multianimal: the animals' names (default: individual1..3)",
+    )
+    p.add_argument(
+        "--unique-bodyparts",
+        nargs="+",
+        help="with --multianimal: parts seen once per frame, e.g. a fixed object (default: none)",
+    )
 
 
 def _add_videos_args(p: argparse.ArgumentParser) -> None:

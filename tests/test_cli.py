@@ -225,3 +225,16 @@ def test_one_subcommands_arguments_only() -> None:
     code += "print(sorted({'cv2', 'pandas', 'matplotlib', 'tensorflow'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_create_multi_animal_project(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    video = write_video(tmp_path / "arena.mp4", nframes=5)
+    args = ["create-project", "group", "ann", str(video), "-d", str(tmp_path), "--multianimal"]
+    args += ["--bodyparts", "snout", "tail", "--individuals", "m1", "m2"]
+    assert main([*args, "--unique-bodyparts", "feeder"]) == 0
+    project = Project(capsys.readouterr().out.strip())
+    assert project.multianimal and project.cfg["bodyparts"] == "MULTI!"
+    assert project.individuals == ["m1", "m2"]
+    assert project.multianimal_bodyparts == ["snout", "tail"]
+    assert project.unique_bodyparts == ["feeder"]
+    assert project.bodyparts == ["snout", "tail", "feeder"]

@@ -60,11 +60,13 @@ def create_new_project(
     multianimal: bool = False,
     individuals: Sequence[str] | None = None,
     bodyparts: Sequence[str] | None = None,
+    unique_bodyparts: Sequence[str] | None = None,
 ) -> str:
     """Create ``<project>-<experimenter>-<YYYY-MM-DD>/`` with DLC's layout; return its config path.
 
-    ``bodyparts`` (and ``individuals`` for multi-animal projects) replace DLC's placeholder
-    names; everything else matches ``deeplabcut.create_new_project``.
+    ``bodyparts`` (and ``individuals`` and ``unique_bodyparts`` for multi-animal projects)
+    replace DLC's placeholder names; everything else matches
+    ``deeplabcut.create_new_project``.
     """
     for name, value in (("project", project), ("experimenter", experimenter)):
         if not value or any(c in value for c in "/\\ "):
@@ -108,6 +110,8 @@ def create_new_project(
                 values["skeleton"] = [list(p) for p in pairwise(bodyparts)]
             if individuals:
                 values["individuals"] = list(individuals)
+            if unique_bodyparts:
+                values["uniquebodyparts"] = list(unique_bodyparts)
         values.update(
             Task=project,
             scorer=experimenter,
