@@ -192,6 +192,7 @@ def evaluate_network(
     engine: str | EngineFactory = "tensorflow",
     threads: int | None = None,
     iteration: int | None = None,
+    detector: Any = None,
 ) -> pd.DataFrame:
     """Evaluate the selected snapshots of each shuffle on the labeled frames (DLC's
     ``evaluate_network``; see the module docstring for the files written), of the
@@ -203,6 +204,9 @@ def evaluate_network(
     written). ``engine``/``threads`` as in :func:`dlcflow.inference.analyze.analyze_videos`, but the
     default engine is TensorFlow, the reference (``"auto"`` and ``"onnx"`` work too).
     Returns the results of the evaluated snapshots (DLC's result columns).
+    A multi-animal project is evaluated by
+    :func:`dlcflow.post.evaluate_multianimal.evaluate_multianimal_full` (``detector``:
+    what runs its network; TensorFlow by default).
     """
     plotting = bool(plotting)
     project = Project(config, iteration=iteration)
@@ -217,6 +221,7 @@ def evaluate_network(
             modelprefix,
             per_keypoint_evaluation,
             iteration=iteration,
+            **({"detector": detector} if detector is not None else {}),
         )
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
