@@ -14,7 +14,12 @@
   kernel libraries, oneDNN on and off, differ by ~1e-4 on the same network, and the
   exact graph rewrites change nothing: an export without them differs as much), and the
   detections are the same: identical peaks, positions within 0.05 px, confidences,
-  identities and PAF costs within 1e-3.
+  identities and PAF costs within 1e-3 (compared unrounded: DLC's rounding to 3 decimals
+  turns a 1e-5 difference at a rounding boundary into 1e-3).
+* A tiny trained project (``test_matrain``'s three mice of three parts on 96x80 images,
+  MobileNetV2-0.35, 40 deterministic iterations: probabilities 0.1..0.5, no saturated
+  plateaus): ``export_model`` (the export rule's function) writes a multi-animal export that
+  ``"auto"`` runs, and both engines detect the same from the labeled image files.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from test_matrain import ma_project  # noqa: F401 (the tiny multi-animal project, a fixture)
 
 from dlcflow.inference.madetect import DetectionParams, detect_batch, find_peaks
 
@@ -133,7 +139,7 @@ def test_onnx_and_tensorflow_outputs_and_detections_agree(exported, net_type: st
     logits = tf_engine.model.get_layer("prob").input
     assert logits.shape[-1] == 6
     assert tf_out[0].min() > 0 and tf_out[0].max() < 1 and tf_out[3].std() > 0.01
-    params = DetectionParams.from_pose_cfg(cfg)
+    params = DetectionParams.from_pose_cfg(cfg, decimals=None)  # unrounded: see above
     found = {
         name: detect_images(engine, list(images), params, batch_size=2)
         for name, engine in (("tf", tf_engine), ("onnx", onnx_engine))
@@ -235,3 +241,41 @@ def test_detect_images_gives_dlcs_detections() -> None:
     corner = [m[:, :7, :10] for m in runner.maps]
     expected = detect_batch(corner[0][..., :12], corner[1], corner[2], corner[0][..., 12:], params)
     np.testing.assert_equal(frames[1], expected[0])
+
+
+# -- a trained project: the export rule's library function, auto, images from files ----------
+def test_trained_project_exports_and_both_engines_detect_alike(ma_project: Path) -> None:  # noqa: F811
+    from dlcflow.inference.export import export_model
+    from dlcflow.inference.maengines import detect_images, make_multi_engine
+    from dlcflow.inference.onnxengine import read_export_metadata
+    from dlcflow.project.paths import Project
+    from dlcflow.project.posecfg import load_pose_cfg
+    from dlcflow.training.train import train_network
+
+    project = Project(ma_project)
+    fraction = project.training_fractions[0]
+    train_network(
+        ma_project, maxiters=40, saveiters=40, displayiters=20, seed=0, deterministic=True
+    )
+    path = export_model(ma_project)
+    assert path == project.onnx_export(fraction, 1, 40)
+    meta = read_export_metadata(path)
+    assert meta["pose_cfg"]["partaffinityfield_graph"] == [[0, 1], [0, 2], [1, 2]]
+    assert meta["pose_cfg"]["num_idchannel"] == 0
+    cfg = load_pose_cfg(project.pose_cfg(fraction, 1, "test"))
+    prefix = project.snapshot_prefix(fraction, 1, 40)
+    onnx_engine = make_multi_engine(prefix, cfg)  # auto: the current export
+    tf_engine = make_multi_engine(prefix, cfg, "tensorflow")
+    assert onnx_engine.name == "onnx" and tf_engine.name == "tensorflow"
+    images = sorted(project.labeled_folder("arena").glob("*.png"))
+    params = DetectionParams.from_pose_cfg(cfg, decimals=None)  # unrounded: see above
+    found = [detect_images(e, images, params, batch_size=3) for e in (onnx_engine, tf_engine)]
+    assert len(found[0]) == 4 and "identity" not in found[0][0]
+    assert sum(len(c) for f in found[1] for c in f["coordinates"][0]) >= 3
+    for a, b in zip(*found, strict=True):
+        for pa, pb in zip(a["coordinates"][0], b["coordinates"][0], strict=True):
+            assert pa.shape == pb.shape
+            np.testing.assert_allclose(pa, pb, rtol=0, atol=PX_TOL)
+        for k, ca in a["costs"].items():
+            for key in ("m1", "distance"):
+                np.testing.assert_allclose(ca[key], b["costs"][k][key], rtol=0, atol=COST_TOL)
