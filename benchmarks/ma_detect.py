@@ -6,11 +6,12 @@ network outputs of a 640x480 frame (grid 60x80, stride 8): 3 animals x 12 body p
 channels) and PAFs of the complete graph (66 limbs, 132 channels). With ``--fixture`` the
 decoded outputs are instead DLC's unit-test outputs of a real three-mouse image, tiled.
 
-The network side is a **stand-in**: the multi-animal network is not in dlcflow yet, so the
-single-animal ResNet-50 (``dlcflow.training.nets.build_model``, random weights,
-``init_weights: none``) with 12 + 66*2 = 144 score-map channels (and its 288 locref
-channels) runs on the same 640x480 frames, as ``TensorFlowEngine`` runs it (one
-``tf.function``, warm).
+The network side is the multi-animal network itself (``dlcflow.training.manets``,
+``--net-type`` DLCRNet_ms5 by default, or e.g. resnet_50 / mobilenet_v2_0.35 with mid-level
+fusion; random weights, ``init_weights: none``) with 12 parts, 66 limbs (132 PAF channels)
+and ``--idchannels`` identity channels, saved as a snapshot and run on the same 640x480
+frames by ``dlcflow.inference.maengines.make_multi_engine`` (``--engine tensorflow``, the
+default, or ``onnx``: exported first), warm, outputs split as detection takes them.
 
 Both run in ``--rounds`` back-to-back pairs (the order alternates) and the ratio is the
 median of the pairs' ratios (other processes on a shared machine slow both sides alike).
@@ -18,6 +19,7 @@ The last line is ``ma_detect ratio=<decode time / network time per frame>`` (goa
 
     .venv/bin/python benchmarks/ma_detect.py
     .venv/bin/python benchmarks/ma_detect.py --batch-size 8 --rounds 5 --fixture
+    .venv/bin/python benchmarks/ma_detect.py --net-type resnet_50 --engine onnx
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,41 +78,44 @@ def fixture_outputs(batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.repeat(a, batch, axis=0) for a in (scmaps, locref, pafs))  # type: ignore[return-value]
 
 
-def stand_in_network(batch: int, height: int, width: int) -> Callable[[], object]:
-    """The single-animal ResNet-50 with 144 score-map channels, warm, on a fixed batch."""
+def multi_animal_network(
+    batch: int, height: int, width: int, net_type: str, engine: str, idchannels: int, folder: Path
+) -> tuple[Callable[[], object], str]:
+    """The multi-animal network (random weights) as a snapshot in ``folder``, run by its
+    engine, warm, on a fixed batch; and the engine's description."""
     configure_threads(thread_budget(None))
-    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only for the network side)
+    from dlcflow.inference.engines import describe_engine  # noqa: PLC0415 (after the threads)
+    from dlcflow.inference.maengines import make_multi_engine  # noqa: PLC0415
+    from dlcflow.training import manets, nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
 
-    from dlcflow.training import nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
-
-    n = N_PARTS + 2 * len(GRAPH)
     cfg = {
-        "all_joints": [[i] for i in range(n)],
-        "all_joints_names": [f"channel{i}" for i in range(n)],
+        "all_joints": [[i] for i in range(N_PARTS)],
+        "all_joints_names": [f"part{i}" for i in range(N_PARTS)],
         "init_weights": "none",
         "location_refinement": True,
         "locref_stdev": 7.2801,
-        "net_type": "resnet_50",
-        "num_joints": n,
+        "net_type": net_type,
+        "num_joints": N_PARTS,
+        "num_idchannel": idchannels,
+        "num_limbs": len(GRAPH),
+        "partaffinityfield_graph": [list(e) for e in GRAPH],
+        "stride": STRIDE,
     }
-    model = nets.inference_model(nets.build_model(cfg))
-    spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="image")
+    prefix = nets.save_snapshot(folder / "snapshot-1", manets.build_multi_model(cfg), iteration=1)
+    if engine == "onnx":
+        from dlcflow.inference.export import export_snapshot  # noqa: PLC0415 (TF, tf2onnx)
 
-    @tf.function(input_signature=[spec])
-    def run(images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        out = model(images, training=False)
-        return out["prob"], out["locref"]
-
+        export_snapshot(cfg, prefix)
+    run = make_multi_engine(prefix, cfg, engine)
     images = np.random.default_rng(1).uniform(0, 255, (batch, height, width, 3))
     images = images.astype(np.float32)
 
     def call() -> object:
-        prob, locref = run(images)
-        return prob.numpy(), locref.numpy()
+        return run(images)
 
     call()  # trace and warm up
     call()
-    return call
+    return call, describe_engine(run)
 
 
 def per_frame(work: Callable[[], object], frames: int, repeats: int = 1) -> float:
@@ -128,6 +134,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=4, help="paired repeats")
     parser.add_argument("--decode-repeats", type=int, default=20, help="decode calls per round")
     parser.add_argument("--fixture", action="store_true", help="DLC's real outputs, tiled")
+    parser.add_argument("--net-type", default="dlcrnet_ms5", help="the multi-animal network")
+    parser.add_argument("--engine", default="tensorflow", choices=["tensorflow", "onnx"])
+    parser.add_argument("--idchannels", type=int, default=0, help="identity channels")
     args = parser.parse_args(argv)
     b, h, w = args.batch_size, args.height, args.width
     if args.fixture:
@@ -144,7 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     def decode() -> object:
         return madetect.detect_batch(*outputs, params=params)
 
-    network = stand_in_network(b, h, w)
+    tmp = tempfile.TemporaryDirectory(prefix="ma-detect-")
+    network, runtime = multi_animal_network(
+        b, h, w, args.net_type, args.engine, args.idchannels, Path(tmp.name)
+    )
     decode_s, network_s = [], []
     for r in range(args.rounds):
         if r % 2 == 0:
@@ -162,14 +174,15 @@ def main(argv: list[str] | None = None) -> None:
         f"  decode   {1000 * np.median(decode_s):8.2f} ms/frame (median; rounds "
         f"{'/'.join(f'{1000 * s:.2f}' for s in decode_s)})\n"
         f"  network  {1000 * np.median(network_s):8.2f} ms/frame (median; rounds "
-        f"{'/'.join(f'{1000 * s:.0f}' for s in network_s)}) -- STAND-IN: single-animal "
-        f"ResNet-50 with {N_PARTS}+{2 * len(GRAPH)} score-map channels, random weights, "
-        f"{w}x{h} input (the multi-animal network is not in dlcflow yet)\n"
+        f"{'/'.join(f'{1000 * s:.0f}' for s in network_s)}) -- multi-animal "
+        f"{args.net_type} ({N_PARTS} parts, {len(GRAPH)} limbs, {args.idchannels} identity "
+        f"channels, random weights), {w}x{h} input, {runtime}\n"
         f"  ratio {np.median(ratios):.4f} (median of paired rounds "
         f"{'/'.join(f'{x:.4f}' for x in ratios)})",
         flush=True,
     )
     print(f"ma_detect ratio={np.median(ratios):.4f}")
+    tmp.cleanup()
 
 
 if __name__ == "__main__":

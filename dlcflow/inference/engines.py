@@ -81,6 +81,8 @@ class TensorFlowEngine:
     """
 
     name = "tensorflow"
+    #: The inference model's outputs a run returns, in this order.
+    outputs: tuple[str, ...] = ("prob", "locref")
 
     def __init__(
         self,
@@ -91,27 +93,30 @@ class TensorFlowEngine:
         configure_threads(thread_budget(threads))
         import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when its engine is made)
 
-        from dlcflow.training import nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
-
         cfg = dict(pose_cfg) if isinstance(pose_cfg, Mapping) else load_pose_cfg(pose_cfg)
         self.cfg = cfg
         self.snapshot_prefix = Path(snapshot_prefix)
-        self.model = nets.inference_model(nets.load_trained_model(cfg, self.snapshot_prefix))
-        model = self.model
+        self.model = self._inference_model(cfg, self.snapshot_prefix)
+        model, names = self.model, self.outputs
         spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="image")
 
         @tf.function(input_signature=[spec])
-        def run(batch: Any) -> tuple[Any, Any]:
+        def run(batch: Any) -> tuple[Any, ...]:
             out = model(batch, training=False)
-            return out["prob"], out["locref"]
+            return tuple(out[name] for name in names)
 
         self._run = run
         #: No GPU for TensorFlow here: the network runs on the CPU.
         self.on_cpu = not tf.config.list_logical_devices("GPU")
 
-    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        prob, locref = self._run(np.asarray(batch, dtype=np.float32))
-        return prob.numpy(), locref.numpy()
+    def _inference_model(self, cfg: Mapping[str, Any], snapshot_prefix: Path) -> Any:
+        """The Keras inference model of a snapshot (outputs :attr:`outputs`)."""
+        from dlcflow.training import nets  # noqa: PLC0415 (pulls in TensorFlow / Keras)
+
+        return nets.inference_model(nets.load_trained_model(cfg, snapshot_prefix))
+
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(t.numpy() for t in self._run(np.asarray(batch, dtype=np.float32)))
 
     def __repr__(self) -> str:
         return f"TensorFlowEngine({str(self.snapshot_prefix)!r})"
@@ -189,10 +194,13 @@ def make_engine(
     pose_cfg: Mapping[str, Any],
     snapshot_prefix: str | os.PathLike[str],
     threads: int | None = None,
+    registry: Mapping[str, Callable[..., Engine]] | None = None,
 ) -> Engine:
     """An engine by name (:data:`ENGINES`, or ``"auto"``: :func:`choose_engine`, falling
     back to TensorFlow when the export is stale) or from a factory ``(pose_cfg, prefix)
-    -> Engine``. Named engines log which runtime they use."""
+    -> Engine``. Named engines log which runtime they use. ``registry`` replaces
+    :data:`ENGINES` (the multi-animal engines: :mod:`dlcflow.inference.maengines`)."""
+    engines = ENGINES if registry is None else registry
     if callable(engine):
         return engine(pose_cfg, Path(snapshot_prefix))
     prefix = Path(snapshot_prefix)
@@ -202,15 +210,15 @@ def make_engine(
         label = f"Engine auto ({why})"
         if name == "onnx":
             try:
-                made = ENGINES["onnx"](pose_cfg, prefix, threads=threads)
+                made = engines["onnx"](pose_cfg, prefix, threads=threads)
             except StaleExportError as err:
                 name, label = "tensorflow", f"Engine auto ({err}; not used)"
             else:
                 log(f"{label}: {describe_engine(made)}")
                 return made
-    factory = ENGINES.get(name)
+    factory = engines.get(name)
     if factory is None:
-        known = ", ".join(sorted({*ENGINES, "auto"}))
+        known = ", ".join(sorted({*engines, "auto"}))
         raise ValueError(f"unknown engine {engine!r} (known: {known})")
     made = factory(pose_cfg, prefix, threads=threads)
     log(f"{label}: {describe_engine(made)}")

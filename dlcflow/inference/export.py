@@ -25,6 +25,13 @@ JSON object; :func:`dlcflow.inference.onnxengine.read_export_metadata`):
   :mod:`dlcflow.inference.onnxlocref`);
 - ``verified``: the largest differences to TensorFlow measured at export; versions.
 
+A multi-animal snapshot (:func:`dlcflow.inference.onnxengine.is_multianimal_cfg`) exports
+:func:`dlcflow.training.manets.multi_inference_model`: the outputs
+:data:`~dlcflow.inference.onnxengine.MULTI_OUTPUTS` as full maps (``prob`` with the identity
+channels last, ``locref``, ``pairwise_pred``; no rewrite to the maxima, since detection
+reads every peak), the same metadata with ``num_idchannel`` and ``partaffinityfield_graph``
+among the ``pose_cfg`` facts, and the same check (PAFs within :data:`VERIFY_PAF_TOL`).
+
 The exports are run by :class:`dlcflow.inference.onnxengine.OnnxEngine`. TensorFlow, Keras,
 onnx and tf2onnx are imported only when a snapshot is exported.
 """
@@ -53,9 +60,11 @@ from dlcflow.inference.onnxengine import (
     EXPORT_FORMAT,
     EXPORT_METADATA_KEY,
     INPUT_POLICY,
+    MULTI_OUTPUTS,
     OUTPUTS,
     OnnxEngine,
     export_facts,
+    is_multianimal_cfg,
     read_export_metadata,
     snapshot_fingerprint,
 )
@@ -64,6 +73,7 @@ from dlcflow.project.paths import Project, onnx_export_of, snapshot_iteration
 from dlcflow.project.posecfg import load_pose_cfg
 
 __all__ = [
+    "VERIFY_PAF_TOL",
     "VERIFY_PROB_TOL",
     "VERIFY_PX_TOL",
     "export_model",
@@ -74,6 +84,8 @@ __all__ = [
 VERIFY_PROB_TOL = 1e-3
 #: Largest location-refinement difference accepted, in pixels (``locref * locref_stdev``).
 VERIFY_PX_TOL = 0.02
+#: Largest part-affinity-field difference accepted (multi-animal exports).
+VERIFY_PAF_TOL = 1e-3
 #: Size (H, W) of the random test image an export is checked on (odd, not a multiple of 16).
 VERIFY_SIZE = (67, 93)
 _DIM_NAMES = {"image": ("batch", "height", "width", None)}
@@ -117,20 +129,27 @@ def _verify(
     rng = np.random.default_rng(0)
     image = rng.uniform(0, 255, (1, *VERIFY_SIZE, 3)).astype(np.float32)
     expected = keras_model(image, training=False)
-    prob, locref = OnnxEngine(path, threads=threads, providers=["CPUExecutionProvider"])(image)
+    prob, locref, *pafs = OnnxEngine(path, threads=threads, providers=["CPUExecutionProvider"])(
+        image
+    )
     stdev = float(cfg.get("locref_stdev", 7.2801))
     prob_diff = float(np.abs(prob - expected["prob"].numpy()).max())
     dense = expected["locref"].numpy()
     if locref.ndim == 3:  # at ONNX's maxima: TensorFlow's map read there
         dense = locref_at(prob, dense)
     px_diff = float(np.abs(locref - dense).max()) * stdev
-    if not (prob_diff <= VERIFY_PROB_TOL and px_diff <= VERIFY_PX_TOL):
+    paf_diff = float(np.abs(pafs[0] - expected["pairwise_pred"].numpy()).max()) if pafs else 0.0
+    if not (prob_diff <= VERIFY_PROB_TOL and px_diff <= VERIFY_PX_TOL) or paf_diff > (
+        VERIFY_PAF_TOL
+    ):
         raise ValueError(
             f"ONNX export differs from TensorFlow: max probability difference {prob_diff:.2e} "
             f"(limit {VERIFY_PROB_TOL}), max location refinement difference {px_diff:.3f} px "
-            f"(limit {VERIFY_PX_TOL}); the export was not written"
+            f"(limit {VERIFY_PX_TOL}), max PAF difference {paf_diff:.2e} (limit "
+            f"{VERIFY_PAF_TOL}); the export was not written"
         )
-    return {"input": [1, *VERIFY_SIZE, 3], "max_prob_diff": prob_diff, "max_px_diff": px_diff}
+    found = {"input": [1, *VERIFY_SIZE, 3], "max_prob_diff": prob_diff, "max_px_diff": px_diff}
+    return {**found, "max_paf_diff": paf_diff} if pafs else found
 
 
 def export_snapshot(
@@ -167,12 +186,16 @@ def export_snapshot(
     import tf2onnx  # noqa: PLC0415
 
     from dlcflow.inference import onnxgraph, onnxlocref  # noqa: PLC0415 (they import onnx)
-    from dlcflow.training import nets  # noqa: PLC0415 (imports TensorFlow / Keras)
+    from dlcflow.training import manets, nets  # noqa: PLC0415 (imports TensorFlow / Keras)
 
+    multi = is_multianimal_cfg(cfg)
     log(f"Exporting {prefix.name} ({cfg.get('net_type')}) to {target}")
     start = time.time()
     fingerprint = snapshot_fingerprint(prefix)
-    model = nets.inference_model(nets.load_trained_model(cfg, prefix))
+    if multi:
+        model = manets.multi_inference_model(manets.load_trained_multi_model(cfg, prefix))
+    else:
+        model = nets.inference_model(nets.load_trained_model(cfg, prefix))
     spec = tf.TensorSpec([None, None, None, 3], tf.float32, name="image")
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp:
@@ -185,7 +208,7 @@ def export_snapshot(
         rewrites = []
         if fold and onnxgraph.fold_input_scaling(proto):
             rewrites.append("input scaling folded into the first convolution")
-        if fold and onnxlocref.locref_at_maxima(proto):
+        if fold and not multi and onnxlocref.locref_at_maxima(proto):
             rewrites.append("location refinement computed at each part's maximum only")
         if fold and (heads := onnxgraph.deconv_heads_as_convs(proto)):
             rewrites.append(f"{heads} stride-2 transposed convolutions as convolutions")
@@ -197,7 +220,7 @@ def export_snapshot(
         meta = {
             "format": EXPORT_FORMAT,
             "input": INPUT_POLICY,
-            "outputs": OUTPUTS,
+            "outputs": MULTI_OUTPUTS if multi else OUTPUTS,
             "pose_cfg": export_facts(cfg),
             "snapshot": prefix.name,
             "snapshot_iteration": snapshot_iteration(prefix),
@@ -212,7 +235,8 @@ def export_snapshot(
                 "opset": opsets.get("ai.onnx"),
             },
         }
-        proto.doc_string = f"dlcflow pose network {cfg.get('net_type')}, {prefix.name}"
+        kind = "multi-animal pose network" if multi else "pose network"
+        proto.doc_string = f"dlcflow {kind} {cfg.get('net_type')}, {prefix.name}"
         _set_metadata(proto, meta)
         onnx.save(proto, str(tmp))
         if verify:

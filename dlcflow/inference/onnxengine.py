@@ -9,8 +9,12 @@ differences to TensorFlow measured at export.
 
 :class:`OnnxEngine` runs an export (registered as ``"onnx"`` in
 :data:`dlcflow.inference.engines.ENGINES`) and checks that it belongs to the snapshot and
-pose_cfg it serves (:class:`StaleExportError` otherwise). ONNX Runtime is imported when an
-engine is made, ``onnx`` only to read metadata or to pad channels; TensorFlow never.
+pose_cfg it serves (:class:`StaleExportError` otherwise). An export of a multi-animal
+network (:func:`is_multianimal_cfg`) has the outputs :data:`MULTI_OUTPUTS` (dense maps, one
+more: the part affinity fields), records the facts :data:`MULTI_EXPORT_CFG_KEYS` as well,
+and its engine returns the three outputs (:mod:`dlcflow.inference.maengines` splits them).
+ONNX Runtime is imported when an engine is made, ``onnx`` only to read metadata or to pad
+channels; TensorFlow never.
 """
 
 from __future__ import annotations
@@ -37,10 +41,13 @@ __all__ = [
     "EXPORT_FORMAT",
     "EXPORT_METADATA_KEY",
     "INPUT_POLICY",
+    "MULTI_EXPORT_CFG_KEYS",
+    "MULTI_OUTPUTS",
     "OUTPUTS",
     "OnnxEngine",
     "StaleExportError",
     "export_facts",
+    "is_multianimal_cfg",
     "nchwc_block",
     "read_export_metadata",
     "snapshot_fingerprint",
@@ -78,6 +85,15 @@ OUTPUTS = {
     "in locref_stdev units",
 }
 OUTPUT_NAMES = list(OUTPUTS)  # the order of session.run's results
+#: The outputs of a multi-animal export (dense maps; ``prob`` holds the identity channels last).
+MULTI_OUTPUTS = {
+    "prob": "(batch, h, w, num_joints + num_idchannel) sigmoid part (then identity) probabilities",
+    "locref": "(batch, h, w, 2 * num_joints) dx, dy per part, in locref_stdev units",
+    "pairwise_pred": "(batch, h, w, 2 * num_limbs) part affinity fields (x, y per limb of "
+    "partaffinityfield_graph)",
+}
+#: The further pose_cfg keys a multi-animal export records (how its channels split).
+MULTI_EXPORT_CFG_KEYS = ("num_idchannel", "partaffinityfield_graph")
 #: Most ONNX Runtime sessions one engine runs side by side on the CPU.
 MAX_STREAMS = 8
 
@@ -96,9 +112,23 @@ def snapshot_fingerprint(snapshot_prefix: str | os.PathLike[str]) -> str:
     return "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest()
 
 
+def is_multianimal_cfg(cfg: Mapping[str, Any]) -> bool:
+    """A multi-animal (maDLC) pose_cfg: the multi-animal loader, or a PAF graph / limb count."""
+    return (
+        cfg.get("dataset_type") == "multi-animal-imgaug"
+        or "partaffinityfield_graph" in cfg
+        or "num_limbs" in cfg
+    )
+
+
 def export_facts(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """The pose_cfg facts an export records, JSON-ready (DLC's defaults where absent)."""
+    """The pose_cfg facts an export records, JSON-ready (DLC's defaults where absent;
+    :data:`MULTI_EXPORT_CFG_KEYS` too for a multi-animal pose_cfg)."""
     facts = {k: cfg.get(k, _CFG_DEFAULTS.get(k)) for k in EXPORT_CFG_KEYS}
+    if is_multianimal_cfg(cfg):
+        facts["num_idchannel"] = int(cfg.get("num_idchannel", 0) or 0)
+        graph = cfg.get("partaffinityfield_graph") or []
+        facts["partaffinityfield_graph"] = [[int(s), int(t)] for s, t in graph]
     facts["num_joints"] = int(facts["num_joints"])
     facts["all_joints_names"] = [str(n) for n in facts["all_joints_names"] or []]
     facts["stride"] = float(facts["stride"])
@@ -165,9 +195,6 @@ class OnnxEngine:
         self.sessions = [self._session(model, per_session, wanted) for _ in range(self.streams)]
         self.session = self.sessions[0]
         self._pool: ThreadPoolExecutor | None = None
-        if self.streams > 1:
-            self._pool, self._run_one = _session_pool(self.sessions)
-            weakref.finalize(self, self._pool.shutdown, wait=False)
         self.providers: list[str] = list(self.session.get_providers())  # what it got
         self.on_cpu = self.providers[0] == "CPUExecutionProvider"
         names = {o.name for o in self.session.get_outputs()}
@@ -177,6 +204,12 @@ class OnnxEngine:
                 f"{self.path}: not a dlcflow export (input {inputs}, outputs {sorted(names)}; "
                 "expected image -> prob, locref)"
             )
+        #: What a run returns, in order: ``prob, locref`` (and ``pairwise_pred`` when the
+        #: export has it: a multi-animal network, :data:`MULTI_OUTPUTS`).
+        self.output_names = [n for n in MULTI_OUTPUTS if n in names]
+        if self.streams > 1:
+            self._pool, self._run_one = _session_pool(self.sessions, self.output_names)
+            weakref.finalize(self, self._pool.shutdown, wait=False)
         raw = self.session.get_modelmeta().custom_metadata_map.get(EXPORT_METADATA_KEY, "{}")
         self.metadata: dict[str, Any] = json.loads(raw)
 
@@ -197,11 +230,11 @@ class OnnxEngine:
             )
         want = export_facts(cfg)
         have = meta.get("pose_cfg", {})
-        for key in EXPORT_CFG_KEYS:
-            if have.get(key) != want[key]:
+        for key in (*EXPORT_CFG_KEYS, *MULTI_EXPORT_CFG_KEYS):
+            if have.get(key) != want.get(key):
                 raise StaleExportError(
                     f"{self.path}: {key} {have.get(key)!r} differs from the pose_cfg's "
-                    f"{want[key]!r}"
+                    f"{want.get(key)!r}"
                 )
 
     def _model(self, cpu: bool) -> tuple[str | bytes, int]:
@@ -238,10 +271,10 @@ class OnnxEngine:
         except Exception as err:  # noqa: BLE001 (ORT raises its own, untyped errors)
             raise ValueError(f"{self.path}: not a loadable ONNX model ({err})") from None
 
-    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, batch: np.ndarray) -> tuple[np.ndarray, ...]:
         return self.submit(batch)()
 
-    def submit(self, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+    def submit(self, batch: np.ndarray) -> Callable[[], tuple[np.ndarray, ...]]:
         """Start running ``batch`` on the sessions' threads and return a function that
         waits for its outputs. A caller that submits the next batch before it waits
         keeps every session busy: otherwise a session that finishes its share of a
@@ -249,13 +282,13 @@ class OnnxEngine:
         until the outputs are in. With one session it runs at once, on the caller."""
         feed = np.ascontiguousarray(batch, dtype=np.float32)
         if self._pool is None or len(feed) == 1:
-            prob, locref = self.session.run(OUTPUT_NAMES, {"image": feed})
-            return lambda: (prob, locref)
+            outputs = tuple(self.session.run(self.output_names, {"image": feed}))
+            return lambda: outputs
         runs = [self._pool.submit(self._run_one, feed[i : i + 1]) for i in range(len(feed))]
 
-        def wait() -> tuple[np.ndarray, np.ndarray]:
+        def wait() -> tuple[np.ndarray, ...]:
             outs = [run.result() for run in runs]
-            return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+            return tuple(np.concatenate(parts) for parts in zip(*outs, strict=True))
 
         return wait
 
@@ -281,7 +314,7 @@ def nchwc_block(cpuinfo: str | os.PathLike[str] = "/proc/cpuinfo") -> int:
 
 
 def _session_pool(
-    sessions: Sequence[Any],
+    sessions: Sequence[Any], output_names: Sequence[str] = OUTPUT_NAMES
 ) -> tuple[ThreadPoolExecutor, Callable[[np.ndarray], list[np.ndarray]]]:
     """A thread per session, and the function that runs frames on the calling thread's
     session. (Nothing here refers to the engine, so that it can be collected.)"""
@@ -292,7 +325,7 @@ def _session_pool(
         local.session = sessions[next(order)]
 
     def run(frames: np.ndarray) -> list[np.ndarray]:
-        return list(local.session.run(OUTPUT_NAMES, {"image": frames}))
+        return list(local.session.run(list(output_names), {"image": frames}))
 
     pool = ThreadPoolExecutor(len(sessions), thread_name_prefix="dlcflow-onnx", initializer=bind)
     return pool, run
