@@ -221,7 +221,9 @@ def evaluate_network(
             modelprefix,
             per_keypoint_evaluation,
             iteration=iteration,
-            **({"detector": detector} if detector is not None else {}),
+            detector=detector,
+            engine=engine if isinstance(engine, str) else "tensorflow",
+            threads=threads,
         )
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)

@@ -38,7 +38,8 @@ from dlcflow.core.draw import colors_bgr, draw_points
 from dlcflow.core.fileio import atomic_folder, atomic_path
 from dlcflow.core.log import log
 from dlcflow.inference.images import read_image_rgb
-from dlcflow.inference.madetect import DetectionParams, detect_batch
+from dlcflow.inference.madetect import DetectionParams
+from dlcflow.inference.maengines import detect_images, make_multi_engine
 from dlcflow.io.labels import read_annotations
 from dlcflow.post.maevaluate import (
     MAEvaluation,
@@ -69,32 +70,20 @@ ASSEMBLY_COLUMNS = [
 Detector = Callable[[Sequence[np.ndarray], Mapping[str, Any], Path], list[dict[str, Any]]]
 
 
-def tensorflow_detector(
-    images: Sequence[np.ndarray], cfg: Mapping[str, Any], snapshot: Path
-) -> list[dict[str, Any]]:
-    """Detections of a multi-animal snapshot run by TensorFlow, one image at a time
-    (labeled images may differ in size)."""
-    from dlcflow.training.manets import (  # noqa: PLC0415 (TensorFlow only to evaluate)
-        load_trained_multi_model,
-        multi_inference_model,
-    )
+def engine_detector(engine: str = "tensorflow", threads: int | None = None) -> Detector:
+    """A :data:`Detector` running the snapshot with ``engine`` (``tensorflow``, the
+    reference; ``onnx`` or ``auto`` as for video analysis)."""
 
-    model = multi_inference_model(load_trained_multi_model(cfg, snapshot))
-    params = DetectionParams.from_pose_cfg(cfg)
-    joints = int(cfg["num_joints"])
-    frames = []
-    for image in images:
-        out = model(image[None].astype(np.float32), training=False)
-        prob = np.asarray(out["prob"])
-        identity = prob[..., joints:] if prob.shape[-1] > joints else None
-        frames += detect_batch(
-            prob[..., :joints],
-            np.asarray(out["locref"]),
-            np.asarray(out["pairwise_pred"]),
-            identity,
-            params,
-        )
-    return frames
+    def detect(
+        images: Sequence[np.ndarray], cfg: Mapping[str, Any], snapshot: Path
+    ) -> list[dict[str, Any]]:
+        model = make_multi_engine(snapshot, cfg, engine, threads=threads)
+        try:
+            return detect_images(model, images, DetectionParams.from_pose_cfg(cfg), progress=True)
+        finally:
+            getattr(model, "close", lambda: None)()
+
+    return detect
 
 
 def ground_truth_entry(row: pd.Series, joints: Sequence[str]) -> list[Any]:
@@ -168,6 +157,8 @@ def _detections(
             raise FileNotFoundError(f"{path}: labeled image missing (needed for evaluation)")
     log(f"Evaluating {snapshot.name} on {len(paths)} images")
     frames = detector([read_image_rgb(p) for p in paths], cfg, snapshot)
+    if len(frames) != len(paths):
+        raise ValueError(f"{snapshot}: {len(frames)} detections for {len(paths)} images")
     evaluation = evaluation_data(project, data, cfg, frames)
     _dump(full, evaluation)
     return evaluation
@@ -248,13 +239,18 @@ def evaluate_multianimal_full(
     per_keypoint_evaluation: bool = False,
     *,
     iteration: int | None = None,
-    detector: Detector = tensorflow_detector,
+    detector: Detector | None = None,
+    engine: str = "tensorflow",
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """Evaluate a multi-animal project's snapshots (see the module docstring for the
     files). ``comparisonbodyparts`` is accepted as DLC's (every body part is scored).
-    ``detector`` runs the network (TensorFlow by default). Returns DLC's result rows
-    with the assembly scores (``rmse_*``, ``mAP_*``, ``mAR_*``) as extra columns."""
+    ``engine``/``threads`` run the network as in ``evaluate_network`` (TensorFlow by
+    default); ``detector`` replaces that (images, pose_cfg, snapshot -> detections).
+    Returns DLC's result rows with the assembly scores (``rmse_*``, ``mAP_*``, ``mAR_*``)
+    as extra columns."""
     del comparisonbodyparts
+    detector = detector or engine_detector(engine, threads)
     project = Project(config, iteration=iteration)
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
