@@ -76,6 +76,19 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     cfg.write_text(yaml.safe_dump({"demo": demo}))
     run = snakemake("demo", "--configfile", str(cfg))
     assert run.returncode == 0, run.stderr[-3000:]
+    # what the terminal shows: dlcflow's lines, not the libraries' start-up chatter
+    said = run.stdout + run.stderr
+    for noise in (
+        "absl::InitializeLog",
+        "oneDNN custom operations",
+        "Sharding callback",
+        "moov atom",
+        "generated new fontManager",
+        "Traceback",
+    ):
+        assert noise not in said, noise
+    warned = [line for line in said.splitlines() if line.startswith("warning: ")]
+    assert len(warned) == len(set(warned))  # each warning once
     config = Path((outdir / "project.txt").read_text().strip())
     project = Project(config)
     assert project.iteration == 1  # merged after the refinement
