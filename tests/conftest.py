@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-reaching-2018"
+#: DeepLabCut's multi-animal reference data (read-only; see its README).
+MA_FIXTURE = FIXTURE.with_name("dlc-unittest-multianimal")
 
 #: The demo, small (tests/small-demo.yaml, which CI's compatibility check runs too).
 SMALL_DEMO = yaml.safe_load((Path(__file__).with_name("small-demo.yaml")).read_text())

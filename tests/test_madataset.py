@@ -9,6 +9,7 @@ import networkx as nx
 import pandas as pd
 import pytest
 import yaml
+from conftest import MA_FIXTURE
 from test_dataset import ma_project  # noqa: F401 (the fixture)
 
 from dlcflow.project.config import read_config, write_config
@@ -138,3 +139,47 @@ def test_labels_naming_unknown_individuals_or_parts(
         create_training_dataset(ma_project, init_weights="none")
     assert str(path) in str(err.value) and "\n" not in str(err.value)
     assert not project.dataset_file(0.95, 1).exists()
+
+
+def test_a_dlc_multi_animal_project_builds_as_it_is(tmp_path: Path) -> None:
+    """DLC's own trimouse config (with its keys of older DLC versions) and a CollectedData
+    as DLC writes it (pandas, fixed format, key df_with_missing): the dataset's pose_cfg
+    has DLC's body parts, joints and 66-limb graph."""
+    import shutil
+    import warnings
+
+    import numpy as np
+
+    root = tmp_path / "MultiMouse-Daniel-2019-12-16"
+    folder = root / "labeled-data" / "videocompressed0"
+    folder.mkdir(parents=True)
+    shutil.copy(MA_FIXTURE / "trimouse_config.yaml", root / "config.yaml")
+    for name in ("img0001.png", "img0002.png"):
+        shutil.copy(MA_FIXTURE / "image.png", folder / name)
+    cfg = yaml.safe_load((root / "config.yaml").read_text())
+    cols = pd.MultiIndex.from_product(
+        [["Daniel"], cfg["individuals"], cfg["multianimalbodyparts"], ["x", "y"]],
+        names=["scorer", "individuals", "bodyparts", "coords"],
+    )
+    rows = pd.MultiIndex.from_tuples(
+        [("labeled-data", "videocompressed0", n) for n in ("img0001.png", "img0002.png")]
+    )
+    values = np.random.default_rng(0).uniform(10, 400, (2, len(cols)))
+    pd.DataFrame(values, index=rows, columns=cols).to_hdf(
+        folder / "CollectedData_Daniel.h5", key="df_with_missing", mode="w"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no complaint about DLC's own keys
+        create_multianimaltraining_dataset(
+            root / "config.yaml", init_weights="none", trainIndices=[[0]], testIndices=[[1]]
+        )
+    project = Project(root / "config.yaml")
+    ours = yaml.safe_load(project.pose_cfg(0.5, 1, "test").read_text())
+    dlc = yaml.safe_load((MA_FIXTURE / "trimouse_pose_cfg.yaml").read_text())
+    for key in ("all_joints_names", "all_joints", "num_joints", "partaffinityfield_graph"):
+        assert ours[key] == dlc[key], key
+    assert len(ours["partaffinityfield_graph"]) == 66
+    assert ours["net_type"] == dlc["net_type"] == "resnet_50"
+    with project.dataset_file(0.5, 1).open("rb") as fh:
+        (record,) = pickle.load(fh)
+    assert sorted(record["joints"]) == [0, 1, 2] and record["size"].tolist() == [3, 480, 640]

@@ -116,6 +116,9 @@ OPTIONAL_KNOWN = (
     "default_track_method",
     "eval_prefix",
     "engine",
+    # keys of older DLC versions, still in their projects' configs (no effect)
+    "resnet",
+    "croppedtraining",
 )
 KNOWN_KEYS = frozenset(REQUIRED) | frozenset(DEFAULTS) | frozenset(OPTIONAL_KNOWN)
 
