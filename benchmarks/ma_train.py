@@ -18,8 +18,12 @@ labels) and its training dataset (``create_multianimaltraining_dataset``: ``--ba
   round's bare speed is the mean of the runs before and after it.
 
 The multi-animal augmenter always returns ``crop_size`` images, so every batch has the
-cached batch's shape with DLC's jitter on. Prints both speeds per round; the last line is
-``ma_train ratio=<median over rounds of train it/s / bare it/s>`` (goal >= 0.85).
+cached batch's shape with DLC's jitter on. Prints both speeds per round, and the process's
+CPU time per iteration of each (``time.process_time``: all its threads, the input
+pipeline's included), which other jobs on a shared machine barely change. The last lines
+are ``ma_train_cpu ratio=<median of bare CPU s/it / train CPU s/it>`` (what the pipeline
+costs when the CPUs are all busy with the step) and ``ma_train ratio=<median over rounds
+of train it/s / bare it/s>`` (goal >= 0.85).
 
     .venv/bin/python benchmarks/ma_train.py
     .venv/bin/python benchmarks/ma_train.py --rounds 5 --iterations 60 --threads 2
@@ -43,16 +47,24 @@ RATE = re.compile(r"iteration: (\d+) loss: \S+ lr: \S+ \(([\d.]+) it/s\)")
 
 
 class Rates(logging.Handler):
-    """Collects the it/s of train_network's progress lines."""
+    """Collects the it/s of train_network's progress lines, and the process's CPU time
+    when each line is logged (the loop logs it right after timing its interval)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lines: list[tuple[int, float]] = []
+        self.lines: list[tuple[int, float, float]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         match = RATE.search(record.getMessage())
         if match:
-            self.lines.append((int(match.group(1)), float(match.group(2))))
+            self.lines.append((int(match.group(1)), float(match.group(2)), time.process_time()))
+
+    def measured(self, start: int) -> tuple[float, float]:
+        """(it/s, CPU seconds per iteration) over the lines after iteration ``start``."""
+        rates = [rate for it, rate, _ in self.lines if it > start]
+        cpu = [(it, c) for it, _, c in self.lines if it >= start]
+        per_it = (cpu[-1][1] - cpu[0][1]) / (cpu[-1][0] - cpu[0][0])
+        return harmonic(rates), per_it
 
 
 def make_project(
@@ -107,8 +119,8 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=50, help="labeled frames per video")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
-    if args.warmup % args.display or args.iterations % args.display:
-        parser.error("--warmup and --iterations must be multiples of --display")
+    if args.warmup % args.display or args.iterations % args.display or not args.warmup:
+        parser.error("--warmup and --iterations must be (non-zero) multiples of --display")
 
     with tempfile.TemporaryDirectory(prefix="dlcflow-bench-ma-train-") as tmp:
         t0 = time.perf_counter()
@@ -165,15 +177,16 @@ def main() -> None:
             flush=True,
         )
 
-        def bare() -> float:
-            t = time.perf_counter()
+        def bare() -> tuple[float, float]:
+            t, c = time.perf_counter(), time.process_time()
             for _ in range(args.iterations):
                 float(step(images, targets))
-            return args.iterations / (time.perf_counter() - t)
+            n = args.iterations
+            return n / (time.perf_counter() - t), (time.process_time() - c) / n
 
-        ratios, trains, bares = [], [], []
+        ratios, cpu_ratios, trains, bares = [], [], [], []
         per_run = args.warmup + args.iterations
-        bare_before = bare()
+        bare_before, bare_cpu_before = bare()
         for r in range(1, args.rounds + 1):
             rates.lines.clear()
             train_network(
@@ -186,22 +199,25 @@ def main() -> None:
                 threads=args.threads,
             )
             gc.collect()  # the finished run's input pipeline
-            start = (r - 1) * per_run + args.warmup
-            train_rate = harmonic([rate for it, rate in rates.lines if it > start])
-            bare_after = bare()
+            train_rate, train_cpu = rates.measured((r - 1) * per_run + args.warmup)
+            bare_after, bare_cpu_after = bare()
             bare_rate = (bare_before + bare_after) / 2
-            bare_before = bare_after
+            bare_cpu = (bare_cpu_before + bare_cpu_after) / 2
+            bare_before, bare_cpu_before = bare_after, bare_cpu_after
             trains.append(train_rate)
             bares.append(bare_rate)
             ratios.append(train_rate / bare_rate)
+            cpu_ratios.append(bare_cpu / train_cpu)
             print(
-                f"round {r}: train_network {train_rate:.3f} it/s, bare step {bare_rate:.3f} it/s"
-                f" (mean of the runs before and after), ratio {ratios[-1]:.3f}",
+                f"round {r}: train_network {train_rate:.3f} it/s ({train_cpu:.3f} CPU s/it), "
+                f"bare step {bare_rate:.3f} it/s ({bare_cpu:.3f} CPU s/it; mean of the runs "
+                f"before and after), ratio {ratios[-1]:.3f}, CPU ratio {cpu_ratios[-1]:.3f}",
                 flush=True,
             )
         logging.getLogger("dlcflow.training.train").removeHandler(rates)
     print(f"ma_train_pipeline it_per_s={statistics.median(trains):.3f}")
     print(f"ma_train_bare it_per_s={statistics.median(bares):.3f}")
+    print(f"ma_train_cpu ratio={statistics.median(cpu_ratios):.3f}")
     print(f"ma_train ratio={statistics.median(ratios):.3f}")
 
 

@@ -47,6 +47,7 @@ def test_ma_train_benchmark_runs() -> None:
     pipeline = float(re.search(r"^ma_train_pipeline it_per_s=([\d.]+)$", out, re.M).group(1))
     bare = float(re.search(r"^ma_train_bare it_per_s=([\d.]+)$", out, re.M).group(1))
     ratio = float(re.search(r"^ma_train ratio=([\d.]+)$", out, re.M).group(1))
-    assert pipeline > 0 and bare > 0
+    cpu = float(re.search(r"^ma_train_cpu ratio=([\d.]+)$", out, re.M).group(1))
+    assert pipeline > 0 and bare > 0 and cpu > 0
     assert math.isclose(ratio, pipeline / bare, rel_tol=0.02, abs_tol=2e-3)
     assert out.rstrip().splitlines()[-1].startswith("ma_train ratio=")
