@@ -36,6 +36,7 @@ PAFs. ``make_multi_targets`` is NumPy only; ``multi_pose_loss`` imports TensorFl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -68,15 +69,16 @@ def target_channels(cfg: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
-def _last_true(mask: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(index of the last True along ``axis``, any True) -- "the last one wins"."""
-    n = mask.shape[axis]
-    last = n - 1 - np.argmax(np.flip(mask, axis=axis), axis=axis)
-    return last, mask.any(axis=axis)
-
-
-def _pick(values: np.ndarray, index: np.ndarray, axis: int) -> np.ndarray:
-    return np.take_along_axis(values, np.expand_dims(index, axis), axis=axis).squeeze(axis)
+def _window(lo: float, hi: float, n: int, stride: float, half: float) -> tuple[int, int]:
+    """``(first, stop)``: the cells (of ``n``) whose centres may lie in ``[lo, hi]`` px,
+    one cell to spare on each side (the exact tests then decide)."""
+    if not stride > 0:
+        return 0, n
+    a = (lo - half) / stride - 1.0
+    b = (hi - half) / stride + 2.0
+    first = 0 if not a > 0 else (n if a >= n else math.floor(a))
+    stop = n if not b < n else (0 if b <= 0 else math.ceil(b))
+    return first, stop
 
 
 def make_multi_targets(
@@ -88,35 +90,47 @@ def make_multi_targets(
     """Targets of one image: ``keypoints`` ``(n_individuals, J, 2)`` x, y in
     network-input pixels (NaN = missing; row k = individual k, ``single`` last),
     ``out_size`` ``(h, w)``. Returns float32 maps named by :data:`TARGET_KEYS`, shaped
-    ``(h, w, channels)`` as :func:`target_channels`."""
+    ``(h, w, channels)`` as :func:`target_channels`.
+
+    Each disk and limb region is computed on the cells of its bounding box only, in
+    config order, a later individual overwriting an earlier one ("the last one wins")."""
     kp = np.asarray(keypoints, dtype=np.float64)
     num_joints = int(cfg["num_joints"])
     if kp.ndim != 3 or kp.shape[1:] != (num_joints, 2):
         raise ValueError(f"keypoints must be (n_individuals, {num_joints}, 2), got {kp.shape}")
-    n_ind = kp.shape[0]
     h, w = int(out_size[0]), int(out_size[1])
     stride = float(cfg.get("stride", STRIDE))
     half = stride // 2
     thresh = float(cfg.get("pos_dist_thresh", 17)) * float(scale)
+    reach = abs(thresh)
     locref_scale = 1.0 / float(cfg.get("locref_stdev", LOCREF_STDEV))
     n_id = int(cfg.get("num_idchannel", 0) or 0)
     present_only = bool(cfg.get("weigh_only_present_joints", False))
     cx = np.arange(w, dtype=np.float64) * stride + half
     cy = np.arange(h, dtype=np.float64) * stride + half
 
-    # disks: (h, w, n, J)
-    dx = kp[None, None, :, :, 0] - cx[None, :, None, None]
-    dy = kp[None, None, :, :, 1] - cy[:, None, None, None]
-    with np.errstate(invalid="ignore"):
-        inside = dx * dx + dy * dy <= thresh * thresh  # NaN -> False
-    last, any_in = _last_true(inside, axis=2)  # (h, w, J)
     part = np.zeros((h, w, num_joints + n_id), np.float32)
-    part[..., :num_joints] = any_in
-    for k in range(min(n_id, n_ind)):
-        part[..., num_joints + k] = inside[:, :, k, :].any(axis=-1)
     locref = np.zeros((h, w, num_joints, 2), np.float32)
-    locref[..., 0] = np.where(any_in, _pick(np.broadcast_to(dx, inside.shape), last, 2), 0.0)
-    locref[..., 1] = np.where(any_in, _pick(np.broadcast_to(dy, inside.shape), last, 2), 0.0)
+    any_in = np.zeros((h, w, num_joints), bool)
+    points = kp.tolist()
+    for k, j in np.argwhere(np.isfinite(kp).all(axis=2)).tolist():
+        x, y = points[k][j]
+        r0, r1 = _window(y - reach, y + reach, h, stride, half)
+        c0, c1 = _window(x - reach, x + reach, w, stride, half)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        dx = x - cx[None, c0:c1]
+        dy = y - cy[r0:r1, None]
+        inside = dx * dx + dy * dy <= thresh * thresh
+        if not inside.any():
+            continue
+        any_in[r0:r1, c0:c1, j] |= inside
+        win = locref[r0:r1, c0:c1, j]
+        np.copyto(win[..., 0], dx, where=inside)
+        np.copyto(win[..., 1], dy, where=inside)
+        if k < n_id:
+            part[r0:r1, c0:c1, num_joints + k][inside] = 1.0
+    part[..., :num_joints] = any_in
     locref *= locref_scale
     if present_only:
         locref_weight = np.repeat(any_in[..., None], 2, axis=-1).astype(np.float32)
@@ -154,6 +168,11 @@ def _paf_targets(
     weight = np.zeros_like(paf) if present_only else np.ones_like(paf)
     if n_limbs == 0:
         return paf.reshape(h, w, 0), weight.reshape(h, w, 0)
+    stride = float(cfg.get("stride", STRIDE))
+    half = stride // 2
+    pafwidth, scale = float(cfg.get("pafwidth", 20)), float(scale)
+    # farthest from the segment a cell of the limb region can be (|d_perp| * scale <= pafwidth)
+    reach = pafwidth / scale if pafwidth >= 0 and scale > 0 else np.inf
     a, b = kp[:, graph[:, 0]], kp[:, graph[:, 1]]  # (n, L, 2)
     vec = b - a
     length = np.hypot(vec[..., 0], vec[..., 1])
@@ -161,19 +180,29 @@ def _paf_targets(
         valid = np.isfinite(length) & (length > 0)
         ux = np.where(valid, vec[..., 0] / length, 0.0)
         uy = np.where(valid, vec[..., 1] / length, 0.0)
-    ax, ay = np.nan_to_num(a[..., 0]), np.nan_to_num(a[..., 1])
-    bx, by = np.nan_to_num(b[..., 0]), np.nan_to_num(b[..., 1])
-    lo = np.minimum(ux * ax + uy * ay, ux * bx + uy * by)
-    hi = np.maximum(ux * ax + uy * ay, ux * bx + uy * by)
-    mid = ay * ux - ax * uy
-    x, y = cx[None, :, None, None], cy[:, None, None, None]  # grid against (n, L)
-    along = ux * x + uy * y  # (h, w, n, L)
-    across = np.abs((y * ux - x * uy) - mid) / float(cfg.get("pafwidth", 20)) * float(scale)
-    mask = (along >= lo) & (along <= hi) & (across <= 1) & valid
-    last, any_in = _last_true(mask, axis=2)  # (h, w, L)
-    fall = _pick(1.0 - across, last, 2)
-    paf[..., 0] = np.where(any_in, _pick(np.broadcast_to(ux, mask.shape), last, 2) * fall, 0.0)
-    paf[..., 1] = np.where(any_in, _pick(np.broadcast_to(uy, mask.shape), last, 2) * fall, 0.0)
+    any_in = np.zeros((h, w, n_limbs), bool)
+    starts, ends, dirs = a.tolist(), b.tolist(), np.stack([ux, uy], axis=-1).tolist()
+    with np.errstate(invalid="ignore", divide="ignore"):  # pafwidth 0: no region
+        for k, limb in np.argwhere(valid).tolist():
+            (ax, ay), (bx, by), (u, v) = starts[k][limb], ends[k][limb], dirs[k][limb]
+            r0, r1 = _window(min(ay, by) - reach, max(ay, by) + reach, h, stride, half)
+            c0, c1 = _window(min(ax, bx) - reach, max(ax, bx) + reach, w, stride, half)
+            if r0 >= r1 or c0 >= c1:
+                continue
+            pa, pb = u * ax + v * ay, u * bx + v * by
+            lo, hi = min(pa, pb), max(pa, pb)
+            mid = ay * u - ax * v
+            x, y = cx[None, c0:c1], cy[r0:r1, None]
+            along = u * x + v * y
+            across = np.abs((y * u - x * v) - mid) / pafwidth * scale
+            mask = (along >= lo) & (along <= hi) & (across <= 1)
+            if not mask.any():
+                continue
+            any_in[r0:r1, c0:c1, limb] |= mask
+            win = paf[r0:r1, c0:c1, limb]
+            fall = 1.0 - across
+            np.copyto(win[..., 0], u * fall, where=mask)
+            np.copyto(win[..., 1], v * fall, where=mask)
     if present_only:
         weight[any_in] = 1.0
     return paf.reshape(h, w, 2 * n_limbs), weight.reshape(h, w, 2 * n_limbs)

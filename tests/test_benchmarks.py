@@ -1,0 +1,53 @@
+"""Smoke tests of the benchmark scripts: they run end to end on tiny settings and print
+their ``NAME ratio=VALUE`` line (the speeds themselves are never asserted)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run_benchmark(name: str, *args: str) -> str:
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, PYTHONPATH=path)
+    script = ROOT / "benchmarks" / name
+    done = subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_ma_train_benchmark_runs() -> None:
+    """benchmarks/ma_train.py on a 160x120 project, 64x64 crops, batch 2, two measured
+    iterations: the cached batch and targets have the crop's shapes (stride 8), and the
+    ratio is the train / bare speeds it prints."""
+    out = _run_benchmark(
+        "ma_train.py",
+        *("--rounds", "1", "--warmup", "1", "--iterations", "2", "--display", "1"),
+        *("--nframes", "40", "--frames", "5", "--size", "160", "120"),
+        *("--crop", "64", "64", "--batch", "2"),
+    )
+    assert "cached batch (2, 64, 64, 3)" in out
+    # 4 multi-animal parts + the unique feeder (no identity channels); the PAF graph is
+    # the complete graph of the 4 multi-animal parts: 6 limbs, 2 channels each
+    assert "part (8, 8, 5)" in out and "locref (8, 8, 10)" in out
+    assert "pairwise (8, 8, 12)" in out
+    pipeline = float(re.search(r"^ma_train_pipeline it_per_s=([\d.]+)$", out, re.M).group(1))
+    bare = float(re.search(r"^ma_train_bare it_per_s=([\d.]+)$", out, re.M).group(1))
+    ratio = float(re.search(r"^ma_train ratio=([\d.]+)$", out, re.M).group(1))
+    cpu = float(re.search(r"^ma_train_cpu ratio=([\d.]+)$", out, re.M).group(1))
+    assert pipeline > 0 and bare > 0 and cpu > 0
+    assert math.isclose(ratio, pipeline / bare, rel_tol=0.02, abs_tol=2e-3)
+    assert out.rstrip().splitlines()[-1].startswith("ma_train ratio=")
