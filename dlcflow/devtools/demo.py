@@ -35,8 +35,10 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -401,15 +403,19 @@ def read_groundtruth(video_or_h5: str | os.PathLike[str]) -> pd.DataFrame:
     return df
 
 
-def write_video(scene: Scene, path: str | os.PathLike[str]) -> Path:
-    """Render a scene into an mp4 (mp4v) and its ground truth beside it, atomically."""
+def write_video(
+    scene: Any, path: str | os.PathLike[str], render: Callable[[Any, int], np.ndarray] | None = None
+) -> Path:
+    """Render a scene (frame by frame with ``render``, default :func:`render_frame`) into
+    an mp4 (mp4v) and its ground truth beside it, atomically."""
+    render = render or render_frame
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(groundtruth_path(out)) as tmp_gt:
         write_frame_to(scene.groundtruth(), tmp_gt, table=False)
         with VideoWriter(out, scene.fps, (scene.width, scene.height)) as writer:
             for i in range(scene.nframes):
-                writer.write(render_frame(scene, i))
+                writer.write(render(scene, i))
     return out
 
 

@@ -38,8 +38,6 @@ import numpy as np
 import pandas as pd
 from scipy.ndimage import gaussian_filter1d
 
-from dlcflow.core.fileio import atomic_path
-from dlcflow.core.video import VideoWriter
 from dlcflow.data.pose import SINGLE, make_poses
 from dlcflow.devtools.demo import (
     BODYPARTS,
@@ -55,10 +53,9 @@ from dlcflow.devtools.demo import (
     body_motion,
     draw_animal,
     draw_disc,
-    groundtruth_path,
     smooth_signal,
+    write_video,
 )
-from dlcflow.io.hdf import write_frame_to
 from dlcflow.io.tables import to_frame
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
@@ -373,14 +370,7 @@ def render_group_frame(
 
 def write_group_video(scene: GroupScene, path: str | os.PathLike[str]) -> Path:
     """Render a group scene into an mp4 (mp4v) and its ground truth beside it, atomically."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(groundtruth_path(out)) as tmp_gt:
-        write_frame_to(scene.groundtruth(), tmp_gt, table=False)
-        with VideoWriter(out, scene.fps, (scene.width, scene.height)) as writer:
-            for i in range(scene.nframes):
-                writer.write(render_group_frame(scene, i))
-    return out
+    return write_video(scene, path, render_group_frame)
 
 
 def render_multi_animal_video(

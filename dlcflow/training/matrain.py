@@ -36,6 +36,7 @@ from dlcflow.training.trainloop import (
     _Run,
     _sample_stream,
     cache_images,
+    training_step,
 )
 
 MultiAugmenter = Callable[
@@ -193,24 +194,9 @@ def make_multi_dataset(
 
 
 def make_multi_train_step(model: Any, optimizer: Any, cfg: Mapping[str, Any]) -> Callable[..., Any]:
-    """A ``tf.function`` ``(images uint8, targets) -> loss`` applying one update."""
-    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when a function here runs)
-
-    loss_cfg = dict(cfg)
-    spec = {k: tf.TensorSpec((None, None, None, c), tf.float32) for k, c in _channels(cfg).items()}
-
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8), spec])
-    def step(images: Any, targets: Any) -> Any:
-        with tf.GradientTape() as tape:
-            outputs = model(tf.cast(images, tf.float32), training=True)
-            loss = multi_pose_loss(targets, outputs, loss_cfg)["total"]
-            loss_total = loss + tf.add_n(model.losses) if model.losses else loss
-        variables = model.trainable_variables
-        grads = tape.gradient(loss_total, variables)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return loss
-
-    return step
+    """A ``tf.function`` ``(images uint8 (B, H, W, 3), targets) -> loss`` that applies one
+    update (:func:`dlcflow.training.trainloop.training_step`)."""
+    return training_step(model, optimizer, _channels(cfg), multi_pose_loss, cfg)
 
 
 def _start(

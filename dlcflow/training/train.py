@@ -67,6 +67,7 @@ from dlcflow.training.trainloop import (
     make_optimizer,
     read_rgb,
     run_training,
+    training_step,
 )
 
 __all__ = [
@@ -189,24 +190,8 @@ def make_dataset(
 # -- optimisation ----------------------------------------------------------------------------
 def make_train_step(model: Any, optimizer: Any, cfg: Mapping[str, Any]) -> Callable[..., Any]:
     """A ``tf.function`` ``(images uint8 (B, H, W, 3), targets) -> loss`` that applies one
-    update; traced once for any image size."""
-    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when a function here runs)
-
-    loss_cfg = dict(cfg)
-    spec = {k: tf.TensorSpec((None, None, None, c), tf.float32) for k, c in _channels(cfg).items()}
-
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8), spec])
-    def step(images: Any, targets: Any) -> Any:
-        with tf.GradientTape() as tape:
-            outputs = model(tf.cast(images, tf.float32), training=True)
-            loss = pose_loss(targets, outputs, loss_cfg)["total"]
-            loss_total = loss + tf.add_n(model.losses) if model.losses else loss
-        variables = model.trainable_variables
-        grads = tape.gradient(loss_total, variables)
-        optimizer.apply_gradients(zip(grads, variables, strict=True))
-        return loss
-
-    return step
+    update (:func:`dlcflow.training.trainloop.training_step`)."""
+    return training_step(model, optimizer, _channels(cfg), pose_loss, cfg)
 
 
 # -- the training run ------------------------------------------------------------------------

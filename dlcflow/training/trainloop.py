@@ -169,6 +169,35 @@ def _determinism(enabled: bool) -> Iterator[None]:
 
 
 # -- snapshots and statistics ----------------------------------------------------------------
+def training_step(
+    model: Any,
+    optimizer: Any,
+    channels: Mapping[str, int],
+    loss: Callable[[Any, Any, Mapping[str, Any]], Mapping[str, Any]],
+    cfg: Mapping[str, Any],
+) -> Callable[..., Any]:
+    """A ``tf.function`` ``(images uint8 (B, H, W, 3), targets) -> loss`` applying one
+    update: ``loss(targets, outputs, cfg)["total"]`` plus the model's own losses;
+    ``channels`` are the target maps' channel counts. Traced once for any image size."""
+    import tensorflow as tf  # noqa: PLC0415 (TensorFlow only when a function here runs)
+
+    loss_cfg = dict(cfg)
+    spec = {k: tf.TensorSpec((None, None, None, c), tf.float32) for k, c in channels.items()}
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.uint8), spec])
+    def step(images: Any, targets: Any) -> Any:
+        with tf.GradientTape() as tape:
+            outputs = model(tf.cast(images, tf.float32), training=True)
+            value = loss(targets, outputs, loss_cfg)["total"]
+            total = value + tf.add_n(model.losses) if model.losses else value
+        variables = model.trainable_variables
+        grads = tape.gradient(total, variables)
+        optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return value
+
+    return step
+
+
 def _delete_snapshot(prefix: Path) -> None:
     """Remove a snapshot's files, ``.index`` first (so it never looks complete)."""
     with contextlib.suppress(FileNotFoundError):
