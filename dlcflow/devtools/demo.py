@@ -437,9 +437,11 @@ def _video_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
 
 
-def demo_video_stems(n_videos: int, n_test_videos: int = 0) -> tuple[list[str], list[str]]:
+def demo_video_stems(
+    n_videos: int, n_test_videos: int = 0, prefix: str = "mouse"
+) -> tuple[list[str], list[str]]:
     """(labeled, held-out) video stems of a demo project made with these counts."""
-    names = [f"mouse{k + 1}" for k in range(n_videos + n_test_videos)]
+    names = [f"{prefix}{k + 1}" for k in range(n_videos + n_test_videos)]
     return names[:n_videos], names[n_videos:]
 
 

@@ -51,6 +51,7 @@ from dlcflow.devtools.demo import (
     animal_keypoints,
     background_texture,
     body_motion,
+    demo_video_stems,
     draw_animal,
     draw_disc,
     smooth_signal,
@@ -394,8 +395,7 @@ def _video_seed(seed: int, k: int) -> int:
 
 def multi_animal_video_stems(n_videos: int, n_test_videos: int = 0) -> tuple[list[str], list[str]]:
     """(labeled, held-out) video stems of a multi-animal demo project: ``mice1, mice2, ...``."""
-    names = [f"mice{k + 1}" for k in range(n_videos + n_test_videos)]
-    return names[:n_videos], names[n_videos:]
+    return demo_video_stems(n_videos, n_test_videos, prefix="mice")
 
 
 def make_multi_animal_demo_data(
