@@ -1,0 +1,148 @@
+"""The ``dlcflow`` subcommands of training datasets, training, evaluation, analysis and export."""
+
+from __future__ import annotations
+
+import argparse
+
+from dlcflow.cli.common import (
+    CONFIG_HELP,
+    ENGINE_HELP,
+    Command,
+    model_args,
+    video_args,
+    workflow_defaults,
+)
+
+
+def _create_dataset(args: argparse.Namespace) -> None:
+    from dlcflow.training.dataset import create_training_dataset
+
+    create_training_dataset(
+        args.config,
+        num_shuffles=args.num_shuffles,
+        net_type=args.net_type,
+        init_weights=args.init_weights,
+    )
+
+
+def _create_dataset_args(p: argparse.ArgumentParser) -> None:
+    """build training datasets"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--num-shuffles", type=int, default=1, help="shuffles to create")
+    p.add_argument("--net-type", help="network (default: the config's default_net_type)")
+    p.add_argument("--init-weights", default="imagenet", help="imagenet, none or a file")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from dlcflow.training.train import train_network
+
+    print(
+        train_network(
+            args.config,
+            shuffle=args.shuffle,
+            trainingsetindex=args.trainingsetindex,
+            maxiters=args.maxiters,
+            saveiters=args.saveiters,
+            displayiters=args.displayiters,
+        )
+    )
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    """train a network (resumes from its last snapshot)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    model_args(p)
+    p.add_argument("--maxiters", type=int, help="iterations (default: the end of multi_step)")
+    p.add_argument(
+        "--saveiters", type=int, help="snapshot every n (default: pose_cfg's save_iters)"
+    )
+    p.add_argument(
+        "--displayiters", type=int, help="log every n (default: pose_cfg's display_iters)"
+    )
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from dlcflow.post.evaluate import evaluate_network
+
+    results = evaluate_network(
+        args.config,
+        Shuffles=args.shuffles,
+        trainingsetindex=args.trainingsetindex,
+        plotting=args.plotting,
+        engine=args.engine,
+    )
+    print(results.to_string())
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    """errors of the trained network on the labeled frames"""
+    from dlcflow.inference.engines import ENGINE_NAMES  # (heavy: only for this subcommand)
+
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--shuffles", type=int, nargs="+", default=[1], help="shuffles to evaluate")
+    p.add_argument("--trainingsetindex", type=int, default=0, help="index into TrainingFraction")
+    p.add_argument("--plotting", action="store_true", help="draw predictions on the frames")
+    p.add_argument("--engine", choices=ENGINE_NAMES, default="tensorflow", help=ENGINE_HELP)
+
+
+def _analyze(args: argparse.Namespace) -> None:
+    from dlcflow.inference.analyze import AnalysisOptions, analyze_videos
+
+    scorer = analyze_videos(
+        args.config,
+        args.videos,
+        videotype=args.videotype,
+        shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex,
+        destfolder=args.destfolder,
+        force=args.force,
+        options=AnalysisOptions(save_as_csv=args.save_as_csv, engine=args.engine),
+    )
+    print(scorer)
+
+
+def _analyze_args(p: argparse.ArgumentParser) -> None:
+    """body-part positions in every frame of videos"""
+    from dlcflow.inference.analyze import AnalysisOptions  # (heavy: only for this subcommand)
+    from dlcflow.inference.engines import ENGINE_NAMES
+
+    defaults = workflow_defaults(AnalysisOptions)
+    video_args(p, videos="video files or folders")
+    csv = "also write a .csv beside each .h5"
+    both = argparse.BooleanOptionalAction
+    p.add_argument("--save-as-csv", action=both, default=defaults["save_as_csv"], help=csv)
+    p.add_argument("--force", action="store_true", help="analyze again where results exist")
+    p.add_argument("--engine", choices=ENGINE_NAMES, default=defaults["engine"], help=ENGINE_HELP)
+
+
+def _export(args: argparse.Namespace) -> None:
+    from dlcflow.inference.export import export_model
+
+    print(
+        export_model(
+            args.config,
+            shuffle=args.shuffle,
+            trainingsetindex=args.trainingsetindex,
+            snapshot_index=args.snapshotindex,
+            force=args.force,
+        )
+    )
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    """export the trained snapshot to ONNX (fast CPU analysis)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    model_args(p)
+    which = "snapshot to export (default: the config's snapshotindex)"
+    p.add_argument("--snapshotindex", type=int, help=which)
+    p.add_argument("--force", action="store_true", help="export again where it is current")
+
+
+# name, what it runs, its arguments (whose docstring is the subcommand's help)
+COMMANDS: tuple[Command, ...] = (
+    ("create-training-dataset", _create_dataset, _create_dataset_args),
+    ("train", _train, _train_args),
+    ("evaluate", _evaluate, _evaluate_args),
+    ("analyze", _analyze, _analyze_args),
+    ("export", _export, _export_args),
+)
