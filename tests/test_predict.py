@@ -20,7 +20,8 @@ import pandas as pd
 import pytest
 
 from dlcflow.core.videofiles import list_videos
-from dlcflow.inference.analyze import analyze_videos, count_frames
+from dlcflow.inference.analyze import analyze_videos
+from dlcflow.inference.batches import count_frames
 from dlcflow.inference.engines import predict_batch
 from dlcflow.inference.images import predict_images
 from dlcflow.project import posecfg

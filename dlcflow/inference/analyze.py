@@ -29,26 +29,23 @@ when nothing is detected, and stores coordinates in whole-frame pixels.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import queue
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from dlcflow.core.log import log
 from dlcflow.core.options import Options, check_bool, check_int
-from dlcflow.core.video import MAX_BAD_RUN, VIDEO_EXTENSIONS, VideoReader, video_info
+from dlcflow.core.video import VIDEO_EXTENSIONS, VideoReader, video_info
 from dlcflow.core.videofiles import list_videos
+from dlcflow.inference.batches import FrameBatches, count_frames
 from dlcflow.inference.engines import (
     ENGINE_NAMES,
     Engine,
@@ -59,19 +56,29 @@ from dlcflow.inference.engines import (
     runs_on_cpu,
     submit,
 )
-from dlcflow.io.poses import write_analysis
-from dlcflow.project.models import ModelSetup, model_snapshots
+from dlcflow.inference.maanalyze import detect_video
+from dlcflow.inference.maengines import MultiAnimalEngine, make_multi_engine
+from dlcflow.io.poses import analysis_metadata, write_analysis
+from dlcflow.project.models import ModelRef, ModelSetup, model_snapshots
 from dlcflow.project.paths import Project
+from dlcflow.tracking.pipeline import track_video
 
-__all__ = ["AnalysisOptions", "FrameBatches", "analyze_videos", "count_frames"]
+__all__ = ["AnalysisOptions", "analyze_videos"]
 
 COORDS = ("x", "y", "likelihood")
-#: Batches decoded ahead of the engine (bounded queue); with the two the engine holds and
-#: the one being filled, four batch buffers in all.
-QUEUE_DEPTH = 1
 #: Smallest side of a dynamic crop (the network needs inputs of at least 32 px).
 MIN_CROP = 32
 Crop = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class TrackingRequest:
+    """What a multi-animal analysis does after detection (``analyze_videos``' arguments)."""
+
+    auto_track: bool = True
+    n_tracks: int | None = None
+    calibrate: bool = False
+    identity_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -116,25 +123,6 @@ class AnalysisOptions(Options):
             )
 
 
-# -- videos ----------------------------------------------------------------------------------
-def count_frames(path: str | os.PathLike[str], max_bad_run: int = MAX_BAD_RUN) -> int:
-    """Frames in a video counted by grabbing through it (``robust_nframes``): the index
-    after the last frame that could be grabbed (a run of ``max_bad_run`` failures ends it)."""
-    cap = cv2.VideoCapture(str(path))
-    try:
-        count = bad = last_good = 0
-        while bad < max_bad_run:
-            if cap.grab():
-                count += 1
-                last_good, bad = count, 0
-            else:
-                count += 1
-                bad += 1
-        return last_good
-    finally:
-        cap.release()
-
-
 def _crop_setting(project: Project, cropping: Sequence[int] | None) -> Crop | None:
     """The crop box: the ``cropping`` argument, else the config's when ``cropping: true``."""
     if cropping is not None:
@@ -152,89 +140,6 @@ def _crop_setting(project: Project, cropping: Sequence[int] | None) -> Crop | No
     if x2 <= x1 or y2 <= y1 or x1 < 0 or y1 < 0:
         raise ValueError(f"cropping [x1, x2, y1, y2] = {list(box)} is empty or negative")
     return x1, x2, y1, y2
-
-
-# -- streaming -------------------------------------------------------------------------------
-class FrameBatches:
-    """Decode a video in a background thread into reusable float32 batch buffers.
-
-    Iterating yields ``(indices, batch)`` (``batch`` is a view of ``len(indices)`` frames);
-    the consumer gives a buffer back with :meth:`release` once the engine has used it. At
-    most ``depth`` batches wait in the queue, so memory stays constant. Errors raised in
-    the thread are raised again in the consumer.
-    """
-
-    def __init__(self, reader: VideoReader, batch_size: int, depth: int = QUEUE_DEPTH) -> None:
-        self.reader = reader
-        self.batch_size = max(1, int(batch_size))
-        width, height = reader.frame_size
-        self._free: queue.Queue[np.ndarray] = queue.Queue()
-        for _ in range(depth + 3):  # queued + two in the engine + being filled
-            self._free.put(np.empty((self.batch_size, height, width, 3), np.float32))
-        self._ready: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name="dlcflow-frames", daemon=True)
-        self._thread.start()
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _take_free(self) -> np.ndarray | None:
-        while not self._stop.is_set():
-            try:
-                return self._free.get(timeout=0.1)
-            except queue.Empty:
-                continue
-        return None
-
-    def _work(self) -> None:
-        try:
-            buf = self._take_free()
-            indices: list[int] = []
-            for index, frame in self.reader.frames():
-                if buf is None:
-                    return
-                buf[len(indices)] = frame
-                indices.append(index)
-                if len(indices) == self.batch_size:
-                    if not self._put((indices, buf)):
-                        return
-                    buf, indices = self._take_free(), []
-            if indices and buf is not None:
-                self._put((indices, buf))
-        except BaseException as err:  # handed to the consumer
-            self._put(err)
-        finally:
-            self._put(None)
-
-    def __iter__(self) -> Iterator[tuple[list[int], np.ndarray]]:
-        while True:
-            item = self._ready.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            indices, buf = item
-            yield indices, buf[: len(indices)]
-
-    def release(self, batch: np.ndarray) -> None:
-        """Give a batch's buffer back for reuse."""
-        base = batch.base if batch.base is not None else batch
-        self._free.put(base)
-
-    def close(self) -> None:
-        """Stop the thread (if still running) and wait for it."""
-        self._stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._ready.get_nowait()
-        self._thread.join()
 
 
 def _run_batched(
@@ -379,21 +284,19 @@ def _analyze_video(
         log(f"{video.name}: {missing} of {nframes} frame(s) could not be read; their rows are NaN")
     model_cfg = dict(setup.cfg)
     model_cfg.update(init_weights=str(snapshot), batch_size=batch_size)
-    metadata = {
-        "start": start,
-        "stop": stop,
-        "run_duration": stop - start,
-        "Scorer": scorer,
-        "DLC-model-config file": model_cfg,
-        "fps": info.fps,
-        "batch_size": batch_size,
-        "frame_dimensions": (info.height, info.width),
-        "nframes": nframes,
-        "iteration (active-learning)": project.iteration,
-        "training set fraction": setup.fraction,
-        "cropping": used_crop is not None,
-        "cropping_parameters": list(used_crop) if used_crop else [0, info.width, 0, info.height],
-    }
+    metadata = analysis_metadata(
+        start=start,
+        stop=stop,
+        scorer=scorer,
+        model_cfg=model_cfg,
+        fps=info.fps,
+        batch_size=batch_size,
+        frame_size=(info.width, info.height),
+        nframes=nframes,
+        iteration=project.iteration,
+        fraction=setup.fraction,
+        crop=used_crop,
+    )
     write_analysis(data, scorer, setup.bodyparts, h5_path, metadata, options.save_as_csv)
     rate = nframes / max(stop - start, 1e-9)
     log(f"Saved {h5_path} ({rate:.1f} frames/s)")
@@ -420,6 +323,10 @@ def analyze_videos(
     engine: str | EngineFactory = "auto",
     options: AnalysisOptions | None = None,
     iteration: int | None = None,
+    auto_track: bool = True,
+    n_tracks: int | None = None,
+    calibrate: bool = False,
+    identity_only: bool = False,
 ) -> str:
     """Predict body-part positions in every frame of ``videos`` (DLC's ``analyze_videos``).
 
@@ -441,13 +348,21 @@ def analyze_videos(
     refinement iteration instead of the config's (the workflow analyzes with the model its
     rule names, which after ``dlcflow merge`` is not always the config's).
 
+    A multi-animal project's videos get their detections (``<stem><scorer>_full.pickle``
+    and ``_meta.pickle``); with ``auto_track`` (DLC's default) they are then assembled,
+    tracked with the config's ``default_track_method`` and stitched into ``n_tracks``
+    tracks (default: the config's individuals), ``<stem><scorer>_el.h5``
+    (:func:`dlcflow.tracking.pipeline.track_video`; ``calibrate`` and ``identity_only`` as
+    DLC's assembly). A video whose output exists is skipped unless ``force``.
+
     Returns the scorer name ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``.
     """
     opts = AnalysisOptions.gather(options, locals(), "analyze_videos")
     project = Project(config, iteration=iteration)
-    if project.multianimal:
+    if project.multianimal and opts.dynamic[0]:
         raise ValueError(
-            f"{project.config_path}: multi-animal projects are not supported by analyze_videos"
+            f"{project.config_path}: dynamic cropping is for single-animal projects; "
+            "a multi-animal video is analyzed whole"
         )
     if opts.gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(opts.gputouse)
@@ -470,6 +385,10 @@ def analyze_videos(
         log(f"No videos found in {videos} (looked for {exts})")
         return scorer
     log(f"Using {snapshot.name} of {setup.test_cfg_path.parent.parent.name}: scorer {scorer}")
+    if project.multianimal:
+        tracking = TrackingRequest(auto_track, n_tracks, calibrate, identity_only)
+        _analyze_multianimal(project, found, setup, model, run, destfolder, force, tracking)
+        return scorer
     loaded: Engine | None = None
     for video in found:
         h5_path = Project.analysis_output(video, scorer, destfolder)
@@ -481,3 +400,56 @@ def analyze_videos(
         _analyze_video(video, loaded, setup, snapshot, scorer, project, h5_path, run)
     log("The videos are analyzed.")
     return scorer
+
+
+def _analyze_multianimal(
+    project: Project,
+    videos: Sequence[Path],
+    setup: ModelSetup,
+    model: ModelRef,
+    options: AnalysisOptions,
+    destfolder: str | os.PathLike[str] | None,
+    force: bool,
+    tracking: TrackingRequest,
+) -> None:
+    """Detections of every video (``_full.pickle``), then, with ``tracking.auto_track``,
+    its tracks (``_el.h5``)."""
+    method = str(project.cfg.get("default_track_method") or "ellipse")
+    loaded: MultiAnimalEngine | None = None
+    for video in videos:
+        full = Project.detections_output(video, model.scorer, destfolder)
+        tracks = Project.tracks_output(video, model.scorer, method, destfolder)
+        final = tracks if tracking.auto_track else full
+        if final.exists() and not force:
+            log(f"{video}: already analyzed ({final.name}); skipped (force=True to redo)")
+            continue
+        if force or not full.exists():
+            if loaded is None:
+                loaded = make_multi_engine(
+                    model.snapshot, setup.cfg, options.engine, threads=options.threads
+                )
+            detect_video(
+                video,
+                loaded,
+                setup.cfg,
+                full_path=full,
+                meta_for=Project.analysis_output(video, model.scorer, destfolder),
+                scorer=model.scorer,
+                iteration=project.iteration,
+                fraction=setup.fraction,
+                batch_size=int(options.batchsize or 1),
+                crop=options.cropping,
+                robust_nframes=options.robust_nframes,
+            )
+        if tracking.auto_track:
+            track_video(
+                project,
+                full,
+                inference_cfg=setup.test_cfg_path.with_name("inference_cfg.yaml"),
+                track_method=method,
+                n_tracks=tracking.n_tracks,
+                calibrate=tracking.calibrate,
+                identity_only=tracking.identity_only,
+                save_as_csv=options.save_as_csv,
+            )
+    log("The videos are analyzed.")

@@ -33,6 +33,7 @@ from dlcflow.io.tables import LIKELIHOOD_COORDS, read_table_csv, to_dataset, to_
 __all__ = [
     "PoseFileError",
     "analysis_crop",
+    "analysis_metadata",
     "load_poses",
     "meta_path",
     "read_meta",
@@ -155,6 +156,40 @@ def meta_path(h5_path: str | os.PathLike[str]) -> Path:
     h5 = Path(h5_path)
     stem = h5.name.replace("_filtered.h5", ".h5")[: -len(".h5")]
     return h5.with_name(stem + "_meta.pickle")
+
+
+def analysis_metadata(
+    *,
+    start: float,
+    stop: float,
+    scorer: str,
+    model_cfg: Mapping[str, Any],
+    fps: float,
+    batch_size: int,
+    frame_size: tuple[int, int],
+    nframes: int,
+    iteration: int,
+    fraction: float,
+    crop: Crop | None,
+) -> dict[str, Any]:
+    """The ``data`` of DLC's ``_meta.pickle`` for a video analysis (``frame_size`` is
+    (width, height); ``crop`` the analysis crop, ``None`` for the whole frame)."""
+    width, height = frame_size
+    return {
+        "start": start,
+        "stop": stop,
+        "run_duration": stop - start,
+        "Scorer": scorer,
+        "DLC-model-config file": dict(model_cfg),
+        "fps": fps,
+        "batch_size": batch_size,
+        "frame_dimensions": (height, width),
+        "nframes": nframes,
+        "iteration (active-learning)": iteration,
+        "training set fraction": fraction,
+        "cropping": crop is not None,
+        "cropping_parameters": list(crop) if crop else [0, width, 0, height],
+    }
 
 
 def write_meta(h5_path: str | os.PathLike[str], metadata: Mapping[str, Any]) -> None:

@@ -15,11 +15,16 @@ from ruamel.yaml.comments import CommentedMap
 
 from dlcflow.project.config import parse_crop, read_config
 
+#: DLC's file-name suffix of each multi-animal tracker (``_el.pickle``, ``_el.h5``, ...).
+TRACKER_SUFFIXES = {"ellipse": "_el", "box": "_bx", "skeleton": "_sk"}
+
 #: An optional folder argument (destfolder).
 _Dir = str | os.PathLike[str] | None
 
 __all__ = [
+    "TRACKER_SUFFIXES",
     "Project",
+    "tracker_suffix",
     "frame_name",
     "pct",
 ]
@@ -331,6 +336,36 @@ class Project:
         return sorted(p for p in found if p.is_file() and not p.name.endswith(skip))
 
     @staticmethod
+    def detections_output(
+        video: str | os.PathLike[str], scorer: str, destfolder: _Dir = None
+    ) -> Path:
+        """Multi-animal detections ``<stem><scorer>_full.pickle`` (video analysis)."""
+        return Project.analysis_output(video, scorer, destfolder, "_full.pickle")
+
+    @staticmethod
+    def assemblies_output(
+        video: str | os.PathLike[str], scorer: str, destfolder: _Dir = None
+    ) -> Path:
+        """Multi-animal assemblies ``<stem><scorer>_assemblies.pickle``."""
+        return Project.analysis_output(video, scorer, destfolder, "_assemblies.pickle")
+
+    @staticmethod
+    def tracklets_output(
+        video: str | os.PathLike[str], scorer: str, method: str, destfolder: _Dir = None
+    ) -> Path:
+        """Tracklets of a tracker: ``<stem><scorer>_el.pickle`` (``_bx``, ``_sk``)."""
+        return Project.analysis_output(
+            video, scorer, destfolder, tracker_suffix(method) + ".pickle"
+        )
+
+    @staticmethod
+    def tracks_output(
+        video: str | os.PathLike[str], scorer: str, method: str, destfolder: _Dir = None
+    ) -> Path:
+        """Stitched tracks: ``<stem><scorer>_el.h5`` (``_bx``, ``_sk``), a pose file."""
+        return Project.analysis_output(video, scorer, destfolder, tracker_suffix(method) + ".h5")
+
+    @staticmethod
     def derived_output(data_h5: str | os.PathLike[str], suffix: str) -> Path:
         """``<data stem><suffix>`` beside a pose file ``<stem><scorer>[_filtered].h5``:
         ``_filtered.h5``, ``_skeleton.h5``, ``_labeled.mp4``, ``_meta.pickle``..."""
@@ -419,3 +454,12 @@ def nframes_digits(nframes: int) -> int:
 def frame_name(index: int, nframes: int) -> str:
     """DLC's PNG name of frame ``index`` in a video of ``nframes`` frames."""
     return f"img{str(index).zfill(nframes_digits(nframes))}.png"
+
+
+def tracker_suffix(method: str) -> str:
+    """``_el``, ``_bx`` or ``_sk`` of the ``ellipse``, ``box`` or ``skeleton`` tracker."""
+    try:
+        return TRACKER_SUFFIXES[method]
+    except KeyError:
+        known = ", ".join(TRACKER_SUFFIXES)
+        raise ValueError(f"unknown track_method {method!r}; known: {known}") from None
