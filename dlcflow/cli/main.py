@@ -7,14 +7,18 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from dlcflow.cli import network, post, project
+from dlcflow.cli import network, post, project, tracking
 from dlcflow.cli.common import Command
 from dlcflow.core.log import install_plain_warnings
 from dlcflow.core.quiet import filter_native_stderr
 
 #: Every subcommand, in the order of ``dlcflow --help``.
 COMMANDS: tuple[Command, ...] = (
-    project.COMMANDS[:4] + network.COMMANDS + post.COMMANDS + project.COMMANDS[4:]
+    project.COMMANDS[:4]
+    + network.COMMANDS
+    + tracking.COMMANDS
+    + post.COMMANDS
+    + project.COMMANDS[4:]
 )
 
 

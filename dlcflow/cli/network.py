@@ -97,6 +97,10 @@ def _analyze(args: argparse.Namespace) -> None:
         destfolder=args.destfolder,
         force=args.force,
         options=AnalysisOptions(save_as_csv=args.save_as_csv, engine=args.engine),
+        auto_track=args.auto_track,
+        n_tracks=args.n_tracks,
+        calibrate=args.calibrate,
+        identity_only=args.identity_only,
     )
     print(scorer)
 
