@@ -21,6 +21,7 @@ include: "rules/train.smk"
 include: "rules/export.smk"
 include: "rules/evaluate.smk"
 include: "rules/analyze.smk"
+include: "rules/tracking.smk"
 include: "rules/postprocess.smk"
 include: "rules/demo.smk"
 

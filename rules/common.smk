@@ -41,6 +41,7 @@ wildcard_constraints:
     stem=r"[^/]+?",
     scorer=r"DLC_[^/]+?shuffle\d+_\d+",
     filtered=r"(|_filtered)",
+    tracker=r"_el|_bx|_sk",
 
 
 def is_demo(project_dir):

@@ -29,6 +29,7 @@ from dlcflow.core.log import log
 from dlcflow.io.assemblies import read_assemblies, write_assemblies
 from dlcflow.io.fullpickle import read_full_pickle
 from dlcflow.io.labels import read_annotations
+from dlcflow.io.poses import read_meta
 from dlcflow.io.tracklets import read_tracklets, write_tracklets
 from dlcflow.io.tracks import save_tracks
 from dlcflow.project import posecfg
@@ -195,6 +196,8 @@ def stitch_file(
         raise ValueError(f"{src}: n_tracks must be at least 1, not {n}")
     if n != len(names):
         names = [f"ind{i + 1}" for i in range(n)]
+    if nframes is None:
+        nframes = _video_nframes(src)
     result = stitch(tracklets, n, StitchParams(**overrides), nframes=nframes)
     for line in result.warnings:
         log(f"{src.name}: {line}")
@@ -229,8 +232,18 @@ def track_video(
         project, full_pickle, inference_cfg=cfg, calibrate=calibrate, identity_only=identity_only
     )
     tracklets = track_file(project, assemblies, track_method, inference_cfg=cfg)
-    nframes = read_full_pickle(full_pickle).nframes
-    return stitch_file(project, tracklets, n_tracks, save_as_csv=save_as_csv, nframes=nframes)
+    return stitch_file(project, tracklets, n_tracks, save_as_csv=save_as_csv)
+
+
+def _video_nframes(tracklets_pickle: Path) -> int | None:
+    """The video's frame count from the ``_meta.pickle`` of a tracklet file's analysis
+    (``<stem><scorer>_meta.pickle``), None when there is none."""
+    for suffix in TRACKER_SUFFIXES.values():
+        if tracklets_pickle.name.endswith(suffix + ".pickle"):
+            h5 = _beside(tracklets_pickle, suffix + ".pickle", ".h5")
+            nframes = read_meta(h5).get("nframes")
+            return int(nframes) if nframes else None
+    return None
 
 
 def _beside(src: Path, suffix: str, new: str) -> Path:

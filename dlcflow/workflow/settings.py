@@ -136,6 +136,29 @@ def labels_inputs(
 
 
 @dataclass(frozen=True)
+class TrackingSettings:
+    """The workflow's ``tracking`` section (multi-animal projects)."""
+
+    track_method: str = ""  # empty: the project's default_track_method
+    n_tracks: int = 0  # 0: one per individual
+    calibrate: bool = False
+    identity_only: bool = False
+    min_length: int = 10
+    max_gap: int = 0  # 0: from the data
+
+    def method(self, project: Project) -> str:
+        """The tracker: the setting, else the project's ``default_track_method``."""
+        return self.track_method or str(project.cfg.get("default_track_method") or "ellipse")
+
+    def stitch_overrides(self) -> dict[str, Any]:
+        """The stitching settings that differ from DLC's defaults (keyword arguments)."""
+        out: dict[str, Any] = {"min_length": self.min_length}
+        if self.max_gap:
+            out["max_gap"] = self.max_gap
+        return out
+
+
+@dataclass(frozen=True)
 class Settings:
     """The workflow settings that apply to one project (the demo has its own)."""
 
@@ -161,6 +184,7 @@ class Settings:
     labeled_videos: LabeledVideoOptions = field(default_factory=LabeledVideoOptions)
     labeled_videos_filtered: bool = False  # labeled_videos.filtered: draw the _filtered poses
     outliers: OutlierOptions = field(default_factory=OutlierOptions)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
     @property
     def save_as_csv(self) -> bool:
@@ -212,6 +236,7 @@ def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) 
         outliers=OutlierOptions.from_config(
             {**config["outliers"], **_pick(over, "outlieralgorithm")}
         ),
+        tracking=TrackingSettings(**{**config["tracking"], **dict(over.get("tracking") or {})}),
     )
 
 
@@ -306,10 +331,12 @@ def stage_targets(
             str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters), it))
             for f, s in models
         ]
-    if project.multianimal and stage in ("analyze", *POSTPROCESS):
+    if project.multianimal and stage == "analyze":
+        return [str(tracks) for _, tracks in analyses(project, st)]
+    if project.multianimal and stage in POSTPROCESS:
         warnings.warn(
-            f"{project.config_path}: multi-animal video analysis (assembly, tracking) is not "
-            "built yet; analyze and the stages after it are skipped",
+            f"{project.config_path}: post-processing of multi-animal tracks is not built yet; "
+            f"{stage} is skipped",
             stacklevel=1,
         )
         return []
@@ -334,11 +361,18 @@ def stage_targets(
 
 
 def analyses(project: Project, st: Settings) -> list[tuple[Path, Path]]:
-    """(video, pose file) of every video to analyze, with the model of ``st``."""
+    """(video, pose file) of every video to analyze, with the model of ``st``; the pose
+    file of a multi-animal project is its stitched tracks (``_el.h5`` and the like)."""
     scorer = project.scorer_name(st.analysis_shuffle, st.net(project), st.maxiters)
+    dest = st.destfolder or None
+    if project.multianimal:
+        method = st.tracking.method(project)
+        return [
+            (v, project.tracks_output(v, scorer, method, dest))
+            for v in analysis_videos(project, st.videos)
+        ]
     return [
-        (v, project.analysis_output(v, scorer, st.destfolder or None))
-        for v in analysis_videos(project, st.videos)
+        (v, project.analysis_output(v, scorer, dest)) for v in analysis_videos(project, st.videos)
     ]
 
 

@@ -1,0 +1,84 @@
+# Multi-animal video analysis, one rule per stage (DLC's files):
+# video -> _full.pickle (detections) -> _assemblies.pickle -> _el.pickle (tracklets;
+# _bx, _sk for the box and skeleton trackers) -> _el.h5 (stitched tracks).
+
+
+rule detect_video:
+    input:
+        unpack(analysis_inputs),
+    output:
+        full="{folder}/{stem}{scorer}_full.pickle",
+    log:
+        "logs/detect{folder}/{stem}{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    params:
+        config=analysis_config,
+        trainingsetindex=analysis_setting("trainingsetindex"),
+        engine=analysis_setting("engine"),
+    script:
+        "../scripts/detect_video.py"
+
+
+rule assemble_detections:
+    input:
+        full="{folder}/{stem}{scorer}_full.pickle",
+    output:
+        "{folder}/{stem}{scorer}_assemblies.pickle",
+    log:
+        "logs/assemble{folder}/{stem}{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        config=analysis_config,
+        tracking=analysis_setting("tracking"),
+    script:
+        "../scripts/assemble_detections.py"
+
+
+rule track_assemblies:
+    input:
+        "{folder}/{stem}{scorer}_assemblies.pickle",
+    output:
+        "{folder}/{stem}{scorer}{tracker}.pickle",
+    log:
+        "logs/track{folder}/{stem}{scorer}{tracker}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        config=analysis_config,
+    script:
+        "../scripts/track_assemblies.py"
+
+
+rule stitch_tracklets:
+    input:
+        "{folder}/{stem}{scorer}{tracker}.pickle",
+    output:
+        "{folder}/{stem}{scorer}{tracker}.h5",
+    log:
+        "logs/stitch{folder}/{stem}{scorer}{tracker}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        config=analysis_config,
+        tracking=analysis_setting("tracking"),
+        save_as_csv=analysis_setting("save_as_csv"),
+    script:
+        "../scripts/stitch_tracklets.py"
