@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from dlcflow.post.evaluate import RESULT_COLUMNS
-from dlcflow.post.maassemble import assemble, assemble_scored, unique_parts
+from dlcflow.tracking.assembly import assemble, assemble_scored, unique_parts
 from dlcflow.post.maevaluate import (
     EvalData,
     evaluate_multianimal_predictions,
