@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import trapezoid
 
-from dlcflow.tracking.assembly import assemble_scored
 from dlcflow.post.oks import evaluate_assemblies, nearest_distinct
+from dlcflow.tracking.assembly import assemble_scored
 
 __all__ = [
     "GraphBenchmark",

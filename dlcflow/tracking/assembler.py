@@ -1,9 +1,6 @@
-"""The graph part of assembling one frame (DLC 2.3's ``Assembler``): detections, links
-between them, and animals grown from the links.
+"""The steps of assembling one frame (DLC 2.3's ``Assembler``) on its detections
+(:mod:`dlcflow.tracking.animal`):
 
-- :func:`frame_joints`: a ``_full.pickle`` frame's detections, numbered across body parts
-  (a body part whose coordinates are all zero or absent is skipped, as DLC does), each with
-  its identity group (the arg-max identity channel, −1 without identity).
 - :func:`best_links`: per limb of ``paf_inds``, the links between its two body parts:
   Hungarian maximisation of the affinity among the ``max_n`` most confident detections
   ≥ ``pcutoff`` of each, or (``greedy``) the best affinities first, one-to-one, for pairs
@@ -18,6 +15,12 @@ between them, and animals grown from the links.
   calibration the pair whose union lowers the distance most, while one does; without, any
   two incomplete animals of disjoint body parts joined by an unused link. Incomplete
   animals are then grown once more without the calibration.
+- :func:`identity_animals`: one animal per identity group, its most confident detection
+  ≥ ``pcutoff`` of each body part (``identity_only``).
+- :func:`suppress_overlaps`: pose non-maximum suppression, best score first.
+- :func:`add_discarded`: left-over detections, most confident first, join the nearest
+  animal lacking their body part (calibrated: the first whose Mahalanobis distance drops);
+  equally confident ones go closest first (DLC's order among them is arbitrary).
 """
 
 from __future__ import annotations
@@ -26,168 +29,26 @@ import heapq
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from dlcflow.tracking.animal import Animal, Joint, Link
 from dlcflow.tracking.calibration import Calibration
 
-__all__ = ["Animal", "Joint", "Link", "best_links", "build_animals", "frame_joints"]
+__all__ = [
+    "add_discarded",
+    "best_links",
+    "build_animals",
+    "identity_animals",
+    "suppress_overlaps",
+]
 
 #: The decay of the temporal weight per pixel and frame (DLC's ``_gamma``).
 TEMPORAL_GAMMA = 0.01
-
-
-class Joint(NamedTuple):
-    """One detection: position, confidence, body part, number in the frame, identity."""
-
-    x: float
-    y: float
-    confidence: float
-    label: int
-    idx: int
-    group: int = -1
-
-
-class Link:
-    """A candidate limb between two detections, with its affinity and length (px)."""
-
-    __slots__ = ("affinity", "j1", "j2", "length")
-
-    def __init__(self, j1: Joint, j2: Joint, affinity: Any) -> None:
-        self.j1, self.j2, self.affinity = j1, j2, affinity
-        self.length = math.hypot(j1.x - j2.x, j1.y - j2.y)
-
-    @property
-    def idx(self) -> tuple[int, int]:
-        """The detection numbers of its two ends."""
-        return self.j1.idx, self.j2.idx
-
-    def vector(self) -> list[float]:
-        """``[x1, y1, x2, y2]`` (what the temporal trees index)."""
-        return [self.j1.x, self.j1.y, self.j2.x, self.j2.y]
-
-
-class Animal:
-    """An animal being assembled: ``data`` ``(n_parts, 4)`` x, y, confidence, identity
-    (NaN rows: missing), its body parts, its detection numbers and its links."""
-
-    __slots__ = ("affinity_sum", "data", "links", "members", "parts")
-
-    def __init__(self, n_parts: int) -> None:
-        self.data = np.full((n_parts, 4), np.nan)
-        self.parts: set[int] = set()
-        self.members: set[int] = set()
-        self.links: list[Link] = []
-        self.affinity_sum: Any = 0  # in the costs' precision (float32 in DLC's files)
-
-    def __len__(self) -> int:
-        return len(self.parts)
-
-    @property
-    def xy(self) -> np.ndarray:
-        """Coordinates ``(n_parts, 2)``."""
-        return self.data[:, :2]
-
-    @property
-    def affinity(self) -> float:
-        """Mean link affinity (0 without links): the score DLC ranks animals by."""
-        return float(self.affinity_sum / len(self.links)) if self.links else 0.0
-
-    def add_joint(self, joint: Joint) -> bool:
-        """Add a detection of a body part the animal lacks."""
-        if joint.label in self.parts:
-            return False
-        self.data[joint.label] = joint.x, joint.y, joint.confidence, joint.group
-        self.parts.add(joint.label)
-        self.members.add(joint.idx)
-        return True
-
-    def remove_joint(self, joint: Joint) -> None:
-        """Take a detection out again."""
-        if joint.idx in self.members:
-            self.data[joint.label] = np.nan
-            self.parts.discard(joint.label)
-            self.members.discard(joint.idx)
-
-    def add_link(self, link: Link) -> bool:
-        """Add a link and whichever of its ends the animal lacks. A link between two of its
-        own detections (a cycle) adds to its affinity only, and returns False, as does a
-        link both of whose body parts it already has (which changes nothing)."""
-        i, j = link.idx
-        if i in self.members and j in self.members:
-            self.affinity_sum += link.affinity
-            self.links.append(link)
-            return False
-        if link.j1.label in self.parts and link.j2.label in self.parts:
-            return False
-        self.add_joint(link.j1)
-        self.add_joint(link.j2)
-        self.affinity_sum += link.affinity
-        self.links.append(link)
-        return True
-
-    def state(self) -> tuple[Any, ...]:
-        """A copy of its state, for :meth:`restore`."""
-        return (
-            self.data.copy(),
-            set(self.parts),
-            set(self.members),
-            list(self.links),
-            self.affinity_sum,
-        )
-
-    def restore(self, state: tuple[Any, ...]) -> None:
-        """Return to a :meth:`state`."""
-        self.data, self.parts, self.members, self.links, self.affinity_sum = state
-
-    def shares_parts(self, other: Animal) -> bool:
-        """Whether the two animals have a body part in common."""
-        return not self.parts.isdisjoint(other.parts)
-
-    def fused(self, other: Animal) -> Animal:
-        """A new animal made of the links of both (which share no body part)."""
-        out = Animal(len(self.data))
-        for link in self.links + other.links:
-            out.add_link(link)
-        return out
-
-    def overlap(self, other: Animal) -> float:
-        """The smaller of the two shares of each animal's keypoints that lie inside the
-        intersection of their bounding boxes (0 when the boxes do not meet)."""
-        a, b = self.xy, other.xy
-        lo = np.maximum(np.nanmin(a, axis=0), np.nanmin(b, axis=0))
-        hi = np.minimum(np.nanmax(a, axis=0), np.nanmax(b, axis=0))
-        if (hi < lo).any():
-            return 0.0
-        shares = []
-        for pts, n in ((a, len(self)), (b, len(other))):
-            pts = pts[~np.isnan(pts).any(axis=1)]
-            shares.append(np.all((pts >= lo) & (pts <= hi), axis=1).sum() / n)
-        return float(min(shares))
-
-
-def frame_joints(frame: Mapping[str, Any]) -> list[Joint]:
-    """The detections of a ``_full.pickle`` frame, numbered in body-part order."""
-    coords = frame["coordinates"][0]
-    confidence = frame["confidence"]
-    identity = frame.get("identity")
-    joints: list[Joint] = []
-    for label, (xy, conf) in enumerate(zip(coords, confidence, strict=False)):
-        xy = np.asarray(xy, dtype=float).reshape(-1, 2)
-        if not np.any(xy):
-            continue
-        p = np.asarray(conf, dtype=float).reshape(-1)
-        if identity is not None:
-            groups = np.asarray(identity[label]).reshape(len(xy), -1).argmax(axis=1)
-        else:
-            groups = np.full(len(xy), -1)
-        for (x, y), q, g in zip(xy, p, groups, strict=True):
-            joints.append(Joint(float(x), float(y), float(q), label, len(joints), int(g)))
-    return joints
 
 
 def _temporal_weights(
@@ -409,3 +270,67 @@ def build_animals(
             _grow(animal, lookup, assembled, n_parts, None, "")
             assembled |= animal.members
     return animals, assembled
+
+
+def identity_animals(joints: list[Joint], n_multi: int, pcutoff: float) -> list[Animal]:
+    """One animal per identity group (see the module's docstring)."""
+    animals = []
+    finite = sorted((j for j in joints if math.isfinite(j.confidence)), key=lambda j: j.group)
+    for _, group in itertools.groupby(finite, key=lambda j: j.group):
+        animal = Animal(n_multi)
+        for joint in sorted(group, key=lambda j: j.confidence, reverse=True):
+            if joint.confidence >= pcutoff and joint.label < n_multi:
+                animal.add_joint(joint)
+        if len(animal):
+            animals.append(animal)
+    return animals
+
+
+def suppress_overlaps(
+    animals: list[Animal], scores: list[float], max_overlap: float
+) -> list[Animal]:
+    """The animals, best score first, without those whose keypoints lie inside the common
+    box with a better one by a share >= ``max_overlap``."""
+    pending = list(zip(scores, animals, strict=True))
+    kept = []
+    while pending:
+        top = max(pending, key=lambda p: p[0])
+        pending.remove(top)
+        kept.append(top[1])
+        pending = [p for p in pending if top[1].overlap(p[1]) < max_overlap]
+    return kept
+
+
+def add_discarded(animals: list[Animal], left: set[Joint], calibration: Calibration | None) -> None:
+    """Give the left-over detections to the animals (see the module's docstring)."""
+    if not animals:
+        return
+    if calibration is not None:
+        for joint in sorted(left, key=lambda j: (-j.confidence, j.idx)):
+            for animal in animals:
+                if joint.label in animal.parts:
+                    continue
+                d_old = calibration.mahalanobis(animal.xy)
+                animal.add_joint(joint)
+                if calibration.mahalanobis(animal.xy) < d_old:
+                    break
+                animal.remove_joint(joint)
+        return
+    for level in sorted({j.confidence for j in left}, reverse=True):
+        pending = sorted((j for j in left if j.confidence == level), key=lambda j: j.idx)
+        while pending:
+            options = []  # (distance to its nearest animal lacking its part, idx, joint, animal)
+            for joint in pending:
+                near = [
+                    (float(np.nanmin(np.hypot(*(a.xy - (joint.x, joint.y)).T))), n)
+                    for n, a in enumerate(animals)
+                    if joint.label not in a.parts
+                ]
+                if near:
+                    d, n = min(near)
+                    options.append((d, joint.idx, joint, animals[n]))
+            if not options:
+                break
+            _, _, joint, animal = min(options, key=lambda o: (o[0], o[1]))
+            animal.add_joint(joint)
+            pending.remove(joint)

@@ -19,7 +19,6 @@ unique ones). Per frame (:func:`assemble_frame`):
    with it by a share ≥ ``max_overlap``; then the ``max_n_individuals`` largest are kept.
 5. ``add_discarded``: every detection left over, most confident first, joins the nearest
    animal lacking its body part (calibrated: the first whose Mahalanobis distance drops).
-   Equally confident ones go closest first (DLC's order among them is arbitrary).
 
 The identity column holds each detection's identity group (−1 without identity). On DLC's
 montblanc video (180 frames) :func:`assemble_video` gives DLC's ``_assemblies.pickle``:
@@ -30,7 +29,6 @@ window (``window_size``) is honoured across frames here (its parallel runs lose 
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import warnings
@@ -42,8 +40,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from dlcflow.io.fullpickle import FullPickle
-from dlcflow.tracking.assembler import Animal, Joint, Link, best_links, build_animals
-from dlcflow.tracking.assembler import frame_joints as frame_joints
+from dlcflow.tracking.animal import Animal, Joint, Link, frame_joints
+from dlcflow.tracking.assembler import (
+    add_discarded,
+    best_links,
+    build_animals,
+    identity_animals,
+    suppress_overlaps,
+)
 from dlcflow.tracking.calibration import Calibration, calibrate
 
 __all__ = [
@@ -151,66 +155,6 @@ def _unique(
     return None if np.isnan(out).all() else out
 
 
-def _by_identity(joints: list[Joint], n_multi: int, pcutoff: float) -> list[Animal]:
-    animals = []
-    finite = sorted((j for j in joints if math.isfinite(j.confidence)), key=lambda j: j.group)
-    for _, group in itertools.groupby(finite, key=lambda j: j.group):
-        animal = Animal(n_multi)
-        for joint in sorted(group, key=lambda j: j.confidence, reverse=True):
-            if joint.confidence >= pcutoff and joint.label < n_multi:
-                animal.add_joint(joint)
-        if len(animal):
-            animals.append(animal)
-    return animals
-
-
-def _suppress(animals: list[Animal], scores: list[float], max_overlap: float) -> list[Animal]:
-    pending = list(zip(scores, animals, strict=True))
-    kept = []
-    while pending:
-        top = max(pending, key=lambda p: p[0])
-        pending.remove(top)
-        kept.append(top[1])
-        pending = [p for p in pending if top[1].overlap(p[1]) < max_overlap]
-    return kept
-
-
-def _add_discarded(
-    animals: list[Animal], left: set[Joint], calibration: Calibration | None
-) -> None:
-    if not animals:
-        return
-    if calibration is not None:
-        for joint in sorted(left, key=lambda j: (-j.confidence, j.idx)):
-            for animal in animals:
-                if joint.label in animal.parts:
-                    continue
-                d_old = calibration.mahalanobis(animal.xy)
-                animal.add_joint(joint)
-                if calibration.mahalanobis(animal.xy) < d_old:
-                    break
-                animal.remove_joint(joint)
-        return
-    for level in sorted({j.confidence for j in left}, reverse=True):
-        pending = sorted((j for j in left if j.confidence == level), key=lambda j: j.idx)
-        while pending:
-            options = []  # (distance to its nearest animal lacking its part, idx, joint, animal)
-            for joint in pending:
-                near = [
-                    (float(np.nanmin(np.hypot(*(a.xy - (joint.x, joint.y)).T))), n)
-                    for n, a in enumerate(animals)
-                    if joint.label not in a.parts
-                ]
-                if near:
-                    d, n = min(near)
-                    options.append((d, joint.idx, joint, animals[n]))
-            if not options:
-                break
-            _, _, joint, animal = min(options, key=lambda o: (o[0], o[1]))
-            animal.add_joint(joint)
-            pending.remove(joint)
-
-
 def assemble_frame(
     frame: Mapping[str, Any],
     n_multi: int,
@@ -250,7 +194,7 @@ def assemble_frame(
         return FrameAssembly([animal], unique, [])
     links: list[Link] = []
     if params.identity_only and "identity" in frame:
-        animals = _by_identity(joints, n_multi, pcutoff)
+        animals = identity_animals(joints, n_multi, pcutoff)
         for animal in animals:
             assembled |= animal.members
     else:
@@ -286,14 +230,14 @@ def assemble_frame(
             scores = [-calibration.mahalanobis(a.xy) for a in animals]
         else:
             scores = [a.affinity_sum for a in animals]
-        animals = _suppress(animals, scores, params.max_overlap)
+        animals = suppress_overlaps(animals, scores, params.max_overlap)
     if len(animals) > max_n:
         animals = sorted(animals, key=len, reverse=True)
         for animal in animals[max_n:]:
             left.update(end for link in animal.links for end in (link.j1, link.j2))
         animals = animals[:max_n]
     if params.add_discarded:
-        _add_discarded(animals, left, calibration)
+        add_discarded(animals, left, calibration)
     return FrameAssembly(animals, unique, links)
 
 
