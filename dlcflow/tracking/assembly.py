@@ -21,9 +21,11 @@ unique ones). Per frame (:func:`assemble_frame`):
    animal lacking its body part (calibrated: the first whose Mahalanobis distance drops).
 
 The identity column holds each detection's identity group (−1 without identity). On DLC's
-montblanc video (180 frames) :func:`assemble_video` gives DLC's ``_assemblies.pickle``:
-the same animals, coordinates and confidences in every frame, and the same unique parts.
-Left out of DLC's: ``force_fusion`` (never set by DLC's video analysis). DLC's temporal
+montblanc video (180 frames) :func:`assemble_video` gives DLC's ``_assemblies.pickle``
+exactly: the same animals in the same order in every frame, and the same unique parts.
+Affinities are summed in float64, as DLC 2.3.11 under NumPy 1 does (its order of animals
+tied in float32 depends on it). Limb ends are matched in either order (DLC skips a limb
+``(s, t)`` with ``s > t`` when it fills complete components). Left out of DLC's: ``force_fusion`` (never set by DLC's video analysis). DLC's temporal
 window (``window_size``) is honoured across frames here (its parallel runs lose it).
 """
 
