@@ -24,7 +24,6 @@ import pandas as pd
 import pytest
 
 from dlcflow.post.evaluate import RESULT_COLUMNS
-from dlcflow.post.maassemble import assemble, assemble_scored, unique_parts
 from dlcflow.post.maevaluate import (
     EvalData,
     evaluate_multianimal_predictions,
@@ -39,6 +38,7 @@ from dlcflow.post.oks import (
     object_keypoint_similarity,
 )
 from dlcflow.post.skeleton_select import candidate_graphs, miss_purity
+from dlcflow.tracking.assembly import assemble, assemble_scored, unique_parts
 
 MA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-unittest-multianimal"
 BEST_GRAPH_MONTBLANC = [1, 0, 2, 5, 4, 3]  # DLC's tests: the graph grown from the tree
@@ -194,10 +194,9 @@ def test_writes_dlc_files(tmp_path, montblanc_eval):
 
 def test_assembler_reproduces_dlc_assemblies():
     """DLC's assemblies of the 180 montblanc video frames (its test's settings: 3 animals,
-    pcutoff and min_affinity 0.1, the metadata's PAFinds): the same animals in every frame
-    and the same unique parts. The order of animals is compared as a set: in one frame two
-    animals tie on summed affinity and the reference's order predates DLC 2.3.11 (whose
-    code orders them as dlcflow does)."""
+    pcutoff and min_affinity 0.1, the metadata's PAFinds): the same animals, in the same
+    order, in every frame, and the same unique parts (tests/test_assembly.py checks the
+    whole-video function and the file)."""
     full = _load("montblanc_full.pickle")
     reference = _load("montblanc_assemblies.pickle")
     single = reference.pop("single")
@@ -221,7 +220,7 @@ def test_assembler_reproduces_dlc_assemblies():
             found_unique.add(n)
             np.testing.assert_array_equal(unique, single[n])
     assert found == set(reference) and found_unique == set(single)
-    assert same_order == len(reference) - 1
+    assert same_order == len(reference)
 
 
 # -- hand-made cases -------------------------------------------------------------------------

@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 from scipy.integrate import trapezoid
 
-from dlcflow.post.maassemble import assemble_scored
 from dlcflow.post.oks import evaluate_assemblies, nearest_distinct
+from dlcflow.tracking.assembly import assemble_scored
 
 __all__ = [
     "GraphBenchmark",
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 Frame = Mapping[str, Any]
-#: An assembler: ``maassemble.assemble``'s arguments, animals (and optionally their scores).
+#: An assembler: ``assembly.assemble``'s arguments, animals (and optionally their scores).
 Assembler = Callable[..., "np.ndarray | tuple[np.ndarray, np.ndarray]"]
 #: The rows of the per-graph table (DLC's ``_map.pickle``), (metric, statistic).
 TABLE_ROWS = [
@@ -232,7 +232,7 @@ def benchmark_graphs(
     and mAP / mAR on ``splits`` = (train, test) image positions (as DLC's
     ``cross_validate_paf_graphs``, which assembles with ``add_discarded``).
 
-    ``assembler`` (default: ``maassemble.assemble_scored`` with ``add_discarded``) is
+    ``assembler`` (default: ``assembly.assemble_scored`` with ``add_discarded``) is
     called as ``assemble`` is, ``(frame, graph, paf_inds, n_multi, n_unique,
     max_individuals, min_affinity, pcutoff)``, and returns the animals, or the animals
     and their scores (without scores, an animal's mean keypoint confidence ranks it)."""
