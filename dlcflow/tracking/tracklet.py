@@ -136,8 +136,10 @@ class Tracklet:
     def box(self, index: int) -> np.ndarray:
         """The bounding box ``(x0, y0, x1, y1)`` of the detection at position ``index``."""
         xy = self.xy[index]
-        with np.errstate(invalid="ignore"):
-            return np.concatenate([np.nanmin(xy, axis=0), np.nanmax(xy, axis=0)])
+        if np.isnan(xy).any(axis=1).all():
+            return np.full(4, np.nan)
+        xy = xy[~np.isnan(xy).any(axis=1)]
+        return np.concatenate([xy.min(axis=0), xy.max(axis=0)])
 
     def box_overlap_with(self, other: Tracklet) -> float:
         """Intersection over union of the boxes where the two meet (0 if they overlap in
