@@ -198,7 +198,7 @@ def stitch_file(
         names = [f"ind{i + 1}" for i in range(n)]
     if nframes is None:
         nframes = _video_nframes(src)
-    result = stitch(tracklets, n, StitchParams(**overrides), nframes=nframes)
+    result = stitch(tracklets, n, StitchParams(**overrides), nframes=nframes, source=str(src))
     for line in result.warnings:
         log(f"{src.name}: {line}")
     ds = tracks_dataset(
