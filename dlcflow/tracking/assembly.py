@@ -25,8 +25,9 @@ montblanc video (180 frames) :func:`assemble_video` gives DLC's ``_assemblies.pi
 exactly: the same animals in the same order in every frame, and the same unique parts.
 Affinities are summed in float64, as DLC 2.3.11 under NumPy 1 does (its order of animals
 tied in float32 depends on it). Limb ends are matched in either order (DLC skips a limb
-``(s, t)`` with ``s > t`` when it fills complete components). Left out of DLC's: ``force_fusion`` (never set by DLC's video analysis). DLC's temporal
-window (``window_size``) is honoured across frames here (its parallel runs lose it).
+``(s, t)`` with ``s > t`` when it fills complete components). Left out of DLC's:
+``force_fusion`` (never set by DLC's video analysis). DLC's temporal window
+(``window_size``) is honoured across frames here (its parallel runs lose it).
 """
 
 from __future__ import annotations
