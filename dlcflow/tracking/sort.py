@@ -12,7 +12,9 @@ keypoints or None)``, in DLC's order (latest tracklet first).
 - Both: an animal left unmatched starts a tracklet; a tracklet is reported in a frame
   only when it was matched there and has ``hit_streak >= min_hits`` (or in the first
   ``min_hits`` frames); it ends after more than ``max_age`` frames without a match, and
-  a tracklet whose prediction is not finite ends at once.
+  a tracklet whose prediction is not finite ends at once. The hit streak counts matches
+  after the animal that started the tracklet, so (as in DLC's files) that animal is in
+  no tracklet unless it came in the first ``min_hits`` frames.
 - :class:`SortSkeleton` (``SORTSkeleton``): animals as keypoints; the directed Hausdorff
   distance from each animal to each predicted pose is minimised, with no threshold (DLC
   has none; its ``oks_threshold`` and ``min_hits`` are unused). Every living tracklet is

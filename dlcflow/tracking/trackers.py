@@ -17,7 +17,9 @@ themselves (float64), except the skeleton tracker's predicted frames: keypoints 
 by the tracker, likelihood 1, id -1, as DLC reports them. DLC's ids are ``numpy.int64``;
 these are ``int`` (equal and hashing alike).
 
-As DLC: a project with a single multi-animal body part is tracked with boxes whatever
+An animal that starts a tracklet after the first ``min_hits`` frames is in none (the
+ellipse and box trackers report a tracklet from its ``min_hits``-th match on), as in DLC's
+files. As DLC: a project with a single multi-animal body part is tracked with boxes whatever
 the method (with a warning), with ``boundingboxslack`` at least 40 px; with
 ``topktoretain == 1`` every frame's first assembly goes to tracklet 0, untracked.
 """
