@@ -415,3 +415,27 @@ def test_boxes_iou_hausdorff() -> None:
     y = np.array([[0.0, 0.0], [np.nan, np.nan]])
     assert directed_hausdorff(x, y) == 5.0
     assert directed_hausdorff(y, x) == 0.0
+
+
+def test_assemblies_as_arrays(montblanc) -> None:
+    # {frame: array (n, n_multibodyparts, 4)} tracks as DLC's {frame: [array]} does
+    assemblies, _, ours = montblanc
+    stacked = {k: (np.stack(v) if k != "single" else v) for k, v in assemblies.items()}
+    header = ours["header"]
+    tracked = build_tracklets(stacked, "ellipse", TrackingParams(), header=header)
+    assert partition_agreement(tracked, ours) == 1.0
+    assert [str(k) for k in tracked] == [str(k) for k in ours]
+
+
+def test_animals_without_an_ellipse_do_not_shift_the_others() -> None:
+    # an animal with two keypoints has no ellipse and is not tracked; the animals after
+    # it in the frame still go to their own tracklets (DLC's indices shift here)
+    tracks = _crossing()
+    stray = [np.array([[400.0, 400.0, 0.9, -1], [410.0, 400.0, 0.9, -1]] + [[np.nan] * 4] * 2)]
+    tracks["stray"] = stray * 41
+    assemblies, truth = _scene(tracks, seed=3)
+    tracklets = build_tracklets(assemblies, "ellipse", TrackingParams())
+    ids = _tracks_by_name(tracklets, assemblies, truth)
+    assert "stray" not in ids
+    assert len(ids["a"]) == 1 and len(ids["b"]) == 1 and ids["a"] != ids["b"]
+    assert sum(len(tracklets[t]) for t in _tracklet_ids(tracklets)) == 82

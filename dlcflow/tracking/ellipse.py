@@ -56,13 +56,15 @@ def fit_ellipse(xy: np.ndarray, sd: float = 2.0) -> Ellipse | None:
     pts = pts[np.isfinite(pts).all(axis=1)]
     if len(pts) < 3:
         return None
-    cov = np.cov(pts[:, 0], pts[:, 1])
+    centre = pts.mean(axis=0)
+    dev = pts - centre
+    cov = dev.T @ dev / (len(pts) - 1)  # np.cov's sample covariance, without its overhead
     values, vectors = np.linalg.eigh(cov)  # ascending eigenvalues
     with np.errstate(invalid="ignore"):
         minor, major = 2.0 * sd * np.sqrt(values)
     a, b = vectors[:, 1]
     theta = math.atan2(b, a) % math.pi
-    params = (float(pts[:, 0].mean()), float(pts[:, 1].mean()), float(major), float(minor), theta)
+    params = (float(centre[0]), float(centre[1]), float(major), float(minor), theta)
     if not all(math.isfinite(p) for p in params):
         return None
     return Ellipse(*params)
