@@ -163,7 +163,9 @@ def track_file(
     assemblies = read_assemblies(src)
     settings = inference_settings(project, src, inference_cfg)
     params = TrackingParams.from_inference_cfg(settings, **overrides)
-    header = _header(scorer_of(src) or "DLC", project.multianimal_bodyparts)
+    # DLC's header names every body part, the unique ones last (its stitcher reads them)
+    bodyparts = project.multianimal_bodyparts + project.unique_bodyparts
+    header = _header(scorer_of(src) or "DLC", bodyparts)
     tracklets = build_tracklets(assemblies, method, params, header=header)
     dest = Path(out) if out is not None else _beside(src, "_assemblies.pickle", suffix + ".pickle")
     write_tracklets(tracklets, dest)
@@ -255,7 +257,7 @@ def _beside(src: Path, suffix: str, new: str) -> Path:
 
 
 def _header(scorer: str, multi: list[str]) -> pd.MultiIndex:
-    """DLC's tracklet header: scorer × multi-animal body parts × (x, y, likelihood)."""
+    """DLC's tracklet header: scorer × body parts × (x, y, likelihood)."""
     return pd.MultiIndex.from_product(
         [[scorer], multi, ["x", "y", "likelihood"]], names=["scorer", "bodyparts", "coords"]
     )
