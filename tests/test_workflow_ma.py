@@ -68,14 +68,23 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
     assert pose["partaffinityfield_graph"] == [[0, 1]]
     inference = yaml.safe_load(project.inference_cfg(0.95, 1).read_text())
     assert inference["topktoretain"] == 2
-    # the network trains and is evaluated; analysis waits for tracking (a warning)
+    # the network trains, is evaluated, and analyzes the video into tracks, a rule a stage
     run = snakemake("all", "--config", f"project={config}", *SMALL)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert (
-        "multi-animal video analysis (assembly, tracking) is not built yet"
-        in run.stdout + run.stderr
-    )
     scorer = "DLC_mobnet_35_group" + project.date + "shuffle1_2"
+    for rule in ("detect_video", "assemble_detections", "track_assemblies", "stitch_tracklets"):
+        assert f"rule {rule}:" in run.stdout + run.stderr
+    videos = config.parent / "videos"
+    for suffix in ("_full.pickle", "_meta.pickle", "_assemblies.pickle", "_el.pickle"):
+        assert (videos / f"arena{scorer}{suffix}").is_file()
+    tracks = pd.read_hdf(videos / f"arena{scorer}_el.h5")
+    assert tracks.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    assert tracks.columns.get_level_values("individuals").unique().tolist() == [
+        "m1",
+        "m2",
+        "single",
+    ]
+    assert len(tracks) == 40
     results = pd.read_csv(project.evaluation_results(0.95, 1, scorer), index_col=0)
     assert results["Training iterations:"].tolist() == [2]
     assembly = pd.read_csv(

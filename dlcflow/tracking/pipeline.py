@@ -166,7 +166,8 @@ def track_file(
     # DLC's header names every body part, the unique ones last (its stitcher reads them)
     bodyparts = project.multianimal_bodyparts + project.unique_bodyparts
     header = _header(scorer_of(src) or "DLC", bodyparts)
-    tracklets = build_tracklets(assemblies, method, params, header=header)
+    nframes = _video_nframes(src)
+    tracklets = build_tracklets(assemblies, method, params, header=header, nframes=nframes)
     dest = Path(out) if out is not None else _beside(src, "_assemblies.pickle", suffix + ".pickle")
     write_tracklets(tracklets, dest)
     n = sum(1 for k in tracklets if isinstance(k, int))
@@ -237,13 +238,14 @@ def track_video(
     return stitch_file(project, tracklets, n_tracks, save_as_csv=save_as_csv)
 
 
-def _video_nframes(tracklets_pickle: Path) -> int | None:
-    """The video's frame count from the ``_meta.pickle`` of a tracklet file's analysis
-    (``<stem><scorer>_meta.pickle``), None when there is none."""
-    for suffix in TRACKER_SUFFIXES.values():
-        if tracklets_pickle.name.endswith(suffix + ".pickle"):
-            h5 = _beside(tracklets_pickle, suffix + ".pickle", ".h5")
-            nframes = read_meta(h5).get("nframes")
+def _video_nframes(stage_file: Path) -> int | None:
+    """The video's frame count from the ``_meta.pickle`` of a stage file's analysis
+    (``<stem><scorer>_meta.pickle`` beside ``_assemblies.pickle``, ``_el.pickle`` ...),
+    None when there is none."""
+    suffixes = ["_assemblies.pickle", *(s + ".pickle" for s in TRACKER_SUFFIXES.values())]
+    for suffix in suffixes:
+        if stage_file.name.endswith(suffix):
+            nframes = read_meta(_beside(stage_file, suffix, ".h5")).get("nframes")
             return int(nframes) if nframes else None
     return None
 
