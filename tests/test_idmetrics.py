@@ -19,7 +19,7 @@ from dlcflow.devtools.mademoreport import (
     identity_table,
     mademo_report,
 )
-from dlcflow.io.tracks import save_tracks
+from dlcflow.io.tracks import read_tracks, save_tracks
 from dlcflow.post.evaluate_multianimal import ASSEMBLY_COLUMNS
 from dlcflow.post.idmetrics import (
     GATE_FACTOR,
@@ -30,6 +30,7 @@ from dlcflow.post.idmetrics import (
     score_track_file,
 )
 
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 PARTS = ["snout", "middle", "tail"]
 N = 20
 
@@ -324,3 +325,22 @@ def test_report_text(demo_truth: Path, tmp_path: Path) -> None:
     pd.DataFrame({"a": [1]}).to_csv(bad)
     with pytest.raises(MADemoReportError, match=f"^{bad}: not an assembly results file"):
         assembly_table([bad])
+
+
+def test_dlc_tracks_file_against_itself(tmp_path: Path) -> None:
+    """DLC's stitched tracks (montblanc, key 'df', x/y/likelihood, gaps) scored against
+    themselves as ground truth under other names: every identity kept, no error."""
+    tracks_h5 = FIXTURES / "dlc-unittest-multianimal" / "montblanc_tracks.h5"
+    df = read_tracks(tracks_h5)
+    truth = df.drop(columns="likelihood", level="coords")
+    names = {"bird1": "b3", "bird2": "b1", "bird3": "b2"}
+    truth = truth.rename(columns=names, level="individuals")
+    gt_h5 = tmp_path / "montblanc_groundtruth.h5"
+    truth.to_hdf(gt_h5, key="df_with_missing")
+    s = score_track_file(tracks_h5, gt_h5)
+    assert (s.frames, s.animals, s.tracks) == (180, 3, 3)
+    assert s.switches == 0 and s.idf1 == 1.0 and s.mota == 1.0 and s.identity_kept == 1.0
+    assert s.mean_px == 0.0 and s.points == s.truth_points > 0
+    assert sorted(s.matching) == [("b1", "bird2"), ("b2", "bird3"), ("b3", "bird1")]
+    present = ~df.drop(columns=["single"], level="individuals").isna().T.groupby(level=1).all().T
+    assert s.truth_presences == int(present.to_numpy().sum())
