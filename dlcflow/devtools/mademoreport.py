@@ -142,9 +142,9 @@ def mademo_report(
     if scores:
         lines += [
             "",
-            "identity tracking on every frame, against the rendered ground truth (tracks "
-            "matched to animals once per video, as IDF1 does; kept: frames where every "
-            "animal is on its own track):",
+            "identity tracking on every frame, against the rendered ground truth",
+            "(one track per animal for the whole video, as IDF1 chooses it; kept: frames "
+            "where every animal is on its own track):",
         ]
         lines += identity_table(scores, kinds)
     text = "\n".join(lines) + "\n"
