@@ -1,0 +1,153 @@
+"""The multi-animal demo's report: assembly scores on the labeled frames and the identity
+tracking of whole videos against the rendered ground truth.
+
+The evaluation rows come from dlcflow's ``<scorer>-assembly-results.csv`` (RMSE and mAP
+after assembly, train and test; :mod:`dlcflow.post.evaluate_multianimal`); the tracking
+block scores each video's stitched tracks (``<stem><scorer>_el.h5``) with
+:mod:`dlcflow.post.idmetrics`. Tables are plain text, one aligned column per figure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from dlcflow.core.fileio import atomic_write_text
+from dlcflow.core.video import VIDEO_EXTENSIONS
+from dlcflow.devtools.demo import groundtruth_path
+from dlcflow.post.evaluate_multianimal import ASSEMBLY_COLUMNS
+from dlcflow.post.idmetrics import IdentityScores, score_track_file
+from dlcflow.project.paths import Project
+
+__all__ = ["MADemoReportError", "assembly_table", "identity_table", "mademo_report"]
+
+
+class MADemoReportError(ValueError):
+    """A file the report cannot use; the one-line message names it and the cause."""
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """Text lines of a table: the first column left-aligned, the others right-aligned,
+    each as wide as its widest cell."""
+    widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = f"{cells[0]:<{widths[0]}}"
+        rest = [f"{cell:>{w}}" for cell, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    return [line(headers), *(line(r) for r in rows)]
+
+
+def _px(value: float) -> str:
+    return f"{value:.2f} px"
+
+
+def _pct(share: float) -> str:
+    return f"{100 * share:.1f}%"
+
+
+def identity_table(
+    scores: Mapping[str, IdentityScores], kinds: Mapping[str, str] | None = None
+) -> list[str]:
+    """Lines of the identity-tracking table, one row per video (``scores`` by video name;
+    ``kinds`` optionally says e.g. "labeled" / "held-out" per video)."""
+    headers = ["video"] + (["kind"] if kinds else [])
+    headers += ["frames", "animals", "tracks", "gate", "IDF1", "switches", "MOTA"]
+    headers += ["kept", "mean error", "median", "within 5 px"]
+    rows = []
+    for video, s in scores.items():
+        row = [video] + ([kinds.get(video, "")] if kinds else [])
+        row += [str(s.frames), str(s.animals), str(s.tracks), _px(s.gate_px)]
+        row += [f"{s.idf1:.3f}", str(s.switches), f"{s.mota:.3f}", _pct(s.identity_kept)]
+        row += [_px(s.mean_px), _px(s.median_px), _pct(s.within_5px)]
+        rows.append(row)
+    return _table(headers, rows)
+
+
+def _iteration(csv: Path) -> str:
+    """The active-learning iteration of ``evaluation-results/iteration-<N>/<model>/<csv>``."""
+    folder = csv.parts[-3] if len(csv.parts) >= 3 else ""
+    return folder[len("iteration-") :] if folder.startswith("iteration-") else "-"
+
+
+def assembly_table(csvs: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Lines of the assembly-results table: one row per snapshot of each csv (iteration,
+    shuffle, training share, training iterations, RMSE and mAP train / test)."""
+    headers = ["iteration", "shuffle", "train %", "trained", "RMSE train", "RMSE test"]
+    headers += ["mAP train", "mAP test"]
+    rows = []
+    for csv in map(Path, csvs):
+        if not csv.is_file():
+            raise MADemoReportError(f"{csv}: assembly results file not found")
+        try:
+            df = pd.read_csv(csv, index_col=0)
+        except (ValueError, pd.errors.ParserError) as err:
+            raise MADemoReportError(f"{csv}: not a readable csv ({err})") from None
+        missing = [c for c in ASSEMBLY_COLUMNS if c not in df.columns]
+        if missing:
+            raise MADemoReportError(
+                f"{csv}: not an assembly results file (no column {missing[0]!r})"
+            )
+        for _, r in df.iterrows():
+            rows.append(
+                [
+                    _iteration(csv),
+                    str(int(r["Shuffle number"])),
+                    str(int(r["%Training dataset"])),
+                    str(int(r["Training iterations:"])),
+                    _px(float(r["rmse_train"])),
+                    _px(float(r["rmse_test"])),
+                    f"{float(r['mAP_train']):.3f}",
+                    f"{float(r['mAP_test']):.3f}",
+                ]
+            )
+    return _table(headers, rows)
+
+
+def _video_of(project: Project, tracks: Path) -> Path:
+    """The project video whose stem, followed by a DLC scorer, starts the tracks file name."""
+    for video in sorted((project.root / "videos").iterdir()):
+        if video.suffix.lower() in VIDEO_EXTENSIONS and tracks.name.startswith(video.stem + "DLC_"):
+            return video
+    raise MADemoReportError(f"{tracks}: no demo video of the project matches this tracks file")
+
+
+def mademo_report(
+    config: str | os.PathLike[str],
+    tracks: Sequence[str | os.PathLike[str]],
+    evaluation: Sequence[str | os.PathLike[str]] = (),
+    out: str | os.PathLike[str] | None = None,
+    gate_px: float | None = None,
+) -> str:
+    """Text report of a multi-animal demo run; written to ``out`` if given. ``tracks`` are
+    stitched tracks files of the project's videos (each scored against the ground truth
+    beside the video it was made from), ``evaluation`` assembly-results csv files."""
+    project = Project(config)
+    labeled = {s for s in project.video_stems() if project.frames_manifest(s).is_file()}
+    scores: dict[str, IdentityScores] = {}
+    kinds: dict[str, str] = {}
+    for h5 in map(Path, tracks):
+        video = _video_of(project, h5)
+        truth = groundtruth_path(video.resolve())  # demo videos link to data/
+        scores[video.name] = score_track_file(h5, truth, gate_px)
+        kinds[video.name] = "labeled" if video.stem in labeled else "held-out"
+    lines = [f"dlcflow multi-animal demo: {project.root}"]
+    if evaluation:
+        lines += ["", "assembly on the labeled frames (RMSE and mAP after assembly):"]
+        lines += assembly_table(evaluation)
+    if scores:
+        lines += [
+            "",
+            "identity tracking on every frame, against the rendered ground truth",
+            "(one track per animal for the whole video, as IDF1 chooses it; kept: frames "
+            "where every animal is on its own track):",
+        ]
+        lines += identity_table(scores, kinds)
+    text = "\n".join(lines) + "\n"
+    if out is not None:
+        atomic_write_text(out, text)
+    return text
