@@ -235,6 +235,20 @@ def test_empty_input_is_one_line_error(tracklets: dict) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_a_video_where_no_animal_was_tracked_gives_empty_tracks() -> None:
+    """With the video's size known, no detection at all is a result (a warning), not an
+    error: the workflow still writes the video's tracks file; unique parts are kept."""
+    single = {"frame00": np.array([[5.0, 6.0, 0.9]])}
+    tracklets = {"single": single, 0: {"frame03": np.full((4, 4), np.nan)}}
+    result = stitch(tracklets, 3, nframes=20, source="x.pickle", n_bodyparts=4)
+    assert result.tracks.shape == (20, 3, 4, 3) and np.isnan(result.tracks).all()
+    assert result.single.shape == (20, 1, 3)
+    np.testing.assert_array_equal(result.single[0, 0], [5.0, 6.0, 0.9])
+    assert result.warnings == (
+        "x.pickle: no animal was tracked (the tracklets hold no detection): 3 empty tracks",
+    )
+
+
 def test_bad_arguments_are_one_line_errors() -> None:
     with pytest.raises(StitchError, match="n_tracks"):
         stitch(_montblanc(), 0)

@@ -201,7 +201,14 @@ def stitch_file(
         names = [f"ind{i + 1}" for i in range(n)]
     if nframes is None:
         nframes = _video_nframes(src)
-    result = stitch(tracklets, n, StitchParams(**overrides), nframes=nframes, source=str(src))
+    result = stitch(
+        tracklets,
+        n,
+        StitchParams(**overrides),
+        nframes=nframes,
+        source=str(src),
+        n_bodyparts=len(project.multianimal_bodyparts),
+    )
     for line in result.warnings:
         log(f"{src.name}: {line}")
     ds = tracks_dataset(

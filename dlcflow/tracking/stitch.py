@@ -48,7 +48,13 @@ from dlcflow.tracking.stitchgraph import (
     identity_weight,
     link_costs,
 )
-from dlcflow.tracking.tracklet import NO_IDENTITY, Tracklet, TrackletError, parse_tracklets
+from dlcflow.tracking.tracklet import (
+    NO_IDENTITY,
+    ParsedTracklets,
+    Tracklet,
+    TrackletError,
+    parse_tracklets,
+)
 
 __all__ = [
     "StitchError",
@@ -188,11 +194,14 @@ def stitch(
     nframes: int | None = None,
     *,
     source: str | None = None,
+    n_bodyparts: int | None = None,
 ) -> StitchResult:
     """Stitch a tracklet dict into ``n_tracks`` tracks (see the module docstring).
 
     ``nframes``: the video's frame count (default: up to the last detection); ``source``
-    names the input in messages. The dict is not changed."""
+    names the input in messages. The dict is not changed. Tracklets without a detection
+    give empty tracks and a warning when ``nframes`` and ``n_bodyparts`` (the
+    multi-animal body parts) say their size, a StitchError otherwise."""
     where = f"{source}: " if source else ""
     params = params if params is not None else StitchParams()
     if isinstance(n_tracks, bool) or not isinstance(n_tracks, Integral) or n_tracks < 1:
@@ -207,7 +216,11 @@ def stitch(
     notes: list[str] = []
     pieces = _pieces(parsed.tracklets, params.split_tracklets)
     if not pieces:
-        raise StitchError(f"{where}no tracklets to stitch: the tracklet data holds no detection")
+        if nframes is None or not (n_bodyparts or parsed.n_bodyparts):
+            raise StitchError(
+                f"{where}no tracklets to stitch: the tracklet data holds no detection"
+            )
+        return _empty_result(parsed, n_tracks, int(nframes), n_bodyparts, where)
     nodes = [p for p in pieces if len(p) >= params.min_length]
     residuals = [p for p in pieces if len(p) < params.min_length]
     if not nodes:
@@ -280,6 +293,30 @@ def stitch(
         identities=tuple(t.identity if t is not None else NO_IDENTITY for t in padded),
         n_tracklets=len(nodes),
         n_residuals=len(residuals),
+        header=parsed.header,
+    )
+
+
+def _empty_result(
+    parsed: ParsedTracklets, n_tracks: int, nframes: int, n_bodyparts: int | None, where: str
+) -> StitchResult:
+    """Empty tracks of a video where no animal was tracked (its unique parts kept)."""
+    single = None
+    if parsed.single is not None:
+        single = _fill([parsed.single], nframes, parsed.single.data.shape[1])[:, 0]
+    line = (
+        f"{where}no animal was tracked (the tracklets hold no detection): {n_tracks} empty tracks"
+    )
+    return StitchResult(
+        tracks=_fill([None] * n_tracks, nframes, int(n_bodyparts or parsed.n_bodyparts)),
+        single=single,
+        warnings=(line,),
+        unresolved=(),
+        method="flow",
+        max_gap=0,
+        identities=(NO_IDENTITY,) * n_tracks,
+        n_tracklets=0,
+        n_residuals=0,
         header=parsed.header,
     )
 
