@@ -30,6 +30,8 @@ _API = {
     "train_network": "dlcflow.training.train",
     "evaluate_network": "dlcflow.post.evaluate",
     "analyze_videos": "dlcflow.inference.analyze",
+    "convert_detections2tracklets": "dlcflow.tracking.api",
+    "stitch_tracklets": "dlcflow.tracking.api",
     "AnalysisOptions": "dlcflow.inference.analyze",
     "filterpredictions": "dlcflow.post.filters",
     "FilterOptions": "dlcflow.post.filters",

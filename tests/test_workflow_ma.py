@@ -12,6 +12,7 @@ import yaml
 from conftest import write_video
 from test_workflow import snakemake
 
+import dlcflow
 from dlcflow.io import labels
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
@@ -85,6 +86,17 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
         "single",
     ]
     assert len(tracks) == 40
+    # DLC's functions of the stages after detection, on the same files, another tracker
+    tracklets = dlcflow.convert_detections2tracklets(
+        config, [videos / "arena.mp4"], track_method="box"
+    )
+    assert tracklets == [videos / f"arena{scorer}_bx.pickle"]
+    stitched = dlcflow.stitch_tracklets(
+        config, [videos / "arena.mp4"], track_method="box", n_tracks=3
+    )
+    assert stitched == [videos / f"arena{scorer}_bx.h5"]
+    names = pd.read_hdf(stitched[0]).columns.get_level_values("individuals").unique()
+    assert names.tolist() == ["ind1", "ind2", "ind3", "single"]
     results = pd.read_csv(project.evaluation_results(0.95, 1, scorer), index_col=0)
     assert results["Training iterations:"].tolist() == [2]
     assembly = pd.read_csv(
