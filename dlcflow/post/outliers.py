@@ -55,12 +55,20 @@ from dlcflow.labeling.frames import (
     read_manifest,
     select_uniform,
 )
-from dlcflow.post.outlierdetect import OUTLIER_ALGORITHMS, OutlierOptions, find_outliers
+from dlcflow.post.outlierdetect import (
+    EXTRACTION_ALGORITHMS,
+    MANUAL,
+    OUTLIER_ALGORITHMS,
+    OutlierOptions,
+    find_outliers,
+)
 from dlcflow.project.create import add_videos
 from dlcflow.project.paths import Project, frame_name
 from dlcflow.project.posefiles import pose_files, resolve_track_method
 
 __all__ = [
+    "EXTRACTION_ALGORITHMS",
+    "MANUAL",
     "OUTLIER_ALGORITHMS",
     "OutlierOptions",
     "config_lock",
