@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.signal import medfilt
 
 from dlcflow.core.draw import colors_bgr
 from dlcflow.devtools.mademo import make_multi_animal_demo_project
@@ -29,7 +30,13 @@ from dlcflow.plots.poses import (
     plot_poses_file,
     plot_trajectories,
 )
-from dlcflow.post.filters import analyzeskeleton, filter_poses, filterpredictions, median_filter
+from dlcflow.post.filters import (
+    analyzeskeleton,
+    filter_poses,
+    filterpredictions,
+    median_filter,
+    skeleton_features,
+)
 from dlcflow.post.outliers import OutlierOptions, extract_outlier_frames, find_outliers
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.paths import Project
@@ -372,3 +379,54 @@ def test_machine_labels_of_tracks_missing_an_individual(
     assert list(dict.fromkeys(machine.columns.get_level_values("individuals"))) == INDIVIDUALS
     assert machine.xs("mouse3", level="individuals", axis=1).isna().all().all()
     np.testing.assert_allclose(machine[two.columns].to_numpy(), two.loc[[5, 9]].to_numpy())
+
+
+# -- DLC's own tracks -------------------------------------------------------------------
+MONTBLANC = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "fixtures"
+    / "dlc-unittest-multianimal"
+    / "montblanc_tracks.h5"
+)
+
+
+def test_dlc_tracks_filter_as_dlc_inside_and_bones_per_bird() -> None:
+    """DLC 2.3's stitched tracks of three birds (key ``df``): the median filter matches
+    DLC's ``scipy.signal.medfilt`` inside every run of visible frames (medfilt run on the
+    run alone: DLC runs it on whole columns, where it zero-pads the ends and, next to the
+    NaN of a gap, returns wrong medians in about 1 % of even complete windows; dlcflow
+    does neither), and each bird gets DLC's bones ``<bird>_<bp1>_<bp2>`` with DLC's length
+    and orientation (atan2 in degrees, [0, 360))."""
+    df = read_tracks(MONTBLANC)
+    filtered = filter_poses(df, "median", windowlength=5)
+    assert list(filtered.columns) == list(df.columns)
+    compared = 0
+    for col in [c for c in df.columns if c[3] in ("x", "y")]:
+        x, ours = df[col].to_numpy(), filtered[col].to_numpy()
+        edges = np.flatnonzero(np.diff(np.r_[0, np.isfinite(x).astype(int), 0]))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            if stop - start >= 5:  # inside the run, away from medfilt's zero padding
+                dlc = medfilt(x[start:stop], 5)[2:-2]
+                np.testing.assert_array_equal(ours[start + 2 : stop - 2], dlc)
+                compared += len(dlc)
+    assert compared > 3000, compared
+
+    bones = [["head", "tail"], ["leftwing", "rightwing"]]
+    features = skeleton_features(df, bones)
+    birds = [i for i in dict.fromkeys(df.columns.get_level_values("individuals")) if i != "single"]
+    names = [f"{b}_{p}_{q}" for b in birds for p, q in bones]
+    assert list(dict.fromkeys(features.columns.get_level_values(0))) == names
+    scorer = df.columns.get_level_values("scorer")[0]
+    for bird in birds:
+        head = df[[(scorer, bird, "head", "x"), (scorer, bird, "head", "y")]].to_numpy()
+        tail = df[[(scorer, bird, "tail", "x"), (scorer, bird, "tail", "y")]].to_numpy()
+        ok = np.isfinite(head).all(axis=1) & np.isfinite(tail).all(axis=1)
+        dlc_length = [float(np.hypot(*(t - h))) for h, t in zip(head[ok], tail[ok], strict=True)]
+        dlc_angle = [
+            (a := np.degrees(np.arctan2(t[1] - h[1], t[0] - h[0]))) + (360 if a < 0 else 0)
+            for h, t in zip(head[ok], tail[ok], strict=True)
+        ]
+        got = features[f"{bird}_head_tail"].to_numpy()[ok]
+        np.testing.assert_allclose(got[:, 0], dlc_length, atol=1e-9)
+        np.testing.assert_allclose(got[:, 1], dlc_angle, atol=1e-9)
