@@ -96,20 +96,21 @@ DLC_SIGNATURES = {
     filterpredictions: (
         "config, video, videotype='', shuffle=1, trainingsetindex=0, filtertype='median', "
         "windowlength=5, p_bound=0.001, ARdegree=3, MAdegree=1, alpha=0.01, save_as_csv=True, "
-        "destfolder=None, overwrite=False, *, options=None"
+        "destfolder=None, overwrite=False, track_method='', *, options=None"
     ),
     extract_outlier_frames: (
         "config, videos, videotype='', shuffle=1, trainingsetindex=0, outlieralgorithm='jump', "
         "frames2use=None, comparisonbodyparts='all', epsilon=20, p_bound=0.01, ARdegree=3, "
         "MAdegree=1, alpha=0.01, extractionalgorithm='kmeans', automatic=True, "
-        "cluster_resizewidth=30, cluster_color=False, savelabeled=False, destfolder=None, *, "
-        "options=None"
+        "cluster_resizewidth=30, cluster_color=False, savelabeled=False, destfolder=None, "
+        "track_method='', *, options=None"
     ),
     create_labeled_video: (
         "config, videos, videotype='', shuffle=1, trainingsetindex=0, filtered=False, "
         "save_frames=False, draw_skeleton=False, trailpoints=0, keypoints_only=False, "
         "displayedbodyparts='all', displaycropped=False, confidence_to_alpha=False, "
-        "outputframerate=None, destfolder=None, overwrite=False, *, options=None"
+        "outputframerate=None, destfolder=None, overwrite=False, displayedindividuals='all', "
+        "color_by='bodypart', track_method='', track_ids=False, *, options=None"
     ),
     analyze_videos: (
         "config, videos, videotype='', shuffle=1, trainingsetindex=0, batchsize=None, "

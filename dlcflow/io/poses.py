@@ -29,6 +29,7 @@ from dlcflow.core.fileio import atomic_path
 from dlcflow.data.pose import make_poses
 from dlcflow.io.hdf import first_line, read_frame, write_frame
 from dlcflow.io.tables import LIKELIHOOD_COORDS, read_table_csv, to_dataset, to_frame
+from dlcflow.project.paths import TRACKER_SUFFIXES
 
 __all__ = [
     "PoseFileError",
@@ -152,9 +153,14 @@ def skeleton_table(features: Mapping[str, np.ndarray], index: pd.Index) -> pd.Da
 
 # -- metadata --------------------------------------------------------------------------------
 def meta_path(h5_path: str | os.PathLike[str]) -> Path:
-    """The ``_meta.pickle`` of a pose file (a ``_filtered.h5`` shares its raw file's)."""
+    """The ``_meta.pickle`` of a pose file (a ``_filtered.h5`` shares its raw file's, and
+    multi-animal tracks ``<stem><scorer>_el.h5`` (``_bx``, ``_sk``) the video analysis's
+    ``<stem><scorer>_meta.pickle``)."""
     h5 = Path(h5_path)
     stem = h5.name.replace("_filtered.h5", ".h5")[: -len(".h5")]
+    trackers = tuple(TRACKER_SUFFIXES.values())
+    if stem.endswith(trackers):
+        stem = stem[: -len(trackers[0])]
     return h5.with_name(stem + "_meta.pickle")
 
 

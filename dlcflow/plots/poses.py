@@ -2,16 +2,20 @@
 
 * :func:`plot_trajectories` / :func:`plot_poses_file`: ``plot-poses/<video stem>/`` with
   ``trajectory``, ``plot`` (x and y over time), ``plot-likelihood`` and ``hist``
-  (frame-to-frame displacement) PNGs, ``_filtered`` added for filtered data. Points with
-  likelihood under the config's ``pcutoff`` are masked. Figures are drawn with
-  matplotlib's Agg canvas (no display needed) and each PNG is written atomically.
-* :func:`create_labeled_video` / :func:`labeled_video_file`: ``<data stem>_labeled.mp4``,
-  streamed through OpenCV frame by frame (no folder of temporary frames), as many frames
-  and the same size as the source (the crop's size with ``displaycropped``). Dots are
-  discs of radius ``dotsize`` px in the config's ``colormap`` (one colour per body part),
-  drawn only where likelihood > ``pcutoff``, with opacity ``alphavalue`` (or, with
+  (frame-to-frame displacement) PNGs (:func:`dlcflow.plots.trajectories.plot_poses`),
+  ``_filtered`` added for filtered data; multi-animal tracks get one set per individual,
+  its name appended (``trajectorymouse1.png``). Points with likelihood under the config's
+  ``pcutoff`` are masked.
+* :func:`create_labeled_video` / :func:`labeled_video_file`: ``<data stem>_labeled.mp4``
+  (multi-animal: ``_id_labeled.mp4`` or ``_bp_labeled.mp4``, see
+  :meth:`Project.labeled_video_output`), streamed through OpenCV frame by frame (no folder
+  of temporary frames), as many frames and the same size as the source (the crop's size
+  with ``displaycropped``). Dots are discs of radius ``dotsize`` px in the config's
+  ``colormap`` (one colour per body part, or per individual with ``color_by``), drawn
+  only where likelihood > ``pcutoff``, with opacity ``alphavalue`` (or, with
   ``confidence_to_alpha``, ``max(0, (p - pcutoff) / (1 - pcutoff))``); skeleton lines
-  (config ``skeleton``, ``skeleton_color``) where both ends are above ``pcutoff``.
+  (config ``skeleton``, ``skeleton_color``, within each individual) where both ends are
+  above ``pcutoff``; with ``track_ids`` each animal's name above it.
 """
 
 from __future__ import annotations
@@ -22,25 +26,30 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pandas as pd
-import xarray as xr
-from matplotlib.figure import Figure
 
-from dlcflow.core.draw import colors_bgr, draw_points, draw_segments, get_cmap, to_bgr
-from dlcflow.core.fileio import atomic_path, replace_folder, temp_folder
+from dlcflow.core.draw import draw_points, draw_segments, to_bgr
+from dlcflow.core.fileio import replace_folder, temp_folder
 from dlcflow.core.log import log
-from dlcflow.core.options import Options, check_bool, check_int, check_real
+from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.video import VideoReader, VideoWriter, video_info
 from dlcflow.data.pose import point_keys, points_array
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
 from dlcflow.io.tables import to_dataset
+from dlcflow.plots.individuals import (
+    COLOR_BY,
+    check_color_by,
+    draw_track_names,
+    individual_table,
+    individuals_to_show,
+)
 from dlcflow.plots.labels import KeypointLayout
+from dlcflow.plots.trajectories import plot_poses
 from dlcflow.project.paths import Project, nframes_digits
-from dlcflow.project.posefiles import pose_files, up_to_date
+from dlcflow.project.posefiles import pose_files, resolve_track_method, up_to_date
 
 __all__ = [
     "PLOT_NAMES",
@@ -76,131 +85,6 @@ def _is_filtered(h5: Path) -> bool:
     return h5.name.endswith("_filtered.h5")
 
 
-# -- trajectory plots ---------------------------------------------------------------------------
-def _xyp(poses: xr.Dataset, bp: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y and likelihood of a body part of the first individual that has it."""
-    key = next(k for k in point_keys(poses) if k[1] == bp)
-    xy = points_array(poses, [key])[:, 0]
-    return xy[:, 0], xy[:, 1], points_array(poses, [key], "confidence")[:, 0]
-
-
-def _legend(ax: Any) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-
-
-def plot_poses(
-    df: pd.DataFrame,
-    dest_folder: str | os.PathLike[str],
-    bodyparts: Sequence[str],
-    colormap: str = "rainbow",
-    alphavalue: float = 0.7,
-    pcutoff: float = 0.6,
-    suffix: str = "",
-    title: str = "",
-    frame_size: tuple[int, int] | None = None,
-    resolution: int = 100,
-    linewidth: float = 1.0,
-    show: bool = False,
-) -> list[Path]:
-    """Draw the four DLC trajectory plots of a pose table into ``dest_folder``.
-
-    ``trajectory<suffix>.png`` (y against x, image orientation), ``plot<suffix>.png``
-    (x and y against the frame index), ``plot-likelihood<suffix>.png`` (likelihood with
-    the ``pcutoff`` line) and ``hist<suffix>.png`` (histogram of frame-to-frame
-    displacements). Points under ``pcutoff`` are left out of all but the likelihood
-    plot; colours come from ``colormap`` (one per body part, as DLC picks them).
-    ``frame_size`` ``(width, height)`` sets the trajectory plot's limits. Returns the
-    PNG paths.
-    """
-    folder = Path(dest_folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    colors = get_cmap(len(bodyparts), colormap)
-    frames = np.arange(len(df))
-    head = f"{title} " if title else ""
-    traj, (axx, axy), lik, hist = (
-        Figure(figsize=(8, 6)),
-        Figure(figsize=(10, 5)).subplots(2, 1, sharex=True),
-        Figure(figsize=(10, 3)),
-        Figure(figsize=(8, 5)),
-    )
-    ax_t, ax_l, ax_h = traj.subplots(), lik.subplots(), hist.subplots()
-    jumps = []
-    poses = to_dataset(df)
-    for i, bp in enumerate(bodyparts):
-        x, y, p = _xyp(poses, bp)
-        with np.errstate(invalid="ignore"):
-            low = ~(p > pcutoff)
-        x, y = np.where(low, np.nan, x), np.where(low, np.nan, y)
-        shown = int((~np.isnan(x) & ~np.isnan(y)).sum())
-        name = bp if shown else f"{bp} (none above pcutoff)"
-        color = colors[i]
-        ax_t.plot(x, y, ".", color=color, alpha=alphavalue, markersize=3, label=name)
-        axx.plot(frames, x, "-", color=color, alpha=alphavalue, linewidth=linewidth, label=name)
-        axy.plot(frames, y, "-", color=color, alpha=alphavalue, linewidth=linewidth)
-        ax_l.plot(frames, p, "-", color=color, alpha=alphavalue, linewidth=linewidth, label=bp)
-        step = np.hypot(np.diff(x), np.diff(y))
-        jumps.append((name, color, step[np.isfinite(step)]))
-    ax_t.set(xlabel="x (pixels)", ylabel="y (pixels)", title=f"{head}trajectories".strip())
-    if frame_size is not None:
-        ax_t.set_xlim(0, frame_size[0])
-        ax_t.set_ylim(frame_size[1], 0)
-    else:
-        ax_t.invert_yaxis()
-    ax_t.set_aspect("equal", adjustable="box")
-    axx.set(ylabel="x (pixels)", title=f"{head}position over time".strip())
-    axy.set(xlabel="frame index", ylabel="y (pixels)")
-    axy.invert_yaxis()
-    ax_l.axhline(pcutoff, color="0.3", linestyle="--", linewidth=1, label=f"pcutoff {pcutoff}")
-    ax_l.set(xlabel="frame index", ylabel="likelihood", ylim=(-0.02, 1.05))
-    ax_l.set_title(f"{head}likelihood (use it to set pcutoff)".strip())
-    top = max((float(s.max()) for _, _, s in jumps if s.size), default=1.0)
-    bins = np.linspace(0.0, max(top, 1.0), 50)
-    for name, color, step in jumps:
-        if step.size:
-            ax_h.hist(
-                step, bins=bins, histtype="step", color=color, linewidth=linewidth, label=name
-            )
-    ax_h.set(xlabel="frame-to-frame displacement (pixels)", ylabel="count (frames)")
-    ax_h.set_title(f"{head}displacements between consecutive frames".strip())
-    if not any(s.size for _, _, s in jumps):
-        ax_h.text(
-            0.5,
-            0.5,
-            f"no consecutive points above pcutoff {pcutoff}",
-            ha="center",
-            transform=ax_h.transAxes,
-        )
-    for ax in (ax_t, axx, ax_l, ax_h):
-        _legend(ax)
-        ax.grid(True, alpha=0.3)
-    axy.grid(True, alpha=0.3)
-    figures = {"trajectory": traj, "plot": axx.figure, "plot-likelihood": lik, "hist": hist}
-    written = []
-    for name, fig in figures.items():
-        out = folder / f"{name}{suffix}.png"
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, dpi=resolution, bbox_inches="tight", format="png")
-        written.append(out)
-    if show:
-        _show(written)
-    return written
-
-
-def _show(paths: Sequence[Path]) -> None:
-    """Display saved plots when an interactive matplotlib backend is available."""
-    import matplotlib  # noqa: PLC0415
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    if matplotlib.get_backend().lower() in ("agg", "pdf", "svg", "ps", "cairo", "template"):
-        log(f"showfigures: no interactive display ({matplotlib.get_backend()}); see {paths[0]}")
-        return
-    for path in paths:
-        fig = plt.figure()
-        fig.figimage(plt.imread(path))
-    plt.show()
-
-
 def plot_poses_file(
     config: str | os.PathLike[str],
     h5_path: str | os.PathLike[str],
@@ -208,12 +92,16 @@ def plot_poses_file(
     video: str | os.PathLike[str] | None = None,
     displayedbodyparts: str | Sequence[str] = "all",
     showfigures: bool = False,
+    displayedindividuals: str | Sequence[str] = "all",
 ) -> list[Path]:
     """The trajectory plots of one pose file (what the ``plots`` rule calls).
 
     ``dest_folder`` defaults to ``<pose file folder>/plot-poses/<video stem>/`` (the video
     stem from ``video``, else the file name before ``DLC``); ``_filtered`` pose files get
-    ``_filtered`` plot names. Returns the four PNG paths.
+    ``_filtered`` plot names. Multi-animal tracks get the four plots of each individual
+    (:func:`dlcflow.plots.individuals.individuals_to_show` of ``displayedindividuals``),
+    DLC's names with the individual's name appended (``trajectory_filteredmouse1.png``).
+    Returns the PNG paths (four per individual).
     """
     project = Project(config)
     h5 = Path(h5_path)
@@ -229,18 +117,28 @@ def plot_poses_file(
     if crop is not None:  # coordinates are relative to the analysis crop
         size = (crop[1] - crop[0], crop[3] - crop[2])
     cfg = project.cfg
-    return plot_poses(
-        df,
-        dest_folder,
-        _bodyparts(project, df, displayedbodyparts),
-        colormap=str(cfg.get("colormap") or "rainbow"),
-        alphavalue=float(cfg.get("alphavalue", 0.7)),
-        pcutoff=float(cfg.get("pcutoff", 0.6)),
-        suffix="_filtered" if _is_filtered(h5) else "",
-        title=Path(video).stem if video is not None else h5.name.split("DLC")[0],
-        frame_size=size,
-        show=showfigures,
-    )
+    bodyparts = _bodyparts(project, df, displayedbodyparts)
+    suffix = "_filtered" if _is_filtered(h5) else ""
+    title = Path(video).stem if video is not None else h5.name.split("DLC")[0]
+    parts = [("", df)]
+    if "individuals" in df.columns.names:
+        shown = individuals_to_show(project, df, displayedindividuals)
+        parts = [(ind, individual_table(df, ind)) for ind in shown]
+    written = []
+    for individual, table in parts:
+        written += plot_poses(
+            table,
+            dest_folder,
+            bodyparts,
+            colormap=str(cfg.get("colormap") or "rainbow"),
+            alphavalue=float(cfg.get("alphavalue", 0.7)),
+            pcutoff=float(cfg.get("pcutoff", 0.6)),
+            suffix=suffix + individual,
+            title=f"{title} {individual}".strip(),
+            frame_size=size,
+            show=showfigures,
+        )
+    return written
 
 
 def plot_trajectories(
@@ -253,21 +151,30 @@ def plot_trajectories(
     displayedbodyparts: str | Sequence[str] = "all",
     showfigures: bool = False,
     destfolder: str | os.PathLike[str] | None = None,
+    displayedindividuals: str | Sequence[str] = "all",
+    track_method: str = "",
 ) -> list[Path]:
     """Plot the trajectories of analyzed videos (DLC's ``plot_trajectories``).
 
     For each video writes ``<destfolder or video folder>/plot-poses/<video stem>/``
     ``trajectory.png``, ``plot.png``, ``plot-likelihood.png`` and ``hist.png``
-    (``..._filtered.png`` with ``filtered``); see :func:`plot_poses`. Videos not
+    (``..._filtered.png`` with ``filtered``); see :func:`plot_poses`. Multi-animal
+    projects plot the video's stitched tracks of ``track_method`` (``ellipse``, ``box``,
+    ``skeleton``; empty: the config's ``default_track_method``), one set of plots per
+    individual of ``displayedindividuals`` (``trajectorymouse1.png``, ...). Videos not
     analyzed are skipped with a warning. Returns the folders written.
     """
 
     project = Project(config)
     folders = []
-    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder)
+    found = pose_files(
+        project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder, track_method
+    )
     for video, h5 in found:
         folder = Project.plot_poses_folder(video, destfolder)
-        plot_poses_file(config, h5, folder, video, displayedbodyparts, showfigures)
+        plot_poses_file(
+            config, h5, folder, video, displayedbodyparts, showfigures, displayedindividuals
+        )
         log(f"{video.name}: plots in {folder}")
         folders.append(folder)
     return folders
@@ -290,7 +197,10 @@ class LabeledVideoOptions(Options):
     previous frames (fainter). ``confidence_to_alpha``: True for DLC's default mapping
     (:func:`confidence_alpha`), or a function of the likelihood. ``outputframerate``
     changes the frame rate, never the frame count. ``displaycropped`` shows only the
-    analysis crop. ``save_frames`` also keeps every labeled frame as a PNG.
+    analysis crop. ``save_frames`` also keeps every labeled frame as a PNG. Multi-animal
+    tracks: ``color_by`` ``"bodypart"`` (DLC's default) or ``"individual"`` (one colour
+    per animal), ``displayedindividuals`` the animals drawn, and ``track_ids`` writes each
+    animal's name above it (DLC 2.3 has no such option).
     """
 
     save_frames: bool = False
@@ -301,6 +211,9 @@ class LabeledVideoOptions(Options):
     displaycropped: bool = False
     confidence_to_alpha: bool | Callable[[float], float] = False
     outputframerate: float | None = None
+    color_by: str = "bodypart"
+    displayedindividuals: str | Sequence[str] = "all"
+    track_ids: bool = False
 
     CONFIG_KEYS = ("draw_skeleton", "trailpoints", "keypoints_only", "confidence_to_alpha")
     WORKFLOW_KEYS = ("filtered",)
@@ -308,11 +221,14 @@ class LabeledVideoOptions(Options):
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        for name in ("save_frames", "draw_skeleton", "keypoints_only", "displaycropped"):
+        flags = ("save_frames", "draw_skeleton", "keypoints_only", "displaycropped", "track_ids")
+        for name in flags:
             check_bool(owner, name, getattr(self, name))
         check_int(owner, "trailpoints", self.trailpoints)
-        if not isinstance(self.displayedbodyparts, str):
-            self._set("displayedbodyparts", tuple(str(b) for b in self.displayedbodyparts))
+        check_choice(owner, "color_by", self.color_by, COLOR_BY)
+        for name in ("displayedbodyparts", "displayedindividuals"):
+            if not isinstance(getattr(self, name), str):
+                self._set(name, tuple(str(b) for b in getattr(self, name)))
         if not callable(self.confidence_to_alpha):
             check_bool(owner, "confidence_to_alpha", self.confidence_to_alpha)
         if self.outputframerate is not None:
@@ -330,7 +246,9 @@ def labeled_video_file(
 ) -> Path:
     """Draw the predictions of one pose file onto its video (the ``labeled_videos`` rule).
 
-    ``output`` defaults to ``<data stem>_labeled.mp4`` beside the pose file. Coordinates
+    ``output`` defaults to ``<data stem>_labeled.mp4`` beside the pose file
+    (:meth:`Project.labeled_video_output`: ``_id_labeled``/``_bp_labeled`` for
+    multi-animal tracks, after ``options.color_by``). Coordinates
     of a cropped analysis (its ``_meta.pickle``) are moved back into the whole frame;
     with ``options.displaycropped`` the video shows only the crop. See
     :class:`LabeledVideoOptions` for the drawing options. ``options.save_frames`` keeps
@@ -341,7 +259,7 @@ def labeled_video_file(
     project = Project(config)
     cfg = project.cfg
     h5 = Path(h5_path)
-    out = Path(output) if output is not None else Project.derived_output(h5, "_labeled.mp4")
+    out = Path(output) if output is not None else project.labeled_video_output(h5, opts.color_by)
     df = read_poses(h5)
     pcutoff = float(cfg.get("pcutoff", 0.6))
     alphavalue = float(cfg.get("alphavalue", 0.7))
@@ -353,12 +271,14 @@ def labeled_video_file(
     xy = points_array(ds, model_keys)
     likelihood = points_array(ds, model_keys, "confidence")
     shown = set(_bodyparts(project, df, opts.displayedbodyparts))
-    keep = np.array([bp in shown for _, bp in keys])
-    names = list(dict.fromkeys(bp for _, bp in keys))
-    palette = colors_bgr(len(names), str(cfg.get("colormap") or "rainbow"))
-    colors = [palette[names.index(bp)] for _, bp in keys]
+    animals = set(individuals_to_show(project, df, opts.displayedindividuals)) if multi else {""}
+    keep = np.array([bp in shown and ind in animals for ind, bp in keys])
+    layout = KeypointLayout(keys, xy)
+    colormap = str(cfg.get("colormap") or "rainbow")
+    colors = layout.colors(colormap, check_color_by(opts.color_by, multi))
     skeleton = (cfg.get("skeleton") or []) if opts.draw_skeleton else []
-    bones = [(a, b) for a, b in KeypointLayout(keys, xy).bones(skeleton) if keep[a] and keep[b]]
+    bones = [(a, b) for a, b in layout.bones(skeleton) if keep[a] and keep[b]]
+    owners = [ind for ind, _ in keys] if opts.track_ids and multi else []
     bone_color = to_bgr(str(cfg.get("skeleton_color") or "black"))
     if opts.confidence_to_alpha is True:
         to_alpha: Callable[[float], float] | None = confidence_alpha(pcutoff)
@@ -401,6 +321,8 @@ def labeled_video_file(
                 a = to_alpha(float(likelihood[index, j]))
                 if a > 0:
                     draw_points(img, xy[index, j : j + 1], [colors[j]], "o", 2 * radius, a, 1)
+        if owners:
+            draw_track_names(img, xy[index], owners, colors, 1.5 * radius)
         return img
 
     frames_dir = Path(frames_folder or Project.labeled_video_frames_folder(video, out.parent))
@@ -459,6 +381,10 @@ def create_labeled_video(
     outputframerate: float | None = None,
     destfolder: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    displayedindividuals: str | Sequence[str] = "all",
+    color_by: str = "bodypart",
+    track_method: str = "",
+    track_ids: bool = False,
     *,
     options: LabeledVideoOptions | None = None,
 ) -> list[Path]:
@@ -471,13 +397,23 @@ def create_labeled_video(
     :class:`LabeledVideoOptions` instead of the drawing arguments, which must then keep
     their defaults. A labeled video newer than its pose file is kept unless
     ``overwrite``; videos not analyzed are skipped with a warning. Returns the labeled videos.
+
+    Multi-animal projects draw the video's stitched tracks of ``track_method``
+    (``ellipse``, ``box``, ``skeleton``; empty: the config's ``default_track_method``)
+    into ``<stem><scorer>_el_bp_labeled.mp4`` (``_el_id_labeled.mp4`` with
+    ``color_by="individual"``, one colour per animal), the individuals
+    ``displayedindividuals``, the skeleton within each animal; ``track_ids`` writes each
+    animal's name above it.
     """
     opts = LabeledVideoOptions.gather(options, locals(), "create_labeled_video")
     project = Project(config)
     written = []
-    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder)
+    method = resolve_track_method(project, track_method)
+    found = pose_files(
+        project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder, method
+    )
     for video, h5 in found:
-        out = Project.derived_output(h5, "_labeled.mp4")
+        out = project.labeled_video_output(h5, opts.color_by)
         if not overwrite and up_to_date(out, h5):
             log(f"{video.name}: labeled video exists ({out.name}); overwrite=True redraws it")
         else:

@@ -1,8 +1,11 @@
 """Post-processing of pose files: filters (median, arima, spline) and skeleton features.
 
 Pose files are the ``<stem><scorer>.h5`` tables of video analysis (columns ``scorer ×
-bodyparts × (x, y, likelihood)``, one row per frame). Outputs keep DLC 2.3's names and
-structures (see ``shared/DLC_FORMATS.md``) and are written atomically:
+bodyparts × (x, y, likelihood)``, one row per frame); in a multi-animal project, the
+stitched tracks ``<stem><scorer>_el.h5`` (``_bx``, ``_sk``: DLC's ``track_method``) with
+the ``individuals`` level, filtered per individual and body part. Outputs keep DLC 2.3's
+names and structures (see ``shared/DLC_FORMATS.md``; tracks give ``_el_filtered.h5`` and
+``_el_skeleton.h5``) and are written atomically:
 
 * :func:`filterpredictions` / :func:`filter_file`: ``<data stem>_filtered.h5`` (pandas table
   format, key ``df_with_missing``, the pose file's columns and rows) and the ``.csv``.
@@ -281,6 +284,11 @@ def skeleton_features(
                 raise ValueError(f"{where}: skeleton entry {list(bone)} is not a pair")
             ends = []
             for bp in bone:
+                if str(bp) in ds.attrs.get("unique_keypoints", ()):
+                    raise ValueError(
+                        f"{where}: skeleton body part {bp!r} is a unique body part (under "
+                        f"{SINGLE!r}); a bone joins body parts of one individual"
+                    )
                 if (ind, str(bp)) not in keys:
                     raise ValueError(
                         f"{where}: skeleton body part {bp!r} is not in the pose data "
@@ -363,6 +371,7 @@ def filterpredictions(
     save_as_csv: bool = True,
     destfolder: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    track_method: str = "",
     *,
     options: FilterOptions | None = None,
 ) -> list[Path]:
@@ -376,6 +385,10 @@ def filterpredictions(
     (NaN gaps of at most ``windowlength`` frames filled by a cubic spline, filled points
     get likelihood 0.01; only gaps inside the recording). Details in :func:`filter_poses`.
 
+    Multi-animal projects filter the video's stitched tracks of ``track_method``
+    (``ellipse``, ``box`` or ``skeleton``; empty: the config's ``default_track_method``)
+    into ``<stem><scorer>_el_filtered.h5``, each individual's body parts on their own.
+
     ``options``: a :class:`FilterOptions` instead of the filter arguments, which must then
     keep their defaults. A filtered file newer than its pose file is kept unless
     ``overwrite``. Videos not analyzed are skipped with a warning. Returns the filtered files.
@@ -383,7 +396,9 @@ def filterpredictions(
     opts = FilterOptions.gather(options, locals(), "filterpredictions")
     project = Project(config)
     written = []
-    found = pose_files(project, video, videotype, shuffle, trainingsetindex, False, destfolder)
+    found = pose_files(
+        project, video, videotype, shuffle, trainingsetindex, False, destfolder, track_method
+    )
     for path, src in found:
         out = Project.derived_output(src, "_filtered.h5")
         if not overwrite and up_to_date(out, src):
@@ -404,18 +419,23 @@ def analyzeskeleton(
     save_as_csv: bool = False,
     destfolder: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    track_method: str = "",
 ) -> list[Path]:
     """Length, orientation and likelihood of each bone of the config's ``skeleton`` in
     every frame (DLC's ``analyzeskeleton``): ``<data stem>_skeleton.h5`` (+ csv), from
-    the filtered data with ``filtered``. See :func:`skeleton_features`. An output newer
-    than its pose file is kept unless ``overwrite``; videos not analyzed are skipped with
-    a warning. Returns the skeleton files."""
+    the filtered data with ``filtered``. See :func:`skeleton_features`. Multi-animal
+    projects read the tracks of ``track_method`` (see :func:`filterpredictions`) and get
+    one bone per individual, ``<individual>_<bp1>_<bp2>``, in ``_el_skeleton.h5``. An
+    output newer than its pose file is kept unless ``overwrite``; videos not analyzed are
+    skipped with a warning. Returns the skeleton files."""
     project = Project(config)
     skeleton = [list(bone) for bone in project.cfg.get("skeleton") or []]
     if not skeleton:
         raise ValueError(f"{project.config_path}: no skeleton defined (config key 'skeleton')")
     written = []
-    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder)
+    found = pose_files(
+        project, videos, videotype, shuffle, trainingsetindex, filtered, destfolder, track_method
+    )
     for path, src in found:
         out = Project.derived_output(src, "_skeleton.h5")
         if not overwrite and up_to_date(out, src):

@@ -1,24 +1,21 @@
 """Outlier frames for the refinement loop (DLC's ``extract_outlier_frames``).
 
 :func:`extract_outlier_frames` finds frames where the network is probably wrong, within
-the config's ``[start, stop]`` part of each analyzed video:
-
-* ``uncertain``: some body part has likelihood below ``p_bound``;
-* ``jump``: some body part moved more than ``epsilon`` px since the previous frame (the
-  frame it jumped to is flagged: a one-frame spike flags the spike and the frame after);
-* ``fitting``: the mean distance (over body parts) between the prediction and a SARIMAX
-  fit (:func:`dlcflow.post.filters.fit_sarimax`) exceeds ``epsilon``; when fewer than
-  ``2 * numframes2pick`` frames qualify, the ``2 * numframes2pick`` most distant are
-  taken (DLC's fallback);
-* ``list``: the frames in ``frames2use``.
+the config's ``[start, stop]`` part of each analyzed video, with the algorithms of
+:mod:`dlcflow.post.outlierdetect` (``jump``, ``uncertain``, ``fitting``, ``list``; in a
+multi-animal project on the video's stitched tracks of ``track_method``, any individual's
+outlier making the frame one).
 
 ``numframes2pick`` of the qualifying frames are chosen (k-means on small grey frames, one
 per cluster, or evenly spaced), frames already in ``labeled-data/<video>/`` left out.
 They are written as ``img<index>.png`` (zero-filled to the video's frame count) next to
 ``machinelabels-iter<N>.h5`` + ``machinelabels.csv`` (columns ``scorer × bodyparts × (x,
-y, likelihood)`` under the analysis scorer, rows ``(labeled-data, video, imgNNN.png)``;
-new rows are appended, duplicates keep the first). The video joins ``video_sets`` if it
-is not there. PNGs go to a temp folder first; the folder never holds a half extraction.
+y, likelihood)`` under the analysis scorer; multi-animal: ``scorer × individuals ×
+bodyparts × (x, y, likelihood)`` with every individual of the config, then ``single``
+for the unique body parts, as CollectedData orders them; rows ``(labeled-data, video,
+imgNNN.png)``; new rows are appended, duplicates keep the first). The video joins
+``video_sets`` if it is not there. PNGs go to a temp folder first; the folder never holds
+a half extraction.
 
 The options are an :class:`OutlierOptions`. :func:`dlcflow.post.merge.merge_datasets`
 starts the next iteration once the frames are refined.
@@ -34,7 +31,6 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -45,12 +41,11 @@ import xarray as xr
 from dlcflow.core.draw import colors_bgr, draw_points
 from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.log import log
-from dlcflow.core.options import Options, check_bool, check_choice, check_int, check_real
 from dlcflow.core.video import VideoError, VideoReader, video_info
-from dlcflow.data.pose import point_keys, point_name, points_array, select_keys
+from dlcflow.data.pose import SINGLE, point_keys, points_array
 from dlcflow.io.labels import LABELED_DATA, read_machine_labels, write_machine_labels
 from dlcflow.io.poses import analysis_crop, read_meta, read_poses
-from dlcflow.io.tables import IMAGE_ROWS, to_dataset, to_frame
+from dlcflow.io.tables import IMAGE_ROWS, LIKELIHOOD_COORDS, pose_columns, to_dataset, to_frame
 from dlcflow.labeling.frames import (
     _move_into_place,
     cluster_representatives,
@@ -60,12 +55,20 @@ from dlcflow.labeling.frames import (
     read_manifest,
     select_uniform,
 )
-from dlcflow.post.filters import fit_sarimax
+from dlcflow.post.outlierdetect import (
+    EXTRACTION_ALGORITHMS,
+    MANUAL,
+    OUTLIER_ALGORITHMS,
+    OutlierOptions,
+    find_outliers,
+)
 from dlcflow.project.create import add_videos
 from dlcflow.project.paths import Project, frame_name
-from dlcflow.project.posefiles import pose_files
+from dlcflow.project.posefiles import pose_files, resolve_track_method
 
 __all__ = [
+    "EXTRACTION_ALGORITHMS",
+    "MANUAL",
     "OUTLIER_ALGORITHMS",
     "OutlierOptions",
     "config_lock",
@@ -73,73 +76,6 @@ __all__ = [
     "extract_outliers_file",
     "find_outliers",
 ]
-
-OUTLIER_ALGORITHMS = ("jump", "uncertain", "fitting", "list")
-EXTRACTION_ALGORITHMS = ("kmeans", "uniform")
-MANUAL = (
-    "outlieralgorithm='manual': pick frames in the labeling tool (dlcflow refine "
-    "<config.yaml>); use jump, uncertain, fitting or list here"
-)
-
-
-@dataclass(frozen=True)
-class OutlierOptions(Options):
-    """What counts as an outlier and how frames are picked: DLC's
-    ``extract_outlier_frames`` arguments with their defaults (see the module docstring),
-    and ``seed`` for the k-means choice; the workflow's ``outliers`` section."""
-
-    outlieralgorithm: str = "jump"
-    frames2use: Sequence[int] | None = None
-    comparisonbodyparts: Sequence[str] | str = "all"
-    epsilon: float = 20
-    p_bound: float = 0.01
-    ARdegree: int = 3
-    MAdegree: int = 1
-    alpha: float = 0.01
-    extractionalgorithm: str = "kmeans"
-    cluster_resizewidth: int = 30
-    cluster_color: bool = False
-    savelabeled: bool = False
-    seed: int = 0
-
-    CONFIG_KEYS = (
-        "outlieralgorithm",
-        "epsilon",
-        "p_bound",
-        "ARdegree",
-        "MAdegree",
-        "extractionalgorithm",
-    )
-
-    def __post_init__(self) -> None:
-        owner = type(self).__name__
-        if self.outlieralgorithm == "manual":
-            raise ValueError(MANUAL)
-        check_choice(owner, "outlieralgorithm", self.outlieralgorithm, OUTLIER_ALGORITHMS)
-        if self.frames2use is not None:
-            try:
-                self._set("frames2use", tuple(int(i) for i in self.frames2use))
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"{owner}: frames2use {self.frames2use!r} must be frame indices"
-                ) from None
-        elif self.outlieralgorithm == "list":
-            raise ValueError(
-                f"{owner}: outlieralgorithm 'list' needs frames2use (a list of frame indices)"
-            )
-        parts = self.comparisonbodyparts
-        if not isinstance(parts, str):
-            self._set("comparisonbodyparts", tuple(str(b) for b in parts))
-        check_real(owner, "epsilon", self.epsilon, 0, None, open_ends=True)
-        check_real(owner, "p_bound", self.p_bound, 0, 1)
-        check_int(owner, "ARdegree", self.ARdegree)
-        check_int(owner, "MAdegree", self.MAdegree)
-        check_real(owner, "alpha", self.alpha, 0, 1, open_ends=True)
-        check_choice(owner, "extractionalgorithm", self.extractionalgorithm, EXTRACTION_ALGORITHMS)
-        check_int(owner, "cluster_resizewidth", self.cluster_resizewidth, minimum=1)
-        check_bool(owner, "cluster_color", self.cluster_color)
-        check_bool(owner, "savelabeled", self.savelabeled)
-        check_int(owner, "seed", self.seed)
 
 
 @contextlib.contextmanager
@@ -153,82 +89,6 @@ def config_lock(project: Project) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-# -- detection ----------------------------------------------------------------------------------
-def find_outliers(
-    df: pd.DataFrame,
-    options: OutlierOptions | None = None,
-    *,
-    numframes2pick: int = 20,
-    first: int = 0,
-    last: int | None = None,
-    where: str = "",
-) -> list[int]:
-    """Frame indices (sorted) of a pose table that ``options.outlieralgorithm`` flags,
-    within ``[first, last)``; ``fitting`` takes at least ``2 * numframes2pick`` frames
-    where it can. See the module docstring for the algorithms."""
-    opts = options if options is not None else OutlierOptions()
-    n = len(df)
-    last = n if last is None else min(int(last), n)
-    first = max(0, int(first))
-    label = f"{where}: " if where else ""
-    epsilon, p_bound = opts.epsilon, opts.p_bound
-    if opts.outlieralgorithm == "list":
-        wanted = sorted(set(opts.frames2use or ()))
-        inside = [i for i in wanted if first <= i < last]
-        if len(inside) < len(wanted):
-            warnings.warn(
-                f"{label}{len(wanted) - len(inside)} frame(s) of frames2use lie outside "
-                f"frames {first}-{last - 1} (start/stop of the video); left out",
-                stacklevel=2,
-            )
-        return inside
-    outlieralgorithm = opts.outlieralgorithm
-    ds = to_dataset(df)
-    keys = select_keys(ds, opts.comparisonbodyparts)
-    xy = points_array(ds, keys)  # (frames, points, 2)
-    x, y = xy[first:last, :, 0], xy[first:last, :, 1]
-    p = points_array(ds, keys, "confidence")[first:last]
-    if x.shape[0] and np.isnan(x).all(axis=0).any():
-        empty = [point_name(ds, k) for k, e in zip(keys, np.isnan(x).all(axis=0), strict=True) if e]
-        warnings.warn(f"{label}no predictions for {', '.join(empty)}", stacklevel=2)
-    with np.errstate(invalid="ignore"):
-        if outlieralgorithm == "uncertain":
-            flagged = (p < p_bound).any(axis=1)
-        elif outlieralgorithm == "jump":
-            # the first frame of the range is compared with the frame before it, if any
-            before = xy[first - 1 : first] if first > 0 else xy[:0]
-            bx = np.concatenate([before[..., 0], x])
-            by = np.concatenate([before[..., 1], y])
-            moved = np.hypot(np.diff(bx, axis=0), np.diff(by, axis=0)) > epsilon
-            flagged = np.zeros(len(x), bool)
-            flagged[len(x) - len(moved) :] = moved.any(axis=1)
-        else:
-            distance = np.full(x.shape, np.nan)
-            for j in range(x.shape[1]):
-                sarimax = (p_bound, opts.alpha, opts.ARdegree, opts.MAdegree)
-                fx = fit_sarimax(x[:, j], p[:, j], *sarimax)
-                fy = fit_sarimax(y[:, j], p[:, j], *sarimax)
-                if fx is None or fy is None:
-                    warnings.warn(
-                        f"{label}{point_name(ds, keys[j])}: too few frames with likelihood >= "
-                        f"{p_bound} to fit a model; not compared",
-                        stacklevel=2,
-                    )
-                    continue
-                distance[:, j] = np.hypot(x[:, j] - fx[0], y[:, j] - fy[0])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # frames without any distance
-                mean = np.nanmean(distance, axis=1) if distance.size else np.zeros(len(x))
-            flagged = mean > epsilon
-            finite = np.flatnonzero(np.isfinite(mean))
-            want = 2 * int(numframes2pick)
-            if flagged.sum() < want and finite.size > want:
-                top = finite[np.argsort(mean[finite], kind="stable")[::-1][:want]]
-                flagged = np.zeros(len(mean), bool)
-                flagged[top] = True
-    return [int(i) + first for i in np.flatnonzero(flagged)]
 
 
 # -- selection and writing ----------------------------------------------------------------------
@@ -273,6 +133,35 @@ def _machine_rows(
     ds = ds.assign_coords(time=np.array(images, dtype=object))
     ds.attrs["rows"] = IMAGE_ROWS
     return to_frame(ds)
+
+
+def _with_project_columns(project: Project, rows: pd.DataFrame, where: Path) -> pd.DataFrame:
+    """Multi-animal machine labels in CollectedData's column order: every individual of
+    the config with its body parts (NaN where the tracks have none), then ``single`` with
+    the unique body parts, then whatever else the tracks hold (with a warning)."""
+    if not project.multianimal or rows.columns.nlevels != 4:
+        return rows
+    scorer = str(rows.columns.get_level_values("scorer")[0])
+    columns = pose_columns(
+        scorer,
+        project.multianimal_bodyparts,
+        project.individuals,
+        project.unique_bodyparts,
+        coords=LIKELIHOOD_COORDS,
+    )
+    known = set(columns)
+    extra = [c for c in rows.columns if c not in known]
+    if extra:
+        names = ", ".join(dict.fromkeys(f"{c[1]}/{c[2]}" for c in extra))
+        warnings.warn(
+            f"{where}: {names} are not individuals/body parts of the config "
+            f"(individuals {', '.join([*project.individuals, SINGLE])}); kept in the "
+            "machine labels as they are",
+            stacklevel=3,
+        )
+    if extra:
+        columns = columns.append(pd.MultiIndex.from_tuples(extra, names=columns.names))
+    return rows.reindex(columns=columns)
 
 
 def _append(existing_path: Path, new: pd.DataFrame) -> pd.DataFrame:
@@ -422,6 +311,7 @@ def extract_outliers_file(
             if not written:
                 raise VideoError(f"{video}: none of the {len(picks)} chosen frames is readable")
             rows = _machine_rows(df, written, stem, nframes, shift)
+            rows = _with_project_columns(project, rows, h5)
             names = [frame_name(i, nframes) for i in written]
             h5_out = project.machine_labels(stem)
             combined = _append(h5_out, rows)
@@ -467,6 +357,7 @@ def extract_outlier_frames(
     cluster_color: bool = False,
     savelabeled: bool = False,
     destfolder: str | os.PathLike[str] | None = None,
+    track_method: str = "",
     *,
     options: OutlierOptions | None = None,
 ) -> list[int]:
@@ -479,15 +370,20 @@ def extract_outlier_frames(
     thinned to ``numframes2pick``). ``savelabeled`` also draws the machine labels onto
     copies in ``labeled-data/<video>_outliers_labeled/``. ``options``: an
     :class:`OutlierOptions` instead of those arguments, which must then keep their
-    defaults. Videos not analyzed are skipped with a warning. Returns the frame indices
-    extracted (of all videos, in order).
+    defaults. Videos not analyzed are skipped with a warning. Multi-animal projects read
+    the video's stitched tracks of ``track_method`` (``ellipse``, ``box`` or ``skeleton``;
+    empty: the config's ``default_track_method``) and write machine labels of every
+    individual. Returns the frame indices extracted (of all videos, in order).
     """
     del automatic  # never interactive
     opts = OutlierOptions.gather(options, locals(), "extract_outlier_frames")
 
     project = Project(config)
+    method = resolve_track_method(project, track_method)
     extracted: list[int] = []
-    found = pose_files(project, videos, videotype, shuffle, trainingsetindex, False, destfolder)
+    found = pose_files(
+        project, videos, videotype, shuffle, trainingsetindex, False, destfolder, method
+    )
     for video, h5 in found:
         extracted += extract_outliers_file(config, h5, video, opts)
     return extracted

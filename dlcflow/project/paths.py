@@ -372,6 +372,13 @@ class Project:
         data = Path(data_h5)
         return data.with_name(data.name[: -len(data.suffix) or None] + suffix)
 
+    def labeled_video_output(self, data_h5: str | os.PathLike[str], color_by: str = "") -> Path:
+        """DLC's labeled video of a pose file: ``<data stem>_labeled.mp4``; in a
+        multi-animal project ``<data stem>_id_labeled.mp4`` (``color_by="individual"``) or
+        ``_bp_labeled.mp4`` (by body part), e.g. ``<stem><scorer>_el_id_labeled.mp4``."""
+        tag = ("_id" if color_by == "individual" else "_bp") if self.multianimal else ""
+        return self.derived_output(data_h5, f"{tag}_labeled.mp4")
+
     @staticmethod
     def plot_poses_folder(video: str | os.PathLike[str], destfolder: _Dir = None) -> Path:
         """``<destfolder or video folder>/plot-poses/<video stem>/`` (plot_trajectories)."""
