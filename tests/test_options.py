@@ -116,7 +116,8 @@ DLC_SIGNATURES = {
         "config, videos, videotype='', shuffle=1, trainingsetindex=0, batchsize=None, "
         "save_as_csv=False, destfolder=None, cropping=None, dynamic=(False, 0.5, 10), "
         "gputouse=None, robust_nframes=False, snapshot_index=None, force=False, threads=None, "
-        "*, modelprefix='', engine='auto', options=None, iteration=None"
+        "*, modelprefix='', engine='auto', options=None, iteration=None, auto_track=True, "
+        "n_tracks=None, calibrate=False, identity_only=False"
     ),
 }
 

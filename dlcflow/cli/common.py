@@ -29,7 +29,9 @@ def model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trainingsetindex", type=int, default=0, help="index into TrainingFraction")
 
 
-def video_args(p: argparse.ArgumentParser, videos: str = "analyzed video files or folders") -> None:
+def video_args(
+    p: argparse.ArgumentParser, videos: str = "analyzed video files or folders", tracks: bool = True
+) -> None:
     """CONFIG, VIDEO... and the options that find a video's pose file."""
     p.add_argument("config", help=CONFIG_HELP)
     p.add_argument("videos", nargs="+", help=videos)
@@ -38,8 +40,16 @@ def video_args(p: argparse.ArgumentParser, videos: str = "analyzed video files o
     p.add_argument(
         "--destfolder", default=None, help="folder of the pose files (default: beside each video)"
     )
+    if not tracks:
+        return
+    p.add_argument(
+        "--track-method",
+        default="",
+        choices=["", "ellipse", "box", "skeleton"],
+        help="multi-animal: the tracks to use (default: the config's default_track_method)",
+    )
 
 
 def analysis_args(args: argparse.Namespace) -> dict[str, object]:
-    keys = ("videotype", "shuffle", "trainingsetindex", "destfolder")
+    keys = ("videotype", "shuffle", "trainingsetindex", "destfolder", "track_method")
     return {key: getattr(args, key) for key in keys}

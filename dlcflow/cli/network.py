@@ -111,7 +111,7 @@ def _analyze_args(p: argparse.ArgumentParser) -> None:
     from dlcflow.inference.engines import ENGINE_NAMES
 
     defaults = workflow_defaults(AnalysisOptions)
-    video_args(p, videos="video files or folders")
+    video_args(p, videos="video files or folders", tracks=False)
     csv = "also write a .csv beside each .h5"
     both = argparse.BooleanOptionalAction
     p.add_argument("--save-as-csv", action=both, default=defaults["save_as_csv"], help=csv)

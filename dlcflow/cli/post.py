@@ -76,6 +76,8 @@ def _labeled_video(args: argparse.Namespace) -> None:
         displaycropped=args.displaycropped,
         confidence_to_alpha=args.confidence_to_alpha,
         outputframerate=args.outputframerate,
+        color_by=args.color_by,
+        track_ids=args.track_ids,
     )
     for path in create_labeled_video(
         args.config,
@@ -110,6 +112,12 @@ def _labeled_video_args(p: argparse.ArgumentParser) -> None:
     rate = "frame rate of the labeled video (default: the video's)"
     p.add_argument("--outputframerate", type=float, default=defaults["outputframerate"], help=rate)
     p.add_argument("--overwrite", action="store_true", help="redraw existing videos")
+    colors = "multi-animal: a colour per body part or per individual"
+    p.add_argument(
+        "--color-by", choices=["bodypart", "individual"], default=defaults["color_by"], help=colors
+    )
+    ids = "multi-animal: write each track's name above its animal"
+    p.add_argument("--track-ids", action="store_true", default=defaults["track_ids"], help=ids)
 
 
 def _analyze_skeleton(args: argparse.Namespace) -> None:
