@@ -42,6 +42,7 @@ wildcard_constraints:
     scorer=r"DLC_[^/]+?shuffle\d+_\d+",
     filtered=r"(|_filtered)",
     tracker=r"_el|_bx|_sk",
+    tracks=r"|_el|_bx|_sk",
 
 
 def is_demo(project_dir):

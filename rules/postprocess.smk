@@ -25,11 +25,11 @@ rule outliers:
 
 rule filter_predictions:
     input:
-        "{folder}/{stem}{scorer}.h5",
+        "{folder}/{stem}{scorer}{tracks}.h5",
     output:
-        "{folder}/{stem}{scorer}_filtered.h5",
+        "{folder}/{stem}{scorer}{tracks}_filtered.h5",
     log:
-        "logs/filter{folder}/{stem}{scorer}.log",
+        "logs/filter{folder}/{stem}{scorer}{tracks}.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -44,11 +44,11 @@ rule filter_predictions:
 
 rule skeleton_features:
     input:
-        "{folder}/{stem}{scorer}.h5",
+        "{folder}/{stem}{scorer}{tracks}.h5",
     output:
-        "{folder}/{stem}{scorer}_skeleton.h5",
+        "{folder}/{stem}{scorer}{tracks}_skeleton.h5",
     log:
-        "logs/skeleton{folder}/{stem}{scorer}.log",
+        "logs/skeleton{folder}/{stem}{scorer}{tracks}.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1

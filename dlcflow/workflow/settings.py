@@ -26,6 +26,8 @@ from dlcflow.project.paths import Project, list_snapshots
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
 POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers")
+# Post-processing targets whose rules take single-animal pose files only, so far.
+MULTI_ANIMAL_LATER = ("plots", "labeled_videos", "outliers")
 
 
 class MissingLabelsError(RuntimeError):
@@ -333,10 +335,10 @@ def stage_targets(
         ]
     if project.multianimal and stage == "analyze":
         return [str(tracks) for _, tracks in analyses(project, st)]
-    if project.multianimal and stage in POSTPROCESS:
+    if project.multianimal and stage in MULTI_ANIMAL_LATER:
         warnings.warn(
-            f"{project.config_path}: post-processing of multi-animal tracks is not built yet; "
-            f"{stage} is skipped",
+            f"{project.config_path}: the workflow's {stage} target does not take multi-animal "
+            f"tracks yet (it is skipped); the dlcflow command and Python function do",
             stacklevel=1,
         )
         return []
