@@ -56,7 +56,7 @@ from dlcflow.inference.engines import (
     runs_on_cpu,
     submit,
 )
-from dlcflow.inference.maanalyze import detect_video
+from dlcflow.inference.maanalyze import check_individuals, detect_video
 from dlcflow.inference.maengines import MultiAnimalEngine, make_multi_engine
 from dlcflow.io.poses import analysis_metadata, write_analysis
 from dlcflow.project.models import ModelRef, ModelSetup, model_snapshots
@@ -414,6 +414,7 @@ def _analyze_multianimal(
 ) -> None:
     """Detections of every video (``_full.pickle``), then, with ``tracking.auto_track``,
     its tracks (``_el.h5``)."""
+    check_individuals(project, setup.cfg)
     method = str(project.cfg.get("default_track_method") or "ellipse")
     loaded: MultiAnimalEngine | None = None
     for video in videos:

@@ -25,16 +25,42 @@ from tqdm import tqdm
 
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoReader, video_info
+from dlcflow.data.pose import SINGLE
 from dlcflow.inference.batches import FrameBatches, count_frames
 from dlcflow.inference.engines import runs_on_cpu
 from dlcflow.inference.madetect import DetectionParams, detect_batch
 from dlcflow.inference.maengines import MultiAnimalEngine, MultiOutputs
 from dlcflow.io.fullpickle import full_metadata, write_full_pickle
+from dlcflow.io.labels import read_annotations
 from dlcflow.io.poses import analysis_metadata, write_meta
+from dlcflow.project.paths import Project
 
-__all__ = ["detect_video"]
+__all__ = ["check_individuals", "detect_video"]
 
 Crop = tuple[int, int, int, int]
+
+
+def check_individuals(project: Project, cfg: dict[str, Any]) -> None:
+    """ValueError (one line naming the config) when the config's individuals are not those
+    the model was trained on: the training data's individuals, and the identity channels
+    of an identity network (one per individual)."""
+    names = list(project.individuals)
+    ids = int(cfg.get("num_idchannel", 0) or 0)
+    if ids and ids != len(names):
+        raise ValueError(
+            f"{project.config_path}: the config names {len(names)} individuals, but the model "
+            f"was trained with identity for {ids}; train a model for these individuals"
+        )
+    labels = project.training_collected_data()
+    if labels.is_file():
+        columns = read_annotations(labels).columns
+        trained = [i for i in columns.unique("individuals") if i != SINGLE]
+        if trained and trained != names:
+            raise ValueError(
+                f"{project.config_path}: individuals {names} differ from those the model was "
+                f"trained on {trained} ({labels}); restore them, or create a new training "
+                "dataset and train"
+            )
 
 
 def _detect_frames(
