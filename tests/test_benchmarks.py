@@ -51,3 +51,22 @@ def test_ma_train_benchmark_runs() -> None:
     assert pipeline > 0 and bare > 0 and cpu > 0
     assert math.isclose(ratio, pipeline / bare, rel_tol=0.02, abs_tol=2e-3)
     assert out.rstrip().splitlines()[-1].startswith("ma_train ratio=")
+
+
+def test_ma_analyze_benchmark_runs() -> None:
+    """benchmarks/ma_analyze.py on 12 frames with TensorFlow: every stage after the network
+    reports its time, and the ratio is the network's share of the whole analysis."""
+    out = _run_benchmark(
+        "ma_analyze.py", "--frames", "12", "--engine", "tensorflow", "--rounds", "1"
+    )
+    times = {
+        name: float(ms)
+        for name, ms in re.findall(r"^  (\S[\w +]*?)\s+([\d.]+) ms/frame", out, re.M)
+    }
+    stages = ("detection", "write detections", "assembly", "tracking", "stitching + tracks file")
+    assert set(stages) <= set(times) and "network" in times
+    whole = float(re.search(r"whole analysis ([\d.]+) ms/frame", out).group(1))
+    assert math.isclose(whole, times["network"] + sum(times[s] for s in stages), rel_tol=0.01)
+    ratio = float(re.search(r"^ma_analyze ratio=([\d.]+)$", out, re.M).group(1))
+    assert math.isclose(ratio, times["network"] / whole, rel_tol=0.02)
+    assert out.rstrip().splitlines()[-1].startswith("ma_analyze ratio=")
