@@ -92,6 +92,10 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
     out = run.stdout + run.stderr
     for stage in ("plots", "labeled_videos"):
         assert f"the workflow's {stage} target does not take multi-animal tracks yet" in out
+    # outlier frames of the tracks (none to find in an untrained network's empty tracks)
+    run = snakemake("outliers", "--config", f"project={config}", *SMALL)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert project.outliers_record("arena", 0).is_file()
     # DLC's functions of the stages after detection, on the same files, another tracker
     tracklets = dlcflow.convert_detections2tracklets(
         config, [videos / "arena.mp4"], track_method="box"

@@ -27,7 +27,7 @@ STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
 POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers")
 # Post-processing targets whose rules take single-animal pose files only, so far.
-MULTI_ANIMAL_LATER = ("plots", "labeled_videos", "outliers")
+MULTI_ANIMAL_LATER = ("plots", "labeled_videos")
 
 
 class MissingLabelsError(RuntimeError):
