@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,3 +72,20 @@ def test_ma_analyze_benchmark_runs() -> None:
     ratio = float(re.search(r"^ma_analyze ratio=([\d.]+)$", out, re.M).group(1))
     assert math.isclose(ratio, times["network"] / whole, rel_tol=0.02)
     assert out.rstrip().splitlines()[-1].startswith("ma_analyze ratio=")
+
+
+def test_ma_quality_script_runs(tmp_path: Path) -> None:
+    """benchmarks/ma_quality.py end to end on one small video and two training iterations:
+    it prints the evaluation's RMSE and mAP, as read back from the assembly results."""
+    out = _run_benchmark(
+        "ma_quality.py",
+        str(tmp_path / "q"),
+        *("--size", "160", "120", "--videos", "1", "--frames", "4"),
+        *("--iterations", "2", "--crop", "64"),
+    )
+    values = dict(re.findall(r"^ma_quality (\w+)=([\d.na]+)$", out, re.M))
+    assert set(values) == {"rmse_train", "rmse_test", "mAP_train", "mAP_test"}
+    (csv,) = (tmp_path / "q").rglob("*-assembly-results.csv")
+    row = pd.read_csv(csv).iloc[-1]
+    for key, text in values.items():
+        assert text == "nan" or math.isclose(float(text), row[key], rel_tol=1e-3)
