@@ -102,9 +102,7 @@ class TrackSession:
         self._cols: dict[str, np.ndarray] = {}
         lookup = {(str(i), str(b), str(c)): k for k, (_s, i, b, c) in enumerate(df.columns)}
         for ind in self.individuals:
-            parts = list(
-                dict.fromkeys(str(b) for (_s, i, b, _c) in df.columns if str(i) == ind)
-            )
+            parts = list(dict.fromkeys(str(b) for (_s, i, b, _c) in df.columns if str(i) == ind))
             try:
                 cols = [[lookup[(ind, b, c)] for c in ("x", "y", "likelihood")] for b in parts]
             except KeyError as err:
