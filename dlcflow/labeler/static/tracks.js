@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   info: null, timeline: null, cursor: 0, a: null, b: null, frame: null, image: null,
-  busy: false, canvases: {},
+  canvases: {},
 };
 
 async function api(path, body) {
@@ -175,18 +175,20 @@ function range() {
   return [Number($("range-start").value), Number($("range-stop").value)];
 }
 
-async function edit(path, body) {
-  if (state.busy) return;
-  state.busy = true;
-  try {
-    showState(await api(path, body));
-    await loadTimeline();
-    await loadFrame();
-  } catch (err) {
-    setStatus(err.message, "error");
-  } finally {
-    state.busy = false;
-  }
+// edits run one after another in the order asked (a quick Save after a swap waits for it)
+let queue = Promise.resolve();
+
+function edit(path, body) {
+  queue = queue.then(async () => {
+    try {
+      showState(await api(path, body));
+      await loadTimeline();
+      await loadFrame();
+    } catch (err) {
+      setStatus(err.message, "error");
+    }
+  });
+  return queue;
 }
 
 const actions = {
@@ -204,10 +206,11 @@ const actions = {
 };
 
 function onKey(ev) {
-  if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
   const key = ev.key.toLowerCase();
+  // Ctrl+S and Ctrl+Z work everywhere; the single keys not while typing in a field
   if ((ev.ctrlKey || ev.metaKey) && key === "s") { ev.preventDefault(); actions.save(); return; }
   if ((ev.ctrlKey || ev.metaKey) && key === "z") { ev.preventDefault(); actions.undo(); return; }
+  if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
   const step = ev.shiftKey ? 10 : 1;
   if (ev.key === "ArrowRight") setCursor(state.cursor + step);
