@@ -204,3 +204,19 @@ def test_the_cli_offers_refine_tracks() -> None:
     from dlcflow.cli.main import COMMANDS
 
     assert "refine-tracks" in [name for name, _run, _args in COMMANDS]
+
+
+def test_the_benchmark_runs_small() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "tracklet_view.py"), "--frames", "300",
+         "--rounds", "1", "--columns", "100"],
+        cwd=root, capture_output=True, text=True, timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("tracklet_view ratio=") and float(last.split("=")[1]) > 0

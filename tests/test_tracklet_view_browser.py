@@ -46,9 +46,12 @@ def test_swap_from_here_and_save(page_and_file: tuple[Any, Path]) -> None:
     page.select_option("#ind-b", "mouse3")
     page.fill("#cursor", "20")
     page.locator("#cursor").dispatch_event("change")
-    page.wait_for_function(
-        "window.tracks.state.cursor === 20 && window.tracks.state.frame.frame === 20"
-    )
+    shown = "() => window.tracks.state.cursor === 20 && window.tracks.state.frame.frame === 20"
+    for _ in range(100):  # poll from Python: the page's CSP forbids wait_for_function's eval
+        if page.evaluate(shown):
+            break
+        page.wait_for_timeout(50)
+    assert page.evaluate(shown)
     page.click("#swap-from-btn")
     page.wait_for_selector("#status[data-state='dirty']")
     page.click("#save-btn")

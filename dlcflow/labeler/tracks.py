@@ -111,9 +111,25 @@ class TrackSession:
                 ) from None
             self.bodyparts[ind] = parts
             self._cols[ind] = np.asarray(cols, dtype=np.intp)
+        # per individual and frame: sums of x, y, likelihood over present parts, and
+        # their count; kept in step with the edits so a timeline only bins these
+        self._sums = {ind: self._frame_sums(ind, 0, self.nframes - 1) for ind in self.individuals}
         self.edits: list[_Edit] = []
         self.dirty = False  # whether the table differs from what was last saved
         self._lock = threading.RLock()
+
+    def _frame_sums(self, ind: str, a: int, b: int) -> np.ndarray:
+        """``(b - a + 1, 4)``: per frame, sums of x, y, likelihood over found parts, count."""
+        cols = self._cols[ind]
+        block = self.data[a : b + 1]
+        x, y, p = block[:, cols[:, 0]], block[:, cols[:, 1]], block[:, cols[:, 2]]
+        found = ~(np.isnan(x) | np.isnan(y))
+        out = np.empty((b - a + 1, 4))
+        out[:, 0] = np.where(found, x, 0.0).sum(axis=1)
+        out[:, 1] = np.where(found, y, 0.0).sum(axis=1)
+        out[:, 2] = np.where(found, np.nan_to_num(p), 0.0).sum(axis=1)
+        out[:, 3] = found.sum(axis=1)
+        return out
 
     # -- reading ----------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -178,16 +194,10 @@ class TrackSession:
         with self._lock:
             for ind in self.individuals:
                 cols = self._cols[ind]
-                block = self.data[a : b + 1]
-                x, y, p = block[:, cols[:, 0]], block[:, cols[:, 1]], block[:, cols[:, 2]]
-                found = ~(np.isnan(x) | np.isnan(y))
-                count = np.add.reduceat(found.sum(axis=1), edges[:-1]).astype("float64")
-                sums = [
-                    np.add.reduceat(np.where(found, v, 0.0).sum(axis=1), edges[:-1])
-                    for v in (x, y, np.nan_to_num(p))
-                ]
+                binned = np.add.reduceat(self._sums[ind][a : b + 1], edges[:-1], axis=0)
+                count = binned[:, 3]
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    means = [s / count for s in sums]
+                    means = [binned[:, k] / count for k in range(3)]
                 width = np.diff(edges) * cols.shape[0]
                 out[ind] = {
                     "x": _round_list(means[0], 1),
@@ -232,6 +242,10 @@ class TrackSession:
         tmp = rows[:, c1].copy()
         rows[:, c1] = rows[:, c2]
         rows[:, c2] = tmp
+        s1, s2 = self._sums[first], self._sums[second]
+        tmp = s1[a : b + 1].copy()
+        s1[a : b + 1] = s2[a : b + 1]
+        s2[a : b + 1] = tmp
 
     def swap(self, first: Any, second: Any, start: Any, stop: Any = None) -> dict[str, Any]:
         """Swap two individuals over frames ``[start, stop]`` (``stop`` None: to the end)."""
@@ -258,6 +272,7 @@ class TrackSession:
             cols = self._cols[ind].ravel()
             old = self.data[a : b + 1, cols].copy()
             self.data[a : b + 1, cols] = np.nan
+            self._sums[ind][a : b + 1] = 0.0
             self.edits.append(_Edit("delete", (ind,), a, b, old))
             self.dirty = True
             return self._state()
@@ -273,6 +288,10 @@ class TrackSession:
             else:
                 cols = self._cols[edit.individuals[0]].ravel()
                 self.data[edit.start : edit.stop + 1, cols] = edit.old
+                ind = edit.individuals[0]
+                self._sums[ind][edit.start : edit.stop + 1] = self._frame_sums(
+                    ind, edit.start, edit.stop
+                )
             self.dirty = True
             return self._state()
 
