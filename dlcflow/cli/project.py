@@ -118,6 +118,20 @@ def _refine_args(p: argparse.ArgumentParser) -> None:
     _label_args(p)
 
 
+def _refine_tracks(args: argparse.Namespace) -> None:
+    from dlcflow.labeler.trackserver import refine_tracks
+
+    refine_tracks(args.config, args.tracks, port=args.port, open_browser=not args.no_browser)
+
+
+def _refine_tracks_args(p: argparse.ArgumentParser) -> None:
+    """swap identities and delete stretches of multi-animal tracks (_el.h5) in the browser"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("tracks", help="the tracks file, <video><scorer>_el.h5 (saved in place)")
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    p.add_argument("--no-browser", action="store_true", help="only print the URL")
+
+
 def _merge(args: argparse.Namespace) -> None:
     from dlcflow.post.merge import merge_datasets
 
@@ -163,6 +177,7 @@ COMMANDS: tuple[Command, ...] = (
     ("check-labels", _check_labels, _check_labels_args),
     ("label", _label, _label_args),
     ("refine", _label, _refine_args),
+    ("refine-tracks", _refine_tracks, _refine_tracks_args),
     ("merge", _merge, _merge_args),
     ("demo-data", _demo_data, _demo_data_args),
 )

@@ -171,20 +171,9 @@ class LabelerHandler(BaseHTTPRequestHandler):
         admitted = self._admit()
         if admitted is None:
             return
-        path, _query, from_url = admitted
+        path, query, from_url = admitted
         try:
-            if path in ("/", "/index.html"):
-                self._index(from_url)
-            elif path.startswith("/static/"):
-                self._static(path[len("/static/") :])
-            elif path == "/api/project":
-                self._json(self.server.store.info())
-            elif path.startswith("/api/video/"):
-                self._json(self.server.store.video_data(path[len("/api/video/") :]))
-            elif path.startswith("/files/"):
-                self._file(path[len("/files/") :])
-            else:
-                self._error(404, f"not found: {path}")
+            self._get_route(path, query, from_url)
         except (LabelerError, LabelError) as err:
             self._error(400, str(err))
         except FileNotFoundError as err:
@@ -192,8 +181,23 @@ class LabelerHandler(BaseHTTPRequestHandler):
         except Exception as err:  # answer instead of dropping the connection
             self._error(500, f"internal error: {type(err).__name__}: {err}")
 
-    def _index(self, from_url: bool) -> None:
-        page = self.server.static["index.html"].replace(b"%%TOKEN%%", self.server.token.encode())
+    def _get_route(self, path: str, query: dict[str, list[str]], from_url: bool) -> None:
+        """Answer an admitted GET (subclasses serve other pages and APIs)."""
+        if path in ("/", "/index.html"):
+            self._index(from_url)
+        elif path.startswith("/static/"):
+            self._static(path[len("/static/") :])
+        elif path == "/api/project":
+            self._json(self.server.store.info())
+        elif path.startswith("/api/video/"):
+            self._json(self.server.store.video_data(path[len("/api/video/") :]))
+        elif path.startswith("/files/"):
+            self._file(path[len("/files/") :])
+        else:
+            self._error(404, f"not found: {path}")
+
+    def _index(self, from_url: bool, page_name: str = "index.html") -> None:
+        page = self.server.static[page_name].replace(b"%%TOKEN%%", self.server.token.encode())
         headers = {}
         if from_url:
             headers["Set-Cookie"] = (
@@ -266,16 +270,7 @@ class LabelerHandler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise LabelerError("the request body must be a JSON object")
-            store = self.server.store
-            if path == "/api/save":
-                video = str(body.get("video", ""))
-                result = store.save(video, body.get("frames") or {}, bool(body.get("adjust")))
-                self._json(result)
-            elif path == "/api/remove":
-                result = store.remove_frame(str(body.get("video", "")), str(body.get("frame", "")))
-                self._json(result)
-            else:
-                self._error(404, f"not found: {path}")
+            self._post_route(path, body)
         except json.JSONDecodeError as err:
             self._error(400, f"body is not JSON ({err.msg})")
         except (LabelerError, LabelError) as err:
@@ -284,6 +279,19 @@ class LabelerHandler(BaseHTTPRequestHandler):
             self._error(500, f"could not write: {err}")
         except Exception as err:  # answer instead of dropping the connection
             self._error(500, f"internal error: {type(err).__name__}: {err}")
+
+    def _post_route(self, path: str, body: dict[str, Any]) -> None:
+        """Answer an admitted POST with its JSON body (subclasses add their APIs)."""
+        store = self.server.store
+        if path == "/api/save":
+            video = str(body.get("video", ""))
+            result = store.save(video, body.get("frames") or {}, bool(body.get("adjust")))
+            self._json(result)
+        elif path == "/api/remove":
+            result = store.remove_frame(str(body.get("video", "")), str(body.get("frame", "")))
+            self._json(result)
+        else:
+            self._error(404, f"not found: {path}")
 
 
 class LabelerHTTPServer(ThreadingHTTPServer):

@@ -1,0 +1,307 @@
+"""Multi-animal tracks in memory for the tracklet view: summaries to draw, edits, saving.
+
+A :class:`TrackSession` holds one stitched tracks file (``<video stem><scorer>_el.h5``,
+DLC's table with columns ``scorer, individuals, bodyparts, coords``) as a float array.
+The page draws its timeline from :meth:`TrackSession.timeline` (per individual and time
+bin: mean x, mean y, mean likelihood over the body parts, and the share of body parts
+present), downsampled on the server to the columns the page asks for, and its frame view
+from :meth:`TrackSession.frame`.
+
+Edits change the array in memory and go onto an undo list: swap two individuals from a
+frame on or over an inclusive frame range ``[start, stop]``, delete a stretch of one
+individual (NaN). :meth:`TrackSession.save` writes the file back as DLC's refine-tracklets
+window does (``TrackletManager.save`` in DLC 2.3.11: the loaded ``_el.h5`` itself,
+rewritten whole with ``to_hdf(key="df_with_missing", format="table", mode="w")``; DLC
+keeps no backup). dlcflow writes the same file, atomically, and first copies the original
+to ``<file>.bak`` (once: a backup that exists already is the older original and is kept).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dlcflow.io.hdf import HDF_KEY, write_frame
+from dlcflow.io.tracks import TrackFileError, read_tracks
+from dlcflow.labeler.store import LabelerError
+
+__all__ = ["TrackEditError", "TrackSession", "backup_path"]
+
+#: Most timeline columns one request may ask for.
+MAX_COLUMNS = 20000
+
+
+class TrackEditError(LabelerError):
+    """A tracks file or an edit the tracklet view cannot use; one line naming the cause."""
+
+
+def backup_path(path: str | os.PathLike[str]) -> Path:
+    """Where the original of a tracks file is kept before the first save: ``<file>.bak``."""
+    p = Path(path)
+    return p.with_name(p.name + ".bak")
+
+
+@dataclass
+class _Edit:
+    """One applied edit and what undoing it needs (the old values for a delete)."""
+
+    op: str
+    individuals: tuple[str, ...]
+    start: int
+    stop: int
+    old: np.ndarray | None = field(default=None, repr=False)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "op": self.op,
+            "individuals": list(self.individuals),
+            "start": self.start,
+            "stop": self.stop,
+        }
+
+
+def _round_list(values: np.ndarray, decimals: int) -> list[float | None]:
+    """Values rounded for JSON, NaN as null."""
+    rounded = np.round(values.astype("float64"), decimals)
+    return [None if v != v else v for v in rounded.tolist()]
+
+
+class TrackSession:
+    """One tracks file open for refinement (thread-safe; see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            df = read_tracks(self.path)
+        except TrackFileError as err:
+            raise TrackEditError(f"{err} (the tracklet view needs a tracks _el.h5)") from None
+        coords = df.columns.get_level_values("coords")
+        if set(coords) != {"x", "y", "likelihood"}:
+            raise TrackEditError(
+                f"{self.path}: coords are {sorted(set(coords))}, not x, y, likelihood "
+                "(not a tracks file)"
+            )
+        if len(df) == 0:
+            raise TrackEditError(f"{self.path}: the tracks file has no frames")
+        self.index = df.index
+        self.columns = df.columns
+        self.data = np.ascontiguousarray(df.to_numpy(dtype="float64"))
+        self.nframes = len(df)
+        self.scorer = str(df.columns.get_level_values("scorer")[0])
+        names = df.columns.get_level_values("individuals")
+        self.individuals: list[str] = list(dict.fromkeys(str(n) for n in names))
+        self.bodyparts: dict[str, list[str]] = {}
+        # per individual: (n_bodyparts, 3) column indices of x, y, likelihood
+        self._cols: dict[str, np.ndarray] = {}
+        lookup = {(str(i), str(b), str(c)): k for k, (_s, i, b, c) in enumerate(df.columns)}
+        for ind in self.individuals:
+            parts = list(dict.fromkeys(str(b) for (_s, i, b, _c) in df.columns if str(i) == ind))
+            try:
+                cols = [[lookup[(ind, b, c)] for c in ("x", "y", "likelihood")] for b in parts]
+            except KeyError as err:
+                raise TrackEditError(
+                    f"{self.path}: {ind} lacks column {err.args[0]} (not a tracks file)"
+                ) from None
+            self.bodyparts[ind] = parts
+            self._cols[ind] = np.asarray(cols, dtype=np.intp)
+        # per individual and frame: sums of x, y, likelihood over present parts, and
+        # their count; kept in step with the edits so a timeline only bins these
+        self._sums = {ind: self._frame_sums(ind, 0, self.nframes - 1) for ind in self.individuals}
+        self.edits: list[_Edit] = []
+        self.dirty = False  # whether the table differs from what was last saved
+        self._lock = threading.RLock()
+
+    def _frame_sums(self, ind: str, a: int, b: int) -> np.ndarray:
+        """``(b - a + 1, 4)``: per frame, sums of x, y, likelihood over found parts, count."""
+        cols = self._cols[ind]
+        block = self.data[a : b + 1]
+        x, y, p = block[:, cols[:, 0]], block[:, cols[:, 1]], block[:, cols[:, 2]]
+        found = ~(np.isnan(x) | np.isnan(y))
+        out = np.empty((b - a + 1, 4))
+        out[:, 0] = np.where(found, x, 0.0).sum(axis=1)
+        out[:, 1] = np.where(found, y, 0.0).sum(axis=1)
+        out[:, 2] = np.where(found, np.nan_to_num(p), 0.0).sum(axis=1)
+        out[:, 3] = found.sum(axis=1)
+        return out
+
+    # -- reading ----------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        """What the page needs first: the file, frame count, individuals and their parts."""
+        with self._lock:
+            return {
+                "file": self.path.name,
+                "path": str(self.path),
+                "scorer": self.scorer,
+                "nframes": self.nframes,
+                "individuals": self.individuals,
+                "bodyparts": self.bodyparts,
+                **self._state(),
+            }
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "edits": [e.describe() for e in self.edits],
+            "dirty": self.dirty,
+            "backup": str(backup_path(self.path)) if backup_path(self.path).exists() else None,
+        }
+
+    def _individual(self, name: Any) -> str:
+        name = str(name)
+        if name not in self._cols:
+            raise TrackEditError(
+                f"{self.path.name}: unknown individual {name!r}; there are: "
+                f"{', '.join(self.individuals)}"
+            )
+        return name
+
+    def _range(self, start: Any, stop: Any) -> tuple[int, int]:
+        """An inclusive frame range inside the video (``stop`` None: the last frame)."""
+        try:
+            a = int(start)
+            b = self.nframes - 1 if stop is None else int(stop)
+        except (TypeError, ValueError):
+            raise TrackEditError(f"frames must be integers, not {start!r}, {stop!r}") from None
+        if not 0 <= a <= b < self.nframes:
+            raise TrackEditError(
+                f"{self.path.name}: frame range [{a}, {b}] is outside the video's "
+                f"frames 0..{self.nframes - 1} (or start after stop)"
+            )
+        return a, b
+
+    def timeline(
+        self, columns: int = 2000, start: int = 0, stop: int | None = None
+    ) -> dict[str, Any]:
+        """Per individual, frames ``[start, stop]`` in ``columns`` bins (fewer when there
+        are fewer frames): mean x, mean y, mean likelihood over body parts and frames of a
+        bin (null where nothing is present), and ``present`` (share of body parts found)."""
+        try:
+            columns = int(columns)
+        except (TypeError, ValueError):
+            raise TrackEditError(f"columns must be an integer, not {columns!r}") from None
+        if not 1 <= columns <= MAX_COLUMNS:
+            raise TrackEditError(f"columns must be 1..{MAX_COLUMNS}, not {columns}")
+        a, b = self._range(start, stop)
+        n = b - a + 1
+        edges = np.unique(np.linspace(0, n, min(columns, n) + 1).astype(np.intp))
+        out: dict[str, Any] = {}
+        with self._lock:
+            for ind in self.individuals:
+                cols = self._cols[ind]
+                binned = np.add.reduceat(self._sums[ind][a : b + 1], edges[:-1], axis=0)
+                count = binned[:, 3]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    means = [binned[:, k] / count for k in range(3)]
+                width = np.diff(edges) * cols.shape[0]
+                out[ind] = {
+                    "x": _round_list(means[0], 1),
+                    "y": _round_list(means[1], 1),
+                    "likelihood": _round_list(means[2], 3),
+                    "present": _round_list(count / width, 3),
+                }
+        return {
+            "start": a,
+            "stop": b,
+            "edges": (edges + a).tolist(),
+            "tracks": out,
+            "nedits": len(self.edits),
+        }
+
+    def frame(self, index: Any) -> dict[str, Any]:
+        """Body-part positions of one frame: ``{individual: [[part, x, y, likelihood]]}``."""
+        i, _ = self._range(index, index)
+        with self._lock:
+            row = self.data[i]
+            return {
+                "frame": i,
+                "individuals": {
+                    ind: [
+                        [part, *_round_list(row[self._cols[ind][k]], 3)]
+                        for k, part in enumerate(self.bodyparts[ind])
+                    ]
+                    for ind in self.individuals
+                },
+            }
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as it stands (edits applied), with the file's index and 4 levels."""
+        with self._lock:
+            return pd.DataFrame(self.data.copy(), index=self.index, columns=self.columns)
+
+    # -- edits ------------------------------------------------------------------------------
+    def _swap_rows(self, first: str, second: str, a: int, b: int) -> None:
+        c1 = self._cols[first].ravel()
+        c2 = self._cols[second].ravel()
+        rows = self.data[a : b + 1]
+        tmp = rows[:, c1].copy()
+        rows[:, c1] = rows[:, c2]
+        rows[:, c2] = tmp
+        s1, s2 = self._sums[first], self._sums[second]
+        tmp = s1[a : b + 1].copy()
+        s1[a : b + 1] = s2[a : b + 1]
+        s2[a : b + 1] = tmp
+
+    def swap(self, first: Any, second: Any, start: Any, stop: Any = None) -> dict[str, Any]:
+        """Swap two individuals over frames ``[start, stop]`` (``stop`` None: to the end)."""
+        one, two = self._individual(first), self._individual(second)
+        if one == two:
+            raise TrackEditError(f"cannot swap {one} with itself")
+        if self.bodyparts[one] != self.bodyparts[two]:
+            raise TrackEditError(
+                f"{one} and {two} have different body parts; only animals with the same "
+                "parts can be swapped"
+            )
+        a, b = self._range(start, stop)
+        with self._lock:
+            self._swap_rows(one, two, a, b)
+            self.edits.append(_Edit("swap", (one, two), a, b))
+            self.dirty = True
+            return self._state()
+
+    def delete(self, individual: Any, start: Any, stop: Any) -> dict[str, Any]:
+        """Set one individual to NaN (x, y, likelihood) over frames ``[start, stop]``."""
+        ind = self._individual(individual)
+        a, b = self._range(start, stop)
+        with self._lock:
+            cols = self._cols[ind].ravel()
+            old = self.data[a : b + 1, cols].copy()
+            self.data[a : b + 1, cols] = np.nan
+            self._sums[ind][a : b + 1] = 0.0
+            self.edits.append(_Edit("delete", (ind,), a, b, old))
+            self.dirty = True
+            return self._state()
+
+    def undo(self) -> dict[str, Any]:
+        """Revert the last edit."""
+        with self._lock:
+            if not self.edits:
+                raise TrackEditError("nothing to undo")
+            edit = self.edits.pop()
+            if edit.op == "swap":
+                self._swap_rows(*edit.individuals, edit.start, edit.stop)
+            else:
+                cols = self._cols[edit.individuals[0]].ravel()
+                self.data[edit.start : edit.stop + 1, cols] = edit.old
+                ind = edit.individuals[0]
+                self._sums[ind][edit.start : edit.stop + 1] = self._frame_sums(
+                    ind, edit.start, edit.stop
+                )
+            self.dirty = True
+            return self._state()
+
+    def save(self) -> dict[str, Any]:
+        """Write the tracks back (see the module docstring); the original goes to ``.bak``."""
+        backup = backup_path(self.path)
+        with self._lock:
+            df = self.to_frame()
+            if not backup.exists():
+                shutil.copy2(self.path, backup)
+            write_frame(df, self.path, table=True, key=HDF_KEY)
+            self.dirty = False
+            return {"saved": str(self.path), **self._state()}

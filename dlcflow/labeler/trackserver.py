@@ -1,0 +1,248 @@
+"""The tracklet view's server: the labeler's HTTP handler (same Host, token and path
+checks) with the routes of one open tracks file.
+
+GET ``/`` the page (``static/tracks.html``); ``/api/tracks`` the file, individuals and
+edits; ``/api/timeline?columns=N[&start=a&stop=b]`` per-track summaries downsampled to N
+columns; ``/api/frame?frame=i`` body-part positions of one frame; ``/api/image?frame=i``
+that video frame as JPEG (404 when the video is not found). POST (JSON, token header)
+``/api/swap`` ``{"individuals": [a, b], "start": f[, "stop": g]}`` (no stop: to the end),
+``/api/delete`` ``{"individual": a, "start": f, "stop": g}``, ``/api/undo``, ``/api/save``.
+Frame ranges are inclusive. Bad input answers 400 with one line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import webbrowser
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from dlcflow.core.video import VideoError, VideoReader
+from dlcflow.labeler.server import LabelerHandler, LabelerHTTPServer, _static_files, has_display
+from dlcflow.labeler.tracks import TrackEditError, TrackSession
+from dlcflow.project.paths import Project
+
+__all__ = ["TrackLabeler", "find_video", "refine_tracks"]
+
+PAGE = "tracks.html"
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg")
+TRACK_SUFFIXES = ("_el", "_bx", "_sk")
+
+
+def video_stem(tracks: Path, scorer: str) -> str:
+    """The video stem of ``<stem><scorer>_el.h5`` (the file's stem when it does not fit)."""
+    name = tracks.stem
+    name = name.removesuffix("_filtered")
+    for suffix in TRACK_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name.removesuffix(scorer) if name.endswith(scorer) and name != scorer else name
+
+
+def find_video(tracks: Path, scorer: str, project: Project | None = None) -> Path | None:
+    """The video a tracks file was made from: beside it, in the project's ``videos/`` or
+    ``video_sets``; None when none is found."""
+    stem = video_stem(tracks, scorer)
+    folders = [tracks.parent]
+    if project is not None:
+        folders.append(project.root / "videos")
+        for key in project.video_sets:
+            if Path(key).stem == stem:
+                video = project.resolve_video(key)
+                if video.is_file():
+                    return video
+    for folder in folders:
+        for suffix in VIDEO_SUFFIXES:
+            for candidate in (folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"):
+                if candidate.is_file():
+                    return candidate
+    return None
+
+
+def _int_arg(query: dict[str, list[str]], name: str, default: int | None) -> int | None:
+    values = query.get(name)
+    if not values or values[0] == "":
+        return default
+    try:
+        return int(values[0])
+    except ValueError:
+        raise TrackEditError(f"{name} must be an integer, not {values[0]!r}") from None
+
+
+class TrackHandler(LabelerHandler):
+    """The labeler's handler with the tracklet view's routes (see the module docstring)."""
+
+    server: TrackHTTPServer
+
+    def _get_route(self, path: str, query: dict[str, list[str]], from_url: bool) -> None:
+        session = self.server.session
+        if path in ("/", "/index.html"):
+            self._index(from_url, PAGE)
+        elif path.startswith("/static/") and path != f"/static/{PAGE}":
+            self._static(path[len("/static/") :])
+        elif path == "/api/tracks":
+            info = session.info()
+            info["video"] = self.server.video.name if self.server.video else None
+            self._json(info)
+        elif path == "/api/timeline":
+            columns = _int_arg(query, "columns", 2000)
+            start = _int_arg(query, "start", 0)
+            self._json(session.timeline(columns, start, _int_arg(query, "stop", None)))
+        elif path == "/api/frame":
+            self._json(session.frame(_int_arg(query, "frame", 0)))
+        elif path == "/api/image":
+            self._image(_int_arg(query, "frame", 0) or 0)
+        else:
+            self._error(404, f"not found: {path}")
+
+    def _image(self, index: int) -> None:
+        """One frame of the video as JPEG (decoded on demand; never used for the timeline)."""
+        session = self.server.session
+        session.frame(index)  # checks the range
+        video = self.server.video
+        if video is None:
+            self._error(404, f"no video found for {session.path.name}")
+            return
+        with self.server.video_lock:
+            try:
+                with VideoReader(video, rgb=False) as reader:
+                    frame = reader.read_frame(index) if index < reader.nframes else None
+            except VideoError as err:
+                self._error(404, str(err))
+                return
+        if frame is None:
+            self._error(404, f"{video.name}: frame {index} cannot be read")
+            return
+        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        if not ok:
+            self._error(500, f"{video.name}: frame {index} could not be encoded")
+            return
+        self._send(200, jpeg.tobytes(), "image/jpeg")
+
+    def _post_route(self, path: str, body: dict[str, Any]) -> None:
+        session = self.server.session
+        if path == "/api/swap":
+            pair = body.get("individuals")
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise TrackEditError("swap needs two individuals: {'individuals': [a, b]}")
+            self._json(session.swap(pair[0], pair[1], body.get("start"), body.get("stop")))
+        elif path == "/api/delete":
+            self._json(session.delete(body.get("individual"), body.get("start"), body.get("stop")))
+        elif path == "/api/undo":
+            self._json(session.undo())
+        elif path == "/api/save":
+            self._json(session.save())
+        else:
+            self._error(404, f"not found: {path}")
+
+
+class TrackHTTPServer(LabelerHTTPServer):
+    """The threading server carrying the open tracks, the token and the page's files."""
+
+    def __init__(self, port: int, session: TrackSession, token: str, video: Path | None,
+                 verbose: bool = False) -> None:  # fmt: skip
+        self.session = session
+        self.video = video
+        self.video_lock = threading.Lock()
+        self.token = token
+        self.verbose = verbose
+        self.static = _static_files()
+        ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), TrackHandler)
+
+
+class TrackLabeler:
+    """A tracklet-view server for one tracks file on 127.0.0.1 (``port=0``: a free port).
+
+    ``config`` (optional) helps find the video for the frame view. :meth:`start` serves
+    from a background thread, :meth:`serve_forever` in the foreground, :meth:`close` stops.
+    """
+
+    def __init__(
+        self,
+        tracks: str | os.PathLike[str],
+        config: str | os.PathLike[str] | None = None,
+        port: int = 0,
+        token: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.session = TrackSession(tracks)
+        project = Project(config) if config is not None else None
+        self.video = find_video(self.session.path, self.session.scorer, project)
+        self.token = token or secrets.token_urlsafe(32)
+        try:
+            self.httpd = TrackHTTPServer(port, self.session, self.token, self.video, verbose)
+        except OSError as err:
+            raise OSError(
+                f"cannot listen on 127.0.0.1:{port} ({err.strerror}); "
+                "pick another --port or leave it out for a free one"
+            ) from None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (127.0.0.1)."""
+        return int(self.httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The page's URL, token included."""
+        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+
+    def start(self) -> TrackLabeler:
+        """Serve from a daemon thread; returns self."""
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until shut down (or Ctrl+C)."""
+        self.httpd.serve_forever()
+
+    def close(self) -> None:
+        """Stop serving and release the port (unsaved edits are lost)."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=5)
+        self.httpd.server_close()
+
+    def __enter__(self) -> TrackLabeler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def refine_tracks(
+    config: str | os.PathLike[str] | None,
+    tracks: str | os.PathLike[str],
+    port: int = 0,
+    open_browser: bool = True,
+) -> None:
+    """Refine a multi-animal tracks file (``_el.h5``) in the browser until Ctrl+C: swap
+    identities, delete stretches, undo, save (DLC's ``refine_tracklets``, in a web page)."""
+    labeler = TrackLabeler(tracks, config, port=port)
+    print(f"dlcflow refine-tracks: {labeler.session.path}")
+    print(f"    {labeler.url}")
+    video = labeler.video.name if labeler.video else "none found (positions only)"
+    print(
+        f"video: {video}. Open the URL in a browser (over SSH: ssh -L 8765:127.0.0.1:"
+        f"{labeler.port} HOST, then use port 8765). Ctrl+C stops; Save writes the file.",
+        flush=True,
+    )
+    if open_browser and has_display():
+        threading.Timer(0.3, webbrowser.open, args=(labeler.url,)).start()
+    elif open_browser:
+        print("(no display here, so no browser was opened)", flush=True)
+    try:
+        labeler.serve_forever()
+    except KeyboardInterrupt:
+        unsaved = " (edits not saved)" if labeler.session.dirty else ""
+        print(f"dlcflow refine-tracks: stopped{unsaved}")
+    finally:
+        labeler.close()
