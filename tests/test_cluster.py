@@ -283,6 +283,7 @@ def same_content(name: str, a: tuple[Path, Path], b: tuple[Path, Path]) -> None:
         assert_same(va, vb, name)
 
 
+@pytest.mark.timeout(1800)  # the small demo twice, once as ~38 SLURM jobs (12 min here)
 def test_demo_as_slurm_jobs_equals_local_run(slurm: LocalSlurm, tmp_path: Path) -> None:
     """Every rule of the demo runs as a SLURM job; the outputs equal a local run's."""
     on_slurm, local = tmp_path / "slurm", tmp_path / "local"

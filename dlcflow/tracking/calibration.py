@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial.distance import pdist
-from scipy.stats import gaussian_kde
 
 __all__ = ["MIN_COMPLETE", "Calibration", "calibrate", "pair_index"]
 
@@ -109,6 +108,10 @@ def calibrate(poses: np.ndarray) -> Calibration | None:
     try:
         if not np.isfinite(dists).all():
             raise np.linalg.LinAlgError("a body-part pair is never labeled")
+        # scipy.stats takes a second to import, paid by every workflow job that imports
+        # the tracking stages; only a calibrated assembly needs it
+        from scipy.stats import gaussian_kde  # noqa: PLC0415
+
         kde = gaussian_kde(dists.T)
     except (np.linalg.LinAlgError, ValueError) as exc:
         warnings.warn(

@@ -14,16 +14,28 @@ explicitly and stay the same whatever filterpy is installed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from filterpy.kalman import KalmanFilter
+
+if TYPE_CHECKING:  # filterpy is imported where a filter is made (see _kalman_filter)
+    from filterpy.kalman import KalmanFilter
 
 __all__ = ["BoxTrack", "EllipseTrack", "SkeletonTrack", "Track", "constant_velocity_filter"]
+
+
+def _kalman_filter(dim_x: int, dim_z: int) -> KalmanFilter:
+    """filterpy's filter. filterpy's package imports scipy.stats (a second), which every
+    workflow job importing the tracking stages would pay; only tracking needs it."""
+    from filterpy.kalman import KalmanFilter  # noqa: PLC0415
+
+    return KalmanFilter(dim_x=dim_x, dim_z=dim_z)
 
 
 def constant_velocity_filter(n: int) -> KalmanFilter:
     """A filter of ``n`` positions then ``n`` velocities, observing the positions, with
     filterpy's unit ``P``, ``Q`` and ``R``."""
-    kf = KalmanFilter(dim_x=2 * n, dim_z=n)
+    kf = _kalman_filter(dim_x=2 * n, dim_z=n)
     eye = np.eye(n)
     kf.F = np.block([[eye, eye], [np.zeros((n, n)), eye]])
     kf.H = np.hstack([eye, np.zeros((n, n))])
@@ -105,7 +117,7 @@ class BoxTrack(Track):
     velocities of the centre and the area (the ratio is taken as constant)."""
 
     def __init__(self, track_id: int, box: np.ndarray) -> None:
-        kf = KalmanFilter(dim_x=7, dim_z=4)
+        kf = _kalman_filter(dim_x=7, dim_z=4)
         kf.F = np.eye(7)
         kf.F[0, 4] = kf.F[1, 5] = kf.F[2, 6] = 1.0
         kf.H = np.hstack([np.eye(4), np.zeros((4, 3))])
