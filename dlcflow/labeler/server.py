@@ -27,7 +27,7 @@ from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from dlcflow.io.labels import LabelError
@@ -308,7 +308,45 @@ class LabelerHTTPServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), LabelerHandler)
 
 
-class Labeler:
+class Serving:
+    """A page server run from a daemon thread (``start``) or this one (``serve_forever``):
+    what the labeler and the tracklet view share. Subclasses set ``httpd`` and ``url``."""
+
+    httpd: ThreadingHTTPServer
+    _thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (127.0.0.1)."""
+        return int(self.httpd.server_address[1])
+
+    def start(self) -> Self:
+        """Serve from a daemon thread; returns self."""
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until shut down (or Ctrl+C)."""
+        self.httpd.serve_forever()
+
+    def close(self) -> None:
+        """Stop serving and release the port."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(timeout=5)
+        self.httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Labeler(Serving):
     """A labeling (or refinement) server for one project, bound to 127.0.0.1.
 
     ``port=0`` picks a free port. Use :meth:`start` to serve from a background thread (tests,
@@ -353,40 +391,10 @@ class Labeler:
         self._thread: threading.Thread | None = None
 
     @property
-    def port(self) -> int:
-        """The port it listens on (127.0.0.1)."""
-        return int(self.httpd.server_address[1])
-
-    @property
     def url(self) -> str:
         """The page's URL, token included."""
         extra = f"&video={quote(self.video)}" if self.video else ""
         return f"http://127.0.0.1:{self.port}/?token={self.token}{extra}"
-
-    def start(self) -> Labeler:
-        """Serve from a daemon thread; returns self."""
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until shut down (or Ctrl+C)."""
-        self.httpd.serve_forever()
-
-    def close(self) -> None:
-        """Stop serving and release the port (what was saved is on disk already)."""
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(timeout=5)
-        self.httpd.server_close()
-
-    def __enter__(self) -> Labeler:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def has_display() -> bool:

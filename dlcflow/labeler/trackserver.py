@@ -23,7 +23,13 @@ from typing import Any
 import cv2
 
 from dlcflow.core.video import VideoError, VideoReader
-from dlcflow.labeler.server import LabelerHandler, LabelerHTTPServer, _static_files, has_display
+from dlcflow.labeler.server import (
+    LabelerHandler,
+    LabelerHTTPServer,
+    Serving,
+    _static_files,
+    has_display,
+)
 from dlcflow.labeler.tracks import TrackEditError, TrackSession
 from dlcflow.project.paths import Project
 
@@ -154,7 +160,7 @@ class TrackHTTPServer(LabelerHTTPServer):
         ThreadingHTTPServer.__init__(self, ("127.0.0.1", port), TrackHandler)
 
 
-class TrackLabeler:
+class TrackLabeler(Serving):
     """A tracklet-view server for one tracks file on 127.0.0.1 (``port=0``: a free port).
 
     ``config`` (optional) helps find the video for the frame view. :meth:`start` serves
@@ -183,39 +189,9 @@ class TrackLabeler:
         self._thread: threading.Thread | None = None
 
     @property
-    def port(self) -> int:
-        """The port it listens on (127.0.0.1)."""
-        return int(self.httpd.server_address[1])
-
-    @property
     def url(self) -> str:
         """The page's URL, token included."""
         return f"http://127.0.0.1:{self.port}/?token={self.token}"
-
-    def start(self) -> TrackLabeler:
-        """Serve from a daemon thread; returns self."""
-        self._thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in this thread until shut down (or Ctrl+C)."""
-        self.httpd.serve_forever()
-
-    def close(self) -> None:
-        """Stop serving and release the port (unsaved edits are lost)."""
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(timeout=5)
-        self.httpd.server_close()
-
-    def __enter__(self) -> TrackLabeler:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def refine_tracks(
