@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from dlcflow.core.log import install_plain_warnings
+from dlcflow.devtools import demos as wf_demos
 from dlcflow.project.paths import Project, onnx_export_of
 from dlcflow.workflow import config as wf_config
 from dlcflow.workflow import settings as wf
@@ -18,16 +19,22 @@ try:  # a bad config stops here, in one line, before the DAG is built
     if config["project"]:
         Project(config["project"])  # a missing or broken project config.yaml
     USER = wf.settings(config)
-    DEMO = wf.settings(config, demo=True)
-    DEMO_REFINED = wf.settings(config, demo=True, refined=True)
-    wf.check_refined(DEMO, DEMO_REFINED)
+    DEMOS = wf_demos.demos(config)  # `demo` and `demo_multianimal`, each its own folder
+    # the settings of each demo's first iteration and of its refined ones
+    DEMO_SETTINGS = {
+        name: (
+            wf.settings(config, demo=name),
+            wf.settings(config, demo=name, refined=True),
+        )
+        for name in DEMOS
+    }
+    for name, (first, refined) in DEMO_SETTINGS.items():
+        wf.check_refined(first, refined, name)
 except EXPECTED as err:
     stop(err)
 
-DEMO_DIR = Path(config["demo"]["outdir"]).resolve()
-DEMO_POINTER = str(DEMO_DIR / "project.txt")
-DEMO_REPORT = str(DEMO_DIR / "report.txt")
-DEMO_MERGED = str(DEMO_DIR / "merged.txt")
+# the demo folders, for the wildcard that names one
+DEMO_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values())
 
 
 wildcard_constraints:
@@ -43,17 +50,31 @@ wildcard_constraints:
     filtered=r"(|_filtered)",
     tracker=r"_el|_bx|_sk",
     tracks=r"|_el|_bx|_sk",
+    by=r"|_id|_bp",
+    individual=r"|[^_/][^/]*",
+    demo_dir=DEMO_DIRS,
+
+
+def demo_in(path):
+    """The demo whose folder holds ``path``; None for the user's project."""
+    return wf_demos.demo_of(DEMOS, path)
 
 
 def is_demo(project_dir):
-    return Path(project_dir).parent == DEMO_DIR
+    return demo_in(project_dir) is not None
 
 
 def settings_of(project_dir, iteration=0):
-    """The settings of a project; the demo's iterations after the first are refined."""
-    if not is_demo(project_dir):
+    """The settings of a project; a demo's iterations after the first are refined."""
+    demo = demo_in(project_dir)
+    if demo is None:
         return USER
-    return DEMO if int(iteration) == 0 else DEMO_REFINED
+    return DEMO_SETTINGS[demo.name][0 if int(iteration) == 0 else 1]
+
+
+def demo_at(demo_dir):
+    """The demo of a ``{demo_dir}`` wildcard."""
+    return next(d for d in DEMOS.values() if str(d.outdir) == demo_dir)
 
 
 @one_line
@@ -71,8 +92,8 @@ def user_project():
     return Project(config["project"])
 
 
-def demo_project():
-    pointer = checkpoints.demo_project.get().output.pointer
+def demo_project(demo):
+    pointer = checkpoints.demo_project.get(demo_dir=str(demo.outdir)).output.pointer
     return Project(Path(pointer).read_text().strip())
 
 
@@ -88,61 +109,83 @@ def user_targets(stage):
     return inputs
 
 
-@one_line
-def demo_targets(wildcards):
-    """Iteration 0 of the demo: every stage, post-processing of every video."""
-    project = demo_project()
-    labeled, _ = demo_stems()
+def demo_iteration(demo):
+    """Iteration 0 of a demo: every stage, post-processing of every video."""
+    project = demo_project(demo)
+    first = DEMO_SETTINGS[demo.name][0]
+    labeled, _ = demo.stems()
     files = [str(project.frames_manifest(s)) for s in labeled]
     files += [str(project.check_labels_folder(s)) for s in labeled]
     for stage in ("dataset", "train", "evaluate"):
-        files += wf.stage_targets(project, stage, DEMO, iteration=0)
+        files += wf.stage_targets(project, stage, first, iteration=0)
     for stage in ("analyze", "filter", "plots", "labeled_videos", "skeleton"):
-        files += wf.stage_targets(project, stage, DEMO)
+        files += wf.stage_targets(project, stage, first)
     return files
 
 
-def demo_stems():
-    from dlcflow.devtools.demo import demo_video_stems
+def demo_targets(name):
+    """The files of the target `name` (`demo`, `demo_multianimal`): its first iteration
+    and its report (which waits for the refined one)."""
 
-    return demo_video_stems(config["demo"]["n_videos"], config["demo"]["n_test_videos"])
+    @one_line
+    def inputs(wildcards):
+        demo = DEMOS[name]
+        return demo_iteration(demo) + [str(demo.report)]
+
+    return inputs
 
 
 @one_line
 def demo_merge_inputs(wildcards):
     """Refinement of iteration 0: outlier frames of the held-out videos, labeled by the
     oracle (the stand-in for `dlcflow refine`)."""
-    project = demo_project()
-    _, heldout = demo_stems()
+    demo = demo_at(wildcards.demo_dir)
+    project = demo_project(demo)
+    _, heldout = demo.stems()
     return {
-        "pointer": DEMO_POINTER,
+        "pointer": str(demo.pointer),
         "outliers": [str(project.outliers_record(s, 0)) for s in heldout],
         "labels": [str(project.collected_data(s)) for s in heldout],
         # the whole iteration is done before merging
-        "iteration0": demo_targets(wildcards),
+        "iteration0": demo_iteration(demo),
     }
 
 
 @one_line
 def demo_report_inputs(wildcards):
-    checkpoints.demo_merge.get()
-    project = demo_project()
+    demo = demo_at(wildcards.demo_dir)
+    checkpoints.demo_merge.get(demo_dir=wildcards.demo_dir)
+    project = demo_project(demo)
+    first, refined = DEMO_SETTINGS[demo.name]
     return {
-        "pointer": DEMO_POINTER,
-        "merged": DEMO_MERGED,
-        "analysis": wf.stage_targets(project, "analyze", DEMO),
+        "pointer": str(demo.pointer),
+        "merged": str(demo.merged),
+        "analysis": wf.stage_targets(project, "analyze", first),
         # every video again, with the refined model (file names differ by its maxiters)
-        "refined": wf.stage_targets(project, "analyze", DEMO_REFINED),
-        "evaluation": wf.stage_targets(project, "evaluate", DEMO, iteration=0)
-        + wf.stage_targets(project, "evaluate", DEMO_REFINED, iteration=1),
+        "refined": wf.stage_targets(project, "analyze", refined),
+        "evaluation": wf.stage_targets(project, "evaluate", first, iteration=0)
+        + wf.stage_targets(project, "evaluate", refined, iteration=1),
     }
+
+
+def demo_name(wildcards):
+    return demo_at(wildcards.demo_dir).name
+
+
+def demo_param(key):
+    """A key of the config section of the `{demo_dir}` wildcard's demo."""
+
+    def value(wildcards):
+        return config[demo_at(wildcards.demo_dir).name].get(key)
+
+    return value
 
 
 @one_line
 def oracle_frames(wildcards):
     """What the oracle labels: extracted frames, or a held-out video's outlier frames."""
     project = project_of(wildcards)
-    if wildcards.video in demo_stems()[1]:
+    if wildcards.video in demo_in(wildcards.project).stems()[1]:
         return str(project.outliers_record(wildcards.video, 0))
     return str(project.frames_manifest(wildcards.video))
 
@@ -232,10 +275,14 @@ def labeled_video_inputs(wildcards):
     video = wf.analysis_inputs(
         project, st, wildcards.folder, wildcards.stem, wildcards.scorer
     )
-    poses = (
-        f"{wildcards.folder}/{wildcards.stem}{wildcards.scorer}{wildcards.filtered}.h5"
-    )
+    w = wildcards
+    poses = f"{w.folder}/{w.stem}{w.scorer}{w.tracks}{w.filtered}.h5"
     return {"video": video["video"], "poses": poses}
+
+
+def plotted_individual(wildcards):
+    """The individual a plots job draws ("all": the one animal of a single-animal file)."""
+    return wildcards.individual or "all"
 
 
 @one_line
@@ -277,11 +324,12 @@ def evaluation_snapshot(wildcards):
 def analysis_project(wildcards):
     """The project whose model analyzes videos in this folder, and its settings. A demo
     folder names its project without the checkpoint (jobs on a cluster node cannot ask
-    the checkpoint), as DEMO_DIR/<project>/videos."""
+    the checkpoint), as <demo outdir>/<project>/videos."""
     folder = Path(wildcards.folder).resolve()
-    if DEMO_DIR in folder.parents:
-        root = DEMO_DIR / folder.relative_to(DEMO_DIR).parts[0]
-        return Project(root / "config.yaml"), DEMO
+    demo = demo_in(folder)
+    if demo is not None:
+        root = demo.outdir / folder.relative_to(demo.outdir).parts[0]
+        return Project(root / "config.yaml"), DEMO_SETTINGS[demo.name][0]
     return user_project(), USER
 
 

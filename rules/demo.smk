@@ -1,16 +1,22 @@
+# The synthetic demos: `demo` (one mouse) and `demo_multianimal` (look-alike mice). Each
+# writes into its own outdir ({demo_dir}); the rules below serve both.
 rule demo:
     input:
-        demo_targets,
-        DEMO_REPORT,
+        demo_targets("demo"),
+
+
+rule demo_multianimal:
+    input:
+        demo_targets("demo_multianimal"),
 
 
 rule demo_report:
     input:
         unpack(demo_report_inputs),
     output:
-        DEMO_REPORT,
+        "{demo_dir}/report.txt",
     log:
-        str(DEMO_DIR / "logs" / "demo_report.log"),
+        "{demo_dir}/logs/demo_report.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -23,9 +29,9 @@ rule demo_report:
 
 checkpoint demo_project:
     output:
-        pointer=DEMO_POINTER,
+        pointer="{demo_dir}/project.txt",
     log:
-        str(DEMO_DIR / "logs" / "demo_project.log"),
+        "{demo_dir}/logs/demo_project.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -33,11 +39,13 @@ checkpoint demo_project:
         mem_mb=2000,
         runtime=30,
     params:
-        n_videos=config["demo"]["n_videos"],
-        nframes=config["demo"]["nframes"],
-        numframes2pick=config["demo"]["numframes2pick"],
-        seed=config["demo"]["seed"],
-        n_test_videos=config["demo"]["n_test_videos"],
+        name=demo_name,
+        n_videos=demo_param("n_videos"),
+        nframes=demo_param("nframes"),
+        numframes2pick=demo_param("numframes2pick"),
+        seed=demo_param("seed"),
+        n_test_videos=demo_param("n_test_videos"),
+        n_animals=demo_param("n_animals"),
     script:
         "../scripts/demo_project.py"
 
@@ -46,9 +54,9 @@ checkpoint demo_merge:
     input:
         unpack(demo_merge_inputs),
     output:
-        DEMO_MERGED,
+        "{demo_dir}/merged.txt",
     log:
-        str(DEMO_DIR / "logs" / "demo_merge.log"),
+        "{demo_dir}/logs/demo_merge.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -69,7 +77,7 @@ rule oracle_labels:
     log:
         "{project}/logs/oracle/{video}-{scorer}.log",
     wildcard_constraints:
-        project=re.escape(str(DEMO_DIR)) + r"[/][^/]+",
+        project=f"({DEMO_DIRS})[/][^/]+",
         scorer=r"[^/]+",
     conda:
         "../envs/dlcflow.yaml"

@@ -65,9 +65,9 @@ rule labeled_video:
     input:
         unpack(labeled_video_inputs),
     output:
-        "{folder}/{stem}{scorer}{filtered}_labeled.mp4",
+        "{folder}/{stem}{scorer}{tracks}{filtered}{by}_labeled.mp4",
     log:
-        "logs/labeled_video{folder}/{stem}{scorer}{filtered}.log",
+        "logs/labeled_video{folder}/{stem}{scorer}{tracks}{filtered}{by}.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -85,12 +85,13 @@ rule plot_poses:
     input:
         poses=plot_pose_file,
     output:
-        trajectory="{folder}/plot-poses/{stem}/trajectory{filtered}.png",
-        plot="{folder}/plot-poses/{stem}/plot{filtered}.png",
-        likelihood="{folder}/plot-poses/{stem}/plot-likelihood{filtered}.png",
-        hist="{folder}/plot-poses/{stem}/hist{filtered}.png",
+        # multi-animal tracks: one job per individual, DLC's names end with it
+        trajectory="{folder}/plot-poses/{stem}/trajectory{filtered}{individual}.png",
+        plot="{folder}/plot-poses/{stem}/plot{filtered}{individual}.png",
+        likelihood="{folder}/plot-poses/{stem}/plot-likelihood{filtered}{individual}.png",
+        hist="{folder}/plot-poses/{stem}/hist{filtered}{individual}.png",
     log:
-        "logs/plots{folder}/{stem}{filtered}.log",
+        "logs/plots{folder}/{stem}{filtered}{individual}.log",
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -99,6 +100,7 @@ rule plot_poses:
         runtime=30,
     params:
         config=analysis_config,
+        individual=plotted_individual,
     script:
         "../scripts/plot_poses.py"
 

@@ -1,18 +1,19 @@
-"""Snakemake adapter: render the synthetic videos and create the demo project."""
+"""Snakemake adapter: render a demo's synthetic videos and create its project."""
 
 from pathlib import Path
 
 from dlcflow.core.fileio import atomic_write_text
-from dlcflow.devtools.demo import make_demo_project
+from dlcflow.devtools.demos import Demo, make_project
 from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
-    config = make_demo_project(
-        Path(snakemake.output.pointer).parent,
-        n_videos=snakemake.params.n_videos,
-        nframes=snakemake.params.nframes,
-        numframes2pick=snakemake.params.numframes2pick,
-        seed=snakemake.params.seed,
-        n_test_videos=snakemake.params.n_test_videos,
+    pointer = Path(snakemake.output.pointer)
+    p = snakemake.params
+    config = make_project(
+        Demo(p.name, pointer.parent, p.n_videos, p.n_test_videos),
+        nframes=p.nframes,
+        numframes2pick=p.numframes2pick,
+        seed=p.seed,
+        n_animals=p.n_animals,
     )
-    atomic_write_text(Path(snakemake.output.pointer), f"{config}\n")
+    atomic_write_text(pointer, f"{config}\n")

@@ -10,4 +10,5 @@ with rule_log(snakemake.log):
         snakemake.params.config,
         snakemake.input.poses,
         dest_folder=Path(snakemake.output.trajectory).parent,
+        displayedindividuals=snakemake.params.individual,
     )

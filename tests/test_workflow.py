@@ -49,7 +49,7 @@ def test_refined_demo_model_must_be_told_apart(tmp_path: Path) -> None:
     from dlcflow.workflow.settings import check_refined, settings, snapshot_iterations
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    first, refined = settings(config, demo=True), settings(config, demo=True, refined=True)
+    first, refined = settings(config, demo="demo"), settings(config, demo="demo", refined=True)
     assert snapshot_iterations(first) == {500, 1000, 1500}
     check_refined(first, refined)  # the shipped config is fine
     # the refined model fine-tunes: its learning rates end by its maxiters; its pose_cfg
@@ -59,7 +59,7 @@ def test_refined_demo_model_must_be_told_apart(tmp_path: Path) -> None:
     clash = copy.deepcopy(config)
     clash["demo"]["refined"]["maxiters"] = 1000
     with pytest.raises(ValueError, match="demo.refined.maxiters 1000 is also a snapshot"):
-        check_refined(first, settings(clash, demo=True, refined=True))
+        check_refined(first, settings(clash, demo="demo", refined=True))
     cfg = tmp_path / "clash.yaml"
     cfg.write_text(yaml.safe_dump({"demo": clash["demo"]}))
     run = snakemake("-n", "demo", "--configfile", str(cfg))

@@ -43,10 +43,15 @@ def plain_warnings(stream: TextIO | None = None) -> Callable[..., None]:
 
 def install_plain_warnings() -> None:
     """Show warnings with :func:`plain_warnings` from now on in this process (each
-    once, unless ``-W`` or ``PYTHONWARNINGS`` says otherwise)."""
+    once, unless ``-W`` or ``PYTHONWARNINGS`` says otherwise). Deprecations are for the
+    developers of the code that triggers them: only dlcflow's own are shown (Snakemake's
+    use of PuLP, say, is not the user's to fix)."""
     if not sys.warnoptions:
         warnings.simplefilter("default")
         warnings.simplefilter("ignore", ResourceWarning)  # other packages' leaks at exit
+        for category in (DeprecationWarning, PendingDeprecationWarning):
+            warnings.filterwarnings("ignore", category=category)
+            warnings.filterwarnings("default", category=category, module=r"dlcflow(\.|$)")
     warnings.showwarning = plain_warnings()
 
 

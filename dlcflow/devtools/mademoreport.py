@@ -22,7 +22,13 @@ from dlcflow.post.evaluate_multianimal import ASSEMBLY_COLUMNS
 from dlcflow.post.idmetrics import IdentityScores, score_track_file
 from dlcflow.project.paths import Project
 
-__all__ = ["MADemoReportError", "assembly_table", "identity_table", "mademo_report"]
+__all__ = [
+    "MADemoReportError",
+    "assembly_results_of",
+    "assembly_table",
+    "identity_table",
+    "mademo_report",
+]
 
 
 class MADemoReportError(ValueError):
@@ -116,17 +122,19 @@ def _video_of(project: Project, tracks: Path) -> Path:
     raise MADemoReportError(f"{tracks}: no demo video of the project matches this tracks file")
 
 
-def mademo_report(
-    config: str | os.PathLike[str],
-    tracks: Sequence[str | os.PathLike[str]],
-    evaluation: Sequence[str | os.PathLike[str]] = (),
-    out: str | os.PathLike[str] | None = None,
-    gate_px: float | None = None,
-) -> str:
-    """Text report of a multi-animal demo run; written to ``out`` if given. ``tracks`` are
-    stitched tracks files of the project's videos (each scored against the ground truth
-    beside the video it was made from), ``evaluation`` assembly-results csv files."""
-    project = Project(config)
+def assembly_results_of(results_csv: str | os.PathLike[str]) -> Path:
+    """The ``<scorer>-assembly-results.csv`` that a multi-animal evaluation writes beside
+    its ``<scorer>-results.csv``."""
+    csv = Path(results_csv)
+    if not csv.name.endswith("-results.csv"):
+        raise MADemoReportError(f"{csv}: not an evaluation results file (<scorer>-results.csv)")
+    return csv.with_name(csv.name[: -len("-results.csv")] + "-assembly-results.csv")
+
+
+def _scores(
+    project: Project, tracks: Sequence[str | os.PathLike[str]], gate_px: float | None
+) -> tuple[dict[str, IdentityScores], dict[str, str]]:
+    """Identity scores of tracks files by video name, and whether each video was labeled."""
     labeled = {s for s in project.video_stems() if project.frames_manifest(s).is_file()}
     scores: dict[str, IdentityScores] = {}
     kinds: dict[str, str] = {}
@@ -135,14 +143,33 @@ def mademo_report(
         truth = groundtruth_path(video.resolve())  # demo videos link to data/
         scores[video.name] = score_track_file(h5, truth, gate_px)
         kinds[video.name] = "labeled" if video.stem in labeled else "held-out"
+    return scores, kinds
+
+
+def mademo_report(
+    config: str | os.PathLike[str],
+    tracks: Sequence[str | os.PathLike[str]],
+    evaluation: Sequence[str | os.PathLike[str]] = (),
+    out: str | os.PathLike[str] | None = None,
+    gate_px: float | None = None,
+    refined_tracks: Sequence[str | os.PathLike[str]] = (),
+) -> str:
+    """Text report of a multi-animal demo run; written to ``out`` if given. ``tracks`` are
+    stitched tracks files of the project's videos (each scored against the ground truth
+    beside the video it was made from), ``refined_tracks`` those of the refined model (a
+    table of their own), ``evaluation`` assembly-results csv files."""
+    project = Project(config)
     lines = [f"dlcflow multi-animal demo: {project.root}"]
     if evaluation:
         lines += ["", "assembly on the labeled frames (RMSE and mAP after assembly):"]
         lines += assembly_table(evaluation)
-    if scores:
+    runs = [files for files in (tracks, refined_tracks) if files]
+    for iteration, files in enumerate(runs):
+        scores, kinds = _scores(project, files, gate_px)
+        model = f" (tracks of the iteration {iteration} model)" if len(runs) > 1 else ""
         lines += [
             "",
-            "identity tracking on every frame, against the rendered ground truth",
+            f"identity tracking on every frame, against the rendered ground truth{model}",
             "(one track per animal for the whole video, as IDF1 chooses it; kept: frames "
             "where every animal is on its own track):",
         ]

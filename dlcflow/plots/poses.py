@@ -215,7 +215,14 @@ class LabeledVideoOptions(Options):
     displayedindividuals: str | Sequence[str] = "all"
     track_ids: bool = False
 
-    CONFIG_KEYS = ("draw_skeleton", "trailpoints", "keypoints_only", "confidence_to_alpha")
+    CONFIG_KEYS = (
+        "draw_skeleton",
+        "trailpoints",
+        "keypoints_only",
+        "confidence_to_alpha",
+        "color_by",
+        "track_ids",
+    )
     WORKFLOW_KEYS = ("filtered",)
     CONFIG_DEFAULTS = {"draw_skeleton": True}  # noqa: RUF012 (read only)
 

@@ -26,8 +26,6 @@ from dlcflow.project.paths import Project, list_snapshots
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
 POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers")
-# Post-processing targets whose rules take single-animal pose files only, so far.
-MULTI_ANIMAL_LATER = ("plots", "labeled_videos")
 
 
 class MissingLabelsError(RuntimeError):
@@ -203,16 +201,18 @@ class Settings:
         return self.net_type or str(project.cfg.get("default_net_type") or "resnet_50")
 
 
-def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) -> Settings:
-    """Workflow config -> :class:`Settings`; for the demo, ``demo:`` keys win, and for
-    its refined iterations (1, 2, ...) the ``demo.refined`` keys win over those (its
-    ``pose_cfg`` keys over the demo's ``pose_cfg``)."""
+def settings(config: dict[str, Any], demo: str = "", refined: bool = False) -> Settings:
+    """Workflow config -> :class:`Settings`; for a demo (``demo``: its config section,
+    ``demo`` or ``demo_multianimal``) that section's keys win, and for its refined
+    iterations (1, 2, ...) the section's ``refined`` keys win over those (its ``pose_cfg``
+    keys over the demo's ``pose_cfg``)."""
     train, analyze = config["train"], config["analyze"]
     over: dict[str, Any] = {}
     if demo:
-        finer = config["demo"]["refined"] if refined else {}
-        over = {**config["demo"], **finer}
-        over["pose_cfg"] = {**(config["demo"]["pose_cfg"] or {}), **(finer.get("pose_cfg") or {})}
+        section = config[demo]
+        finer = section["refined"] if refined else {}
+        over = {**section, **finer}
+        over["pose_cfg"] = {**(section["pose_cfg"] or {}), **(finer.get("pose_cfg") or {})}
     return Settings(
         shuffles=tuple(int(s) for s in config["shuffles"]),
         net_type=str(over.get("net_type", config["net_type"])),
@@ -228,7 +228,7 @@ def settings(config: dict[str, Any], demo: bool = False, refined: bool = False) 
         trainingsetindex=int(analyze["trainingsetindex"]),
         destfolder="" if demo else str(analyze["destfolder"]),
         plotting=bool(config["evaluate"]["plotting"]),
-        oracle=demo,
+        oracle=bool(demo),
         strict_labels=bool(config["dataset"]["strict"]),
         analysis=AnalysisOptions.from_config(analyze),
         filter=FilterOptions.from_config(config["filter"]),
@@ -296,13 +296,13 @@ def snapshot_iterations(st: Settings) -> set[int]:
     return {*range(st.saveiters, st.maxiters + 1, max(st.saveiters, 1)), st.maxiters}
 
 
-def check_refined(first: Settings, refined: Settings) -> None:
+def check_refined(first: Settings, refined: Settings, demo: str = "demo") -> None:
     """ValueError when the refined iterations' final snapshot has the training iterations
     of a snapshot of the first one: their analyses would get the same file names (DLC's
     scorer names a model by shuffle and training iterations only)."""
     if refined.maxiters in snapshot_iterations(first):
         raise ValueError(
-            f"config demo.refined.maxiters {refined.maxiters} is also a snapshot of the demo's "
+            f"config {demo}.refined.maxiters {refined.maxiters} is also a snapshot of the demo's "
             f"first iteration (maxiters {first.maxiters}, saveiters {first.saveiters}): the two "
             "models' analyses would have the same file names; choose another value"
         )
@@ -335,13 +335,6 @@ def stage_targets(
         ]
     if project.multianimal and stage == "analyze":
         return [str(tracks) for _, tracks in analyses(project, st)]
-    if project.multianimal and stage in MULTI_ANIMAL_LATER:
-        warnings.warn(
-            f"{project.config_path}: the workflow's {stage} target does not take multi-animal "
-            f"tracks yet (it is skipped); the dlcflow command and Python function do",
-            stacklevel=1,
-        )
-        return []
     if stage == "analyze":
         return [str(h5) for _, h5 in analyses(project, st)]
     if stage == "filter":
@@ -349,17 +342,31 @@ def stage_targets(
     if stage == "skeleton":
         return [str(project.derived_output(h5, "_skeleton.h5")) for _, h5 in analyses(project, st)]
     if stage == "labeled_videos":
-        suffix = ("_filtered" if st.labeled_videos_filtered else "") + "_labeled.mp4"
-        return [str(project.derived_output(h5, suffix)) for _, h5 in analyses(project, st)]
-    if stage == "plots":
-        name = "trajectory" + ("_filtered" if st.plots.get("filtered") else "") + ".png"
+        drawn = ("_filtered" if st.labeled_videos_filtered else "") + ".h5"
+        by = st.labeled_videos.color_by
         return [
-            str(project.plot_poses_folder(v, st.destfolder or None) / name)
+            str(project.labeled_video_output(project.derived_output(h5, drawn), by))
+            for _, h5 in analyses(project, st)
+        ]
+    if stage == "plots":
+        name = "trajectory" + ("_filtered" if st.plots.get("filtered") else "")
+        return [
+            str(project.plot_poses_folder(v, st.destfolder or None) / f"{name}{individual}.png")
             for v, _ in analyses(project, st)
+            for individual in plotted_individuals(project)
         ]
     if stage == "outliers":
         return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES + POSTPROCESS)}")
+
+
+def plotted_individuals(project: Project) -> list[str]:
+    """The individuals of the ``plots`` target's files (DLC appends the individual to
+    each plot's name in a multi-animal project): the config's individuals, then
+    ``single`` when there are unique body parts; ``[""]`` in a single-animal project."""
+    if not project.multianimal:
+        return [""]
+    return [*project.individuals, *(["single"] if project.unique_bodyparts else [])]
 
 
 def analyses(project: Project, st: Settings) -> list[tuple[Path, Path]]:
