@@ -1,4 +1,5 @@
-"""The tracklet view's API: timelines, frames, swap/delete edits, undo, DLC's save."""
+"""The tracklet view's API: timelines, frames, swap/delete edits, undo, DLC's save, frames
+marked for training and their extraction as outlier frames."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import pandas as pd
 import pytest
 from tracks_helpers import make_tracks_project
 
+from dlcflow.labeler.store import LabelerError
 from dlcflow.labeler.tracks import TrackEditError, TrackSession, backup_path
-from dlcflow.labeler.trackserver import TrackLabeler
+from dlcflow.labeler.trackserver import TrackLabeler, find_video
+from dlcflow.project.paths import Project, frame_name
 
 
 @pytest.fixture(scope="module")
@@ -165,6 +168,9 @@ def test_delete_and_undo(lab: TrackLabeler, files: tuple[Path, Path]) -> None:
         ("/api/delete", {"individual": "mouse1", "start": "a", "stop": 2}, "integers"),
         ("/api/timeline?columns=0", None, "columns must be"),
         ("/api/frame?frame=40", None, "outside the video"),
+        ("/api/mark", {"start": 40}, "outside the video"),
+        ("/api/mark", {"start": 1, "stop": 3, "on": "yes"}, "on must be"),
+        ("/api/train", {}, "no frames are marked"),
     ],
 )
 def test_bad_input_is_one_line_400(
@@ -173,7 +179,8 @@ def test_bad_input_is_one_line_400(
     status, err = request(lab, path, body)
     assert status == 400
     assert words in err["error"] and "\n" not in err["error"]
-    assert request(lab, "/api/tracks")[1]["edits"] == []
+    info = request(lab, "/api/tracks")[1]
+    assert info["edits"] == [] and info["marked"] == []
 
 
 def test_a_non_tracks_file_is_refused(files: tuple[Path, Path], tmp_path: Path) -> None:
@@ -220,3 +227,89 @@ def test_the_benchmark_runs_small() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     last = done.stdout.strip().splitlines()[-1]
     assert last.startswith("tracklet_view ratio=") and float(last.split("=")[1]) > 0
+
+
+def test_marked_frames_go_to_training_with_the_refined_tracks(files: tuple[Path, Path]) -> None:
+    config, tracks = files
+    project = Project(config)
+    folder = project.labeled_folder("mice1")
+    assert not list(folder.glob("*.png"))
+    session = TrackSession(tracks)
+    video = find_video(session.path, session.scorer, project)
+    assert video is not None and video.stem == "mice1"
+    before = session.to_frame()
+    assert not session.mark(3)["dirty"]  # marks are no edits
+    session.swap("mouse1", "mouse2", 10)
+    session.mark(12, 15)  # a range
+    session.mark(14)  # toggled off again
+    session.mark(20)
+    session.mark(20)
+    state = session.mark(30)
+    assert state["marked"] == [3, 12, 13, 15, 30] and state["dirty"]
+    # five frames, more than the config's numframes2pick: none is thinned away
+    assert project.cfg["numframes2pick"] == 4
+    result = session.add_to_training(config, video)
+    frames = [3, 12, 13, 15, 30]
+    assert result["extracted"] == frames and result["present"] == []
+    assert result["marked"] == [] and not result["dirty"]
+    assert "dlcflow refine" in result["message"] and "dlcflow merge" in result["message"]
+    # the tracks were saved first (as Save does)
+    refined = session.to_frame()
+    pd.testing.assert_frame_equal(pd.read_hdf(tracks), refined)
+    assert backup_path(tracks).is_file()
+    nframes = len(refined)
+    assert sorted(p.name for p in folder.glob("*.png")) == [frame_name(i, nframes) for i in frames]
+    labels = pd.read_hdf(project.machine_labels("mice1"))
+    assert result["machine_labels"] == str(project.machine_labels("mice1"))
+    assert labels.columns.nlevels == 4
+    individuals = list(dict.fromkeys(labels.columns.get_level_values("individuals")))
+    assert individuals == [*project.individuals, "single"] == session.individuals
+    assert list(labels.index) == [("labeled-data", "mice1", frame_name(i, nframes)) for i in frames]
+    # the labels are the refined tracks at those frames: mouse1 is the old mouse2 from 10 on
+    np.testing.assert_array_equal(
+        labels[refined.columns].to_numpy(), refined.iloc[frames].to_numpy()
+    )
+    np.testing.assert_array_equal(block(labels, "mouse1")[1:], block(before, "mouse2")[frames[1:]])
+    np.testing.assert_array_equal(block(labels, "mouse1")[0], block(before, "mouse1")[3])
+    record = json.loads(project.outliers_record("mice1").read_text())
+    assert record["outlieralgorithm"] == "list" and record["extracted"] == frames
+    # a second round: frames there already are kept as they are, new ones are appended
+    session.mark(3)
+    session.mark(31)
+    again = session.add_to_training(config, video)
+    assert again["extracted"] == [31] and again["present"] == [3] and again["marked"] == []
+    assert len(pd.read_hdf(project.machine_labels("mice1"))) == 6
+
+
+def test_adding_frames_needs_a_video_config_and_marks(files: tuple[Path, Path]) -> None:
+    config, tracks = files
+    session = TrackSession(tracks)
+    with pytest.raises(LabelerError, match="no frames are marked"):
+        session.add_to_training(config, tracks.parent / "mice1.mp4")
+    session.swap("mouse1", "mouse2", 0)
+    session.mark(5)
+    gone = tracks.parent / "elsewhere" / "mice1.mp4"
+    with pytest.raises(LabelerError) as info:
+        session.add_to_training(config, gone)
+    assert str(info.value) == f"{gone}: video not found, so no frames can be extracted"
+    with pytest.raises(LabelerError, match=r"video mice1\.\* of mice1DLC.*_el\.h5 not found"):
+        session.add_to_training(config, None)
+    with pytest.raises(LabelerError, match="needs the project's config.yaml"):
+        session.add_to_training(None, tracks.parent / "mice1.mp4")
+    # a refusal changes nothing: not saved, still marked
+    assert session.dirty and session.marked == {5} and not backup_path(tracks).exists()
+    assert not list(Project(config).labeled_folder("mice1").glob("*.png"))
+
+
+def test_marks_and_training_over_http(lab: TrackLabeler, files: tuple[Path, Path]) -> None:
+    config, tracks = files
+    assert request(lab, "/api/mark", {"start": 5})[1]["marked"] == [5]
+    assert request(lab, "/api/mark", {"start": 5})[1]["marked"] == []
+    assert request(lab, "/api/mark", {"start": 6, "stop": 8})[1]["marked"] == [6, 7, 8]
+    status, st = request(lab, "/api/mark", {"start": 7, "on": False})
+    assert status == 200 and st["marked"] == [6, 8] and not st["dirty"]
+    assert request(lab, "/api/tracks")[1]["marked"] == [6, 8]
+    status, done = request(lab, "/api/train", {})
+    assert status == 200 and done["extracted"] == [6, 8] and done["marked"] == []
+    assert f"dlcflow merge {Project(config).config_path}" in done["message"]
+    assert len(pd.read_hdf(Project(config).machine_labels("mice1"))) == 2

@@ -1,5 +1,6 @@
 """The tracklet view in a real headless Chromium (Debian's chromium through Playwright):
-open the page, move the cursor, click Swap from here, Save, check the tracks file."""
+open the page, move the cursor, click Swap from here, Save, check the tracks file; mark
+frames for training (T, Shift+T) and add them to the training data."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from tracks_helpers import make_tracks_project
 
 from dlcflow.labeler.tracks import backup_path
 from dlcflow.labeler.trackserver import TrackLabeler
+from dlcflow.project.paths import Project, frame_name
 
 
 @pytest.fixture
-def page_and_file(browser: Any, tmp_path: Path) -> Iterator[tuple[Any, Path]]:  # noqa: F811
+def page_and_files(browser: Any, tmp_path: Path) -> Iterator[tuple[Any, Path, Path]]:  # noqa: F811
     config, tracks = make_tracks_project(tmp_path)
     with TrackLabeler(tracks, config) as lab:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -26,13 +28,23 @@ def page_and_file(browser: Any, tmp_path: Path) -> Iterator[tuple[Any, Path]]:  
         page.on("pageerror", lambda err: errors.append(str(err)))
         page.goto(lab.url)
         page.wait_for_selector("body[data-ready='1']", timeout=15000)
-        yield page, tracks
+        yield page, tracks, config
         page.close()
         assert not errors, errors
 
 
-def test_swap_from_here_and_save(page_and_file: tuple[Any, Path]) -> None:
-    page, tracks = page_and_file
+def poll(page: Any, script: str) -> bool:
+    """Whether ``script`` turns true within 5 s (polled from Python: the page's CSP
+    forbids wait_for_function's eval)."""
+    for _ in range(100):
+        if page.evaluate(script):
+            return True
+        page.wait_for_timeout(50)
+    return bool(page.evaluate(script))
+
+
+def test_swap_from_here_and_save(page_and_files: tuple[Any, Path, Path]) -> None:
+    page, tracks, _config = page_and_files
     before = pd.read_hdf(tracks)
     assert page.locator("#timelines canvas").count() == 4  # mouse1..3 and single
     # the timelines are drawn (pixels set) from the server's summaries
@@ -47,11 +59,7 @@ def test_swap_from_here_and_save(page_and_file: tuple[Any, Path]) -> None:
     page.fill("#cursor", "20")
     page.locator("#cursor").dispatch_event("change")
     shown = "() => window.tracks.state.cursor === 20 && window.tracks.state.frame.frame === 20"
-    for _ in range(100):  # poll from Python: the page's CSP forbids wait_for_function's eval
-        if page.evaluate(shown):
-            break
-        page.wait_for_timeout(50)
-    assert page.evaluate(shown)
+    assert poll(page, shown)
     page.click("#swap-from-btn")
     page.wait_for_selector("#status[data-state='dirty']")
     page.click("#save-btn")
@@ -73,3 +81,39 @@ def test_swap_from_here_and_save(page_and_file: tuple[Any, Path]) -> None:
     page.keyboard.press("Control+s")
     page.wait_for_selector("#status[data-state='saved']")
     pd.testing.assert_frame_equal(pd.read_hdf(tracks), before)
+
+
+def test_mark_frames_and_add_them_to_the_training_data(
+    page_and_files: tuple[Any, Path, Path],
+) -> None:
+    page, tracks, config = page_and_files
+    page.evaluate("() => window.tracks.setCursor(5)")
+    assert poll(page, "() => window.tracks.state.frame.frame === 5")
+    page.keyboard.press("t")  # the current frame
+    page.wait_for_selector("#marked-count:text('1 marked')")
+    page.fill("#range-start", "10")
+    page.fill("#range-stop", "12")
+    page.click("#timelines canvas", position={"x": 1, "y": 1})  # focus off the fields
+    page.evaluate("() => window.tracks.setCursor(5)")
+    page.keyboard.press("Shift+T")  # the range from..to
+    page.wait_for_selector("#marked-count:text('4 marked')")
+    # the marks are drawn on the strip above the timelines
+    drawn = page.evaluate(
+        """() => { const c = document.getElementById('marks-canvas');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   let n = 0; for (let i = 1; i < d.length; i += 4) n += d[i] > 150; return n; }"""
+    )
+    assert drawn > 0
+    page.click("#train-btn")
+    page.wait_for_selector("#status[data-state='added']", timeout=30000)
+    status = page.text_content("#status")
+    assert "added 4 frame(s)" in status and "dlcflow refine" in status and "dlcflow merge" in status
+    assert page.text_content("#marked-count") == "0 marked"
+    project = Project(config)
+    nframes = len(pd.read_hdf(tracks))
+    frames = [5, 10, 11, 12]
+    pngs = sorted(p.name for p in project.labeled_folder("mice1").glob("*.png"))
+    assert pngs == [frame_name(i, nframes) for i in frames]
+    labels = pd.read_hdf(project.machine_labels("mice1"))
+    assert [row[2] for row in labels.index] == pngs and labels.columns.nlevels == 4
+    assert backup_path(tracks).is_file()  # saved first

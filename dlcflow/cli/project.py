@@ -125,7 +125,9 @@ def _refine_tracks(args: argparse.Namespace) -> None:
 
 
 def _refine_tracks_args(p: argparse.ArgumentParser) -> None:
-    """swap identities and delete stretches of multi-animal tracks (_el.h5) in the browser"""
+    """swap identities and delete stretches of multi-animal tracks (_el.h5) in the browser;
+    "Add to training data" saves them and extracts the frames marked with T as outlier
+    frames labeled by the refined tracks (check them with dlcflow refine, then dlcflow merge)"""
     p.add_argument("config", help=CONFIG_HELP)
     p.add_argument("tracks", help="the tracks file, <video><scorer>_el.h5 (saved in place)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")

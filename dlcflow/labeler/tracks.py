@@ -14,6 +14,11 @@ window does (``TrackletManager.save`` in DLC 2.3.11: the loaded ``_el.h5`` itsel
 rewritten whole with ``to_hdf(key="df_with_missing", format="table", mode="w")``; DLC
 keeps no backup). dlcflow writes the same file, atomically, and first copies the original
 to ``<file>.bak`` (once: a backup that exists already is the older original and is kept).
+
+Frames can be marked for training (:meth:`TrackSession.mark`); marks are no edits (they
+neither change the table nor make it dirty). :meth:`TrackSession.add_to_training` saves,
+then extracts the marked frames with their refined tracks as machine labels
+(:mod:`dlcflow.labeler.tracktraining`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import pandas as pd
 from dlcflow.io.hdf import HDF_KEY, write_frame
 from dlcflow.io.tracks import TrackFileError, read_tracks
 from dlcflow.labeler.store import LabelerError
+from dlcflow.labeler.tracktraining import check_marked, extract_marked
 
 __all__ = ["TrackEditError", "TrackSession", "backup_path"]
 
@@ -115,6 +121,7 @@ class TrackSession:
         # their count; kept in step with the edits so a timeline only bins these
         self._sums = {ind: self._frame_sums(ind, 0, self.nframes - 1) for ind in self.individuals}
         self.edits: list[_Edit] = []
+        self.marked: set[int] = set()  # frames marked for training
         self.dirty = False  # whether the table differs from what was last saved
         self._lock = threading.RLock()
 
@@ -149,6 +156,7 @@ class TrackSession:
         return {
             "edits": [e.describe() for e in self.edits],
             "dirty": self.dirty,
+            "marked": sorted(self.marked),
             "backup": str(backup_path(self.path)) if backup_path(self.path).exists() else None,
         }
 
@@ -305,3 +313,36 @@ class TrackSession:
             write_frame(df, self.path, table=True, key=HDF_KEY)
             self.dirty = False
             return {"saved": str(self.path), **self._state()}
+
+    # -- frames for training ----------------------------------------------------------------
+    def mark(self, start: Any, stop: Any = None, on: Any = None) -> dict[str, Any]:
+        """Mark frames ``[start, stop]`` (``stop`` None: frame ``start`` alone) for the
+        training data (``on`` True) or unmark them (False); ``on`` None toggles: unmarks
+        them when all are marked, else marks them all."""
+        a, b = self._range(start, start if stop is None else stop)
+        if on is not None and not isinstance(on, bool):
+            raise TrackEditError(f"on must be true, false or left out, not {on!r}")
+        with self._lock:
+            frames = range(a, b + 1)
+            if on is None:
+                on = not all(i in self.marked for i in frames)
+            if on:
+                self.marked.update(frames)
+            else:
+                self.marked.difference_update(frames)
+            return self._state()
+
+    def add_to_training(
+        self, config: str | os.PathLike[str] | None, video: str | os.PathLike[str] | None
+    ) -> dict[str, Any]:
+        """Save the tracks (:meth:`save`), then extract the marked frames of ``video`` into
+        the project of ``config`` as outlier frames whose machine labels are the refined
+        tracks (:func:`dlcflow.labeler.tracktraining.extract_marked`). The frames handled
+        (written, or there already) are unmarked. Nothing is saved when there is no
+        config, video or mark."""
+        with self._lock:
+            check_marked(config, self.path, video, sorted(self.marked), self.scorer)
+            saved = self.save()
+            result = extract_marked(config, self.path, video, sorted(self.marked), self.scorer)
+            self.marked.difference_update(result["extracted"] + result["present"])
+            return {**saved, **result, **self._state()}

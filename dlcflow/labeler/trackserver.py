@@ -6,8 +6,11 @@ edits; ``/api/timeline?columns=N[&start=a&stop=b]`` per-track summaries downsamp
 columns; ``/api/frame?frame=i`` body-part positions of one frame; ``/api/image?frame=i``
 that video frame as JPEG (404 when the video is not found). POST (JSON, token header)
 ``/api/swap`` ``{"individuals": [a, b], "start": f[, "stop": g]}`` (no stop: to the end),
-``/api/delete`` ``{"individual": a, "start": f, "stop": g}``, ``/api/undo``, ``/api/save``.
-Frame ranges are inclusive. Bad input answers 400 with one line.
+``/api/delete`` ``{"individual": a, "start": f, "stop": g}``, ``/api/undo``, ``/api/save``,
+``/api/mark`` ``{"start": f[, "stop": g][, "on": true|false]}`` (frames for training; no
+``on``: toggle), ``/api/train`` (save, then add the marked frames to the training data as
+outlier frames of the project). Frame ranges are inclusive. Bad input answers 400 with one
+line.
 """
 
 from __future__ import annotations
@@ -31,22 +34,13 @@ from dlcflow.labeler.server import (
     has_display,
 )
 from dlcflow.labeler.tracks import TrackEditError, TrackSession
+from dlcflow.labeler.tracktraining import video_stem
 from dlcflow.project.paths import Project
 
 __all__ = ["TrackLabeler", "find_video", "refine_tracks"]
 
 PAGE = "tracks.html"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".mpg", ".mpeg")
-TRACK_SUFFIXES = ("_el", "_bx", "_sk")
-
-
-def video_stem(tracks: Path, scorer: str) -> str:
-    """The video stem of ``<stem><scorer>_el.h5`` (the file's stem when it does not fit)."""
-    name = tracks.stem
-    name = name.removesuffix("_filtered")
-    for suffix in TRACK_SUFFIXES:
-        name = name.removesuffix(suffix)
-    return name.removesuffix(scorer) if name.endswith(scorer) and name != scorer else name
 
 
 def find_video(tracks: Path, scorer: str, project: Project | None = None) -> Path | None:
@@ -142,6 +136,10 @@ class TrackHandler(LabelerHandler):
             self._json(session.undo())
         elif path == "/api/save":
             self._json(session.save())
+        elif path == "/api/mark":
+            self._json(session.mark(body.get("start"), body.get("stop"), body.get("on")))
+        elif path == "/api/train":
+            self._json(session.add_to_training(self.server.config, self.server.video))
         else:
             self._error(404, f"not found: {path}")
 
@@ -150,9 +148,10 @@ class TrackHTTPServer(LabelerHTTPServer):
     """The threading server carrying the open tracks, the token and the page's files."""
 
     def __init__(self, port: int, session: TrackSession, token: str, video: Path | None,
-                 verbose: bool = False) -> None:  # fmt: skip
+                 config: Path | None = None, verbose: bool = False) -> None:  # fmt: skip
         self.session = session
         self.video = video
+        self.config = config
         self.video_lock = threading.Lock()
         self.token = token
         self.verbose = verbose
@@ -163,7 +162,8 @@ class TrackHTTPServer(LabelerHTTPServer):
 class TrackLabeler(Serving):
     """A tracklet-view server for one tracks file on 127.0.0.1 (``port=0``: a free port).
 
-    ``config`` (optional) helps find the video for the frame view. :meth:`start` serves
+    ``config`` (optional) helps find the video for the frame view and is the project that
+    marked frames are added to (without it, adding them is refused). :meth:`start` serves
     from a background thread, :meth:`serve_forever` in the foreground, :meth:`close` stops.
     """
 
@@ -179,8 +179,9 @@ class TrackLabeler(Serving):
         project = Project(config) if config is not None else None
         self.video = find_video(self.session.path, self.session.scorer, project)
         self.token = token or secrets.token_urlsafe(32)
+        where = project.config_path if project is not None else None
         try:
-            self.httpd = TrackHTTPServer(port, self.session, self.token, self.video, verbose)
+            self.httpd = TrackHTTPServer(port, self.session, self.token, self.video, where, verbose)
         except OSError as err:
             raise OSError(
                 f"cannot listen on 127.0.0.1:{port} ({err.strerror}); "
@@ -201,14 +202,16 @@ def refine_tracks(
     open_browser: bool = True,
 ) -> None:
     """Refine a multi-animal tracks file (``_el.h5``) in the browser until Ctrl+C: swap
-    identities, delete stretches, undo, save (DLC's ``refine_tracklets``, in a web page)."""
+    identities, delete stretches, undo, save, and add marked frames to the training data
+    (DLC's ``refine_tracklets``, in a web page)."""
     labeler = TrackLabeler(tracks, config, port=port)
     print(f"dlcflow refine-tracks: {labeler.session.path}")
     print(f"    {labeler.url}")
     video = labeler.video.name if labeler.video else "none found (positions only)"
     print(
         f"video: {video}. Open the URL in a browser (over SSH: ssh -L 8765:127.0.0.1:"
-        f"{labeler.port} HOST, then use port 8765). Ctrl+C stops; Save writes the file.",
+        f"{labeler.port} HOST, then use port 8765). Ctrl+C stops; Save writes the file; "
+        "Add to training data extracts the frames marked with T.",
         flush=True,
     )
     if open_browser and has_display():

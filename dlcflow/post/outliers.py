@@ -229,23 +229,31 @@ def extract_outliers_file(
     options: OutlierOptions | None = None,
     *,
     record: str | os.PathLike[str] | None = None,
+    numframes2pick: int | None = None,
+    start: float | None = None,
+    stop: float | None = None,
 ) -> list[int]:
     """Outlier frames of one analyzed video (the pose file ``h5_path`` of ``video``):
     what the workflow's ``outliers`` rule calls. Returns the frame indices written (an
     empty list when none qualified). ``options.seed`` makes the k-means choice
     reproducible. ``record`` (e.g. :meth:`Project.outliers_record`) receives a JSON
-    summary, also when nothing was extracted, so that a rule always has an output. See the
-    module docstring."""
+    summary, also when nothing was extracted, so that a rule always has an output.
+    ``numframes2pick``, ``start`` and ``stop`` replace the config's values when given
+    (the tracklet view extracts every frame a person marked: ``list`` with
+    ``numframes2pick=len(frames2use)``, ``start=0``, ``stop=1``). See the module
+    docstring."""
     opts = options if options is not None else OutlierOptions()
     project = Project(config)
     h5, video = Path(h5_path), Path(video)
     outlieralgorithm = opts.outlieralgorithm
-    start, stop = float(project.cfg.get("start", 0)), float(project.cfg.get("stop", 1))
+    cfg = project.cfg
+    start = float(cfg.get("start", 0) if start is None else start)
+    stop = float(cfg.get("stop", 1) if stop is None else stop)
     if not 0 <= start < stop <= 1:
         raise ValueError(
             f"{project.config_path}: start {start} and stop {stop} need 0<=start<stop<=1"
         )
-    numframes = project.cfg.get("numframes2pick", 20)
+    numframes = cfg.get("numframes2pick", 20) if numframes2pick is None else numframes2pick
     if isinstance(numframes, bool) or not isinstance(numframes, int) or numframes < 1:
         raise ValueError(f"{project.config_path}: numframes2pick must be a positive integer")
     df = read_poses(h5)

@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   info: null, timeline: null, cursor: 0, a: null, b: null, frame: null, image: null,
-  canvases: {},
+  canvases: {}, marked: new Set(),
 };
 
 async function api(path, body) {
@@ -24,10 +24,16 @@ async function api(path, body) {
 function setStatus(text, kind) {
   const s = $("status");
   s.textContent = text;
+  s.title = text;
   s.dataset.state = kind;
 }
 
 function showState(st) {
+  if (st.marked) {
+    state.marked = new Set(st.marked);
+    $("marked-count").textContent = `${state.marked.size} marked`;
+    drawMarks();
+  }
   const n = st.edits.length;
   if (st.dirty) setStatus(`${n} edit${n === 1 ? "" : "s"}, not saved`, "dirty");
   else setStatus(n ? `saved (${n} edit${n === 1 ? "" : "s"})` : "no edits", "saved");
@@ -128,11 +134,28 @@ function drawTimelines() {
   }
 }
 
+// the frames marked for training, on a strip above the timelines (same frame scale)
+function drawMarks() {
+  const canvas = $("marks-canvas");
+  if (!state.info) return;
+  const n = state.info.nframes;
+  const w = Math.max(50, Math.round(canvas.clientWidth || 1000));
+  canvas.width = w;
+  const h = canvas.height, ctx = canvas.getContext("2d");
+  const fx = (f) => (f / n) * w;
+  ctx.clearRect(0, 0, w, h);
+  ctx.fillStyle = "#47c26b";
+  for (const f of state.marked) ctx.fillRect(fx(f), 0, Math.max(1, fx(f + 1) - fx(f)), h);
+  ctx.fillStyle = "#ef5a5a";
+  ctx.fillRect(Math.floor(fx(state.cursor + 0.5)), 0, 2, h);
+}
+
 async function setCursor(f) {
   const n = state.info.nframes;
   state.cursor = Math.max(0, Math.min(n - 1, Math.round(f)));
   $("cursor").value = state.cursor;
   drawTimelines();
+  drawMarks();
   await loadFrame();
 }
 
@@ -203,7 +226,37 @@ const actions = {
   },
   undo: () => edit("/api/undo", {}),
   save: () => edit("/api/save", {}),
+  markFrame: () => mark({ start: state.cursor }),
+  markRange: () => {
+    const [start, stop] = range();
+    return mark({ start, stop });
+  },
+  train: () => {
+    queue = queue.then(async () => {
+      setStatus(`adding ${state.marked.size} frame(s) to the training data…`, "loading");
+      try {
+        const r = await api("/api/train", {});
+        showState(r);
+        setStatus(r.message, "added");
+      } catch (err) {
+        setStatus(err.message, "error");
+      }
+    });
+    return queue;
+  },
 };
+
+// marks change no track values: only the strip is redrawn
+function mark(body) {
+  queue = queue.then(async () => {
+    try {
+      showState(await api("/api/mark", body));
+    } catch (err) {
+      setStatus(err.message, "error");
+    }
+  });
+  return queue;
+}
 
 function onKey(ev) {
   const key = ev.key.toLowerCase();
@@ -220,6 +273,7 @@ function onKey(ev) {
   else if (key === "s") actions.swapFrom();
   else if (key === "r") actions.swapRange();
   else if (key === "d") actions.deleteRange();
+  else if (key === "t") { if (ev.shiftKey) actions.markRange(); else actions.markFrame(); }
   else return;
   ev.preventDefault();
 }
@@ -255,8 +309,11 @@ async function main() {
   $("delete-range-btn").addEventListener("click", actions.deleteRange);
   $("undo-btn").addEventListener("click", actions.undo);
   $("save-btn").addEventListener("click", actions.save);
+  $("mark-btn").addEventListener("click", actions.markFrame);
+  $("mark-range-btn").addEventListener("click", actions.markRange);
+  $("train-btn").addEventListener("click", actions.train);
   document.addEventListener("keydown", onKey);
-  window.addEventListener("resize", () => loadTimeline());
+  window.addEventListener("resize", () => { loadTimeline(); drawMarks(); });
   showState(info);
   await loadTimeline();
   await setCursor(0);
