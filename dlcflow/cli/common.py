@@ -30,12 +30,17 @@ def model_args(p: argparse.ArgumentParser) -> None:
 
 
 def video_args(
-    p: argparse.ArgumentParser, videos: str = "analyzed video files or folders", tracks: bool = True
+    p: argparse.ArgumentParser,
+    videos: str = "analyzed video files or folders",
+    tracks: bool = True,
+    folders: bool = True,
 ) -> None:
-    """CONFIG, VIDEO... and the options that find a video's pose file."""
+    """CONFIG, VIDEO... and the options that find a video's pose file (``--videotype``
+    where ``folders`` of videos are accepted)."""
     p.add_argument("config", help=CONFIG_HELP)
     p.add_argument("videos", nargs="+", help=videos)
-    p.add_argument("--videotype", default="", help="video extension in folders (default: any)")
+    if folders:
+        p.add_argument("--videotype", default="", help="video extension in folders (default: any)")
     model_args(p)
     p.add_argument(
         "--destfolder", default=None, help="folder of the pose files (default: beside each video)"

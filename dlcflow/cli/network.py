@@ -85,6 +85,33 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=ENGINE_NAMES, default="tensorflow", help=ENGINE_HELP)
 
 
+def _evaluate_tracks(args: argparse.Namespace) -> None:
+    from dlcflow.post.trackeval import evaluate_tracks, tracking_table
+
+    df = evaluate_tracks(
+        args.config,
+        args.videos,
+        groundtruth=args.groundtruth,
+        shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex,
+        track_method=args.track_method,
+        gate_px=args.gate_px,
+        destfolder=args.destfolder,
+    )
+    print("\n".join(tracking_table(df)))
+    for path in df.attrs["results_files"]:
+        print(path)
+
+
+def _evaluate_tracks_args(p: argparse.ArgumentParser) -> None:
+    """identity tracking of videos' tracks against ground truth (IDF1, switches)"""
+    video_args(p, videos="analyzed and tracked video files", folders=False)
+    truth = "ground truth h5 per video, in order (default: <video>_groundtruth.h5 beside it)"
+    p.add_argument("--groundtruth", nargs="+", metavar="GT.h5", help=truth)
+    gate = "largest mean keypoint distance of a match (default: half the animals' size)"
+    p.add_argument("--gate-px", type=float, metavar="PX", help=gate)
+
+
 def _analyze(args: argparse.Namespace) -> None:
     from dlcflow.inference.analyze import AnalysisOptions, analyze_videos
 
@@ -147,6 +174,7 @@ COMMANDS: tuple[Command, ...] = (
     ("create-training-dataset", _create_dataset, _create_dataset_args),
     ("train", _train, _train_args),
     ("evaluate", _evaluate, _evaluate_args),
+    ("evaluate-tracks", _evaluate_tracks, _evaluate_tracks_args),
     ("analyze", _analyze, _analyze_args),
     ("export", _export, _export_args),
 )

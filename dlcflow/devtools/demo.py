@@ -53,7 +53,7 @@ from dlcflow.io.tables import to_dataset, to_frame
 from dlcflow.labeling.frames import read_manifest
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
-from dlcflow.project.paths import Project
+from dlcflow.project.paths import GROUNDTRUTH_SUFFIX, Project
 
 BODYPARTS: tuple[str, ...] = ("snout", "leftear", "rightear", "tailbase")
 SKELETON: list[list[str]] = [
@@ -64,7 +64,7 @@ SKELETON: list[list[str]] = [
     ["rightear", "tailbase"],
 ]
 GT_SCORER = "groundtruth"
-GT_SUFFIX = "_groundtruth.h5"
+GT_SUFFIX = GROUNDTRUTH_SUFFIX  # the project layer owns the name
 DEMO_TASK = "demo"
 DEMO_SCORER = "oracle"
 
@@ -383,9 +383,8 @@ def render_frame(scene: Scene, i: int, noise: bool = True) -> np.ndarray:
 
 # -- files ----------------------------------------------------------------------------------
 def groundtruth_path(video: str | os.PathLike[str]) -> Path:
-    """``<video folder>/<stem>_groundtruth.h5``."""
-    v = Path(video)
-    return v.with_name(v.stem + GT_SUFFIX)
+    """``<video folder>/<stem>_groundtruth.h5`` (:meth:`Project.groundtruth_file`)."""
+    return Project.groundtruth_file(video)
 
 
 def read_groundtruth(video_or_h5: str | os.PathLike[str]) -> pd.DataFrame:

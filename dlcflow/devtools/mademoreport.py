@@ -4,13 +4,14 @@ tracking of whole videos against the rendered ground truth.
 The evaluation rows come from dlcflow's ``<scorer>-assembly-results.csv`` (RMSE and mAP
 after assembly, train and test; :mod:`dlcflow.post.evaluate_multianimal`); the tracking
 block scores each video's stitched tracks (``<stem><scorer>_el.h5``) with
-:mod:`dlcflow.post.idmetrics`. Tables are plain text, one aligned column per figure.
+:mod:`dlcflow.post.idmetrics`. Tables are plain text, one aligned column per figure
+(:mod:`dlcflow.post.trackeval`'s, which ``dlcflow evaluate-tracks`` prints too).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +21,7 @@ from dlcflow.core.video import VIDEO_EXTENSIONS
 from dlcflow.devtools.demo import groundtruth_path
 from dlcflow.post.evaluate_multianimal import ASSEMBLY_COLUMNS
 from dlcflow.post.idmetrics import IdentityScores, score_track_file
+from dlcflow.post.trackeval import identity_table, text_table
 from dlcflow.project.paths import Project
 
 __all__ = [
@@ -33,45 +35,6 @@ __all__ = [
 
 class MADemoReportError(ValueError):
     """A file the report cannot use; the one-line message names it and the cause."""
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    """Text lines of a table: the first column left-aligned, the others right-aligned,
-    each as wide as its widest cell."""
-    widths = [max(len(str(r[c])) for r in [headers, *rows]) for c in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = f"{cells[0]:<{widths[0]}}"
-        rest = [f"{cell:>{w}}" for cell, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    return [line(headers), *(line(r) for r in rows)]
-
-
-def _px(value: float) -> str:
-    return f"{value:.2f} px"
-
-
-def _pct(share: float) -> str:
-    return f"{100 * share:.1f}%"
-
-
-def identity_table(
-    scores: Mapping[str, IdentityScores], kinds: Mapping[str, str] | None = None
-) -> list[str]:
-    """Lines of the identity-tracking table, one row per video (``scores`` by video name;
-    ``kinds`` optionally says e.g. "labeled" / "held-out" per video)."""
-    headers = ["video"] + (["kind"] if kinds else [])
-    headers += ["frames", "animals", "tracks", "gate", "IDF1", "switches", "MOTA"]
-    headers += ["kept", "mean error", "median", "within 5 px"]
-    rows = []
-    for video, s in scores.items():
-        row = [video] + ([kinds.get(video, "")] if kinds else [])
-        row += [str(s.frames), str(s.animals), str(s.tracks), _px(s.gate_px)]
-        row += [f"{s.idf1:.3f}", str(s.switches), f"{s.mota:.3f}", _pct(s.identity_kept)]
-        row += [_px(s.mean_px), _px(s.median_px), _pct(s.within_5px)]
-        rows.append(row)
-    return _table(headers, rows)
 
 
 def _iteration(csv: Path) -> str:
@@ -105,13 +68,13 @@ def assembly_table(csvs: Sequence[str | os.PathLike[str]]) -> list[str]:
                     str(int(r["Shuffle number"])),
                     str(int(r["%Training dataset"])),
                     str(int(r["Training iterations:"])),
-                    _px(float(r["rmse_train"])),
-                    _px(float(r["rmse_test"])),
+                    f"{float(r['rmse_train']):.2f} px",
+                    f"{float(r['rmse_test']):.2f} px",
                     f"{float(r['mAP_train']):.3f}",
                     f"{float(r['mAP_test']):.3f}",
                 ]
             )
-    return _table(headers, rows)
+    return text_table(headers, rows)
 
 
 def _video_of(project: Project, tracks: Path) -> Path:

@@ -18,10 +18,15 @@ from dlcflow.project.config import parse_crop, read_config
 #: DLC's file-name suffix of each multi-animal tracker (``_el.pickle``, ``_el.h5``, ...).
 TRACKER_SUFFIXES = {"ellipse": "_el", "box": "_bx", "skeleton": "_sk"}
 
+#: dlcflow's name of a video's ground-truth poses beside it, ``<stem>_groundtruth.h5``
+#: (the synthetic demos write one; scoring tracks looks for it by default).
+GROUNDTRUTH_SUFFIX = "_groundtruth.h5"
+
 #: An optional folder argument (destfolder).
 _Dir = str | os.PathLike[str] | None
 
 __all__ = [
+    "GROUNDTRUTH_SUFFIX",
     "TRACKER_SUFFIXES",
     "Project",
     "tracker_suffix",
@@ -276,6 +281,14 @@ class Project:
         folder = self.evaluation_folder(fraction, shuffle, iteration)
         return folder / f"LabeledImages_{scorer}_snapshot-{training_iterations}"
 
+    def tracking_results(
+        self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None
+    ) -> Path:
+        """``<scorer>-tracking-results.csv`` (dlcflow's): identity-tracking scores of
+        whole videos' tracks against ground truth, one row per tracks file."""
+        folder = self.evaluation_folder(fraction, shuffle, iteration)
+        return folder / f"{scorer}-tracking-results.csv"
+
     def combined_evaluation(self, iteration: int | None = None) -> Path:
         """``<eval folder>/iteration-<N>/CombinedEvaluation-results.csv``."""
         it = self.iteration if iteration is None else iteration
@@ -364,6 +377,12 @@ class Project:
     ) -> Path:
         """Stitched tracks: ``<stem><scorer>_el.h5`` (``_bx``, ``_sk``), a pose file."""
         return Project.analysis_output(video, scorer, destfolder, tracker_suffix(method) + ".h5")
+
+    @staticmethod
+    def groundtruth_file(video: str | os.PathLike[str]) -> Path:
+        """A video's ground truth beside it: ``<video folder>/<stem>_groundtruth.h5``."""
+        v = Path(video)
+        return v.with_name(v.stem + GROUNDTRUTH_SUFFIX)
 
     @staticmethod
     def derived_output(data_h5: str | os.PathLike[str], suffix: str) -> Path:
