@@ -89,9 +89,10 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
     filtered = pd.read_hdf(videos / f"arena{scorer}_el_filtered.h5")
     assert filtered.columns.equals(tracks.columns) and len(filtered) == 40
     assert (videos / f"arena{scorer}_el_skeleton.h5").is_file()
-    out = run.stdout + run.stderr
-    for stage in ("plots", "labeled_videos"):
-        assert f"the workflow's {stage} target does not take multi-animal tracks yet" in out
+    # plots per individual (DLC's names) and the labeled video of the tracks
+    assert (videos / f"arena{scorer}_el_bp_labeled.mp4").is_file()
+    for individual in ("m1", "m2", "single"):
+        assert (videos / "plot-poses" / "arena" / f"trajectory{individual}.png").is_file()
     # outlier frames of the tracks (none to find in an untrained network's empty tracks)
     run = snakemake("outliers", "--config", f"project={config}", *SMALL)
     assert run.returncode == 0, run.stderr[-3000:]
