@@ -91,7 +91,7 @@ def assembly_results_of(results_csv: str | os.PathLike[str]) -> Path:
     csv = Path(results_csv)
     if not csv.name.endswith("-results.csv"):
         raise MADemoReportError(f"{csv}: not an evaluation results file (<scorer>-results.csv)")
-    return csv.with_name(csv.name[: -len("-results.csv")] + "-assembly-results.csv")
+    return Project.assembly_results_of(csv)
 
 
 def _scores(

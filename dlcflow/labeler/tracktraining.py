@@ -29,12 +29,11 @@ from dlcflow.io.hdf import first_line
 from dlcflow.labeler.store import LabelerError
 from dlcflow.labeling.frames import png_frames
 from dlcflow.post.outliers import OutlierOptions, extract_outliers_file
-from dlcflow.project.paths import Project
+from dlcflow.project.paths import TRACKER_SUFFIXES, Project
 
 __all__ = ["TrainingError", "check_marked", "extract_marked", "next_steps", "video_stem"]
 
 _FRAME_PNG = re.compile(r"img(\d+)\.png")
-TRACK_SUFFIXES = ("_el", "_bx", "_sk")
 
 
 class TrainingError(LabelerError):
@@ -50,7 +49,7 @@ def video_stem(tracks: Path, scorer: str) -> str:
     """The video stem of ``<stem><scorer>_el.h5`` (the file's stem when it does not fit)."""
     name = tracks.stem
     name = name.removesuffix("_filtered")
-    for suffix in TRACK_SUFFIXES:
+    for suffix in TRACKER_SUFFIXES.values():
         name = name.removesuffix(suffix)
     return name.removesuffix(scorer) if name.endswith(scorer) and name != scorer else name
 

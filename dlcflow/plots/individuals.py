@@ -24,6 +24,7 @@ from dlcflow.project.paths import Project
 __all__ = [
     "COLOR_BY",
     "check_color_by",
+    "config_individuals",
     "draw_track_names",
     "individual_table",
     "individuals_to_show",
@@ -51,6 +52,12 @@ def table_individuals(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(str(i) for i in df.columns.get_level_values("individuals")))
 
 
+def config_individuals(project: Project) -> list[str]:
+    """The individuals a multi-animal config names: its ``individuals``, then ``single``
+    when it has unique body parts."""
+    return [*project.individuals, *([SINGLE] if project.unique_bodyparts else [])]
+
+
 def individuals_to_show(
     project: Project, df: pd.DataFrame, displayed: str | Sequence[str] = "all"
 ) -> list[str]:
@@ -63,7 +70,7 @@ def individuals_to_show(
     present = table_individuals(df)
     if not present:
         return []
-    config = [*project.individuals, *([SINGLE] if project.unique_bodyparts else [])]
+    config = config_individuals(project)
     if isinstance(displayed, str) and displayed == "all":
         wanted = config
     else:

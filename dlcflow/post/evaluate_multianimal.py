@@ -314,7 +314,8 @@ def evaluate_multianimal_full(
                     ev, pred.parent, model.scorer, f"snapshot-{iterations}"
                 )
                 assembly = _assembly_row(ev, iterations, fraction, shuffle)
-                _upsert(pred.parent / f"{model.scorer}-assembly-results.csv", assembly)
+                results_csv = pred.parent / f"{model.scorer}-results.csv"
+                _upsert(Project.assembly_results_of(results_csv), assembly)
                 results.append(ev.results)
                 rows.append([*ev.results, *assembly[3:]])
                 log(

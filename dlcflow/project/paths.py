@@ -289,6 +289,13 @@ class Project:
         folder = self.evaluation_folder(fraction, shuffle, iteration)
         return folder / f"{scorer}-tracking-results.csv"
 
+    @staticmethod
+    def assembly_results_of(results_csv: str | os.PathLike[str]) -> Path:
+        """``<scorer>-assembly-results.csv`` (dlcflow's: RMSE, mAP and mAR after assembly)
+        beside a multi-animal evaluation's ``<scorer>-results.csv``."""
+        csv = Path(results_csv)
+        return csv.with_name(csv.name.removesuffix("-results.csv") + "-assembly-results.csv")
+
     def combined_evaluation(self, iteration: int | None = None) -> Path:
         """``<eval folder>/iteration-<N>/CombinedEvaluation-results.csv``."""
         it = self.iteration if iteration is None else iteration

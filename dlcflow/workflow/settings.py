@@ -17,6 +17,7 @@ from typing import Any
 from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.analyze import AnalysisOptions
 from dlcflow.io.labels import read_annotations
+from dlcflow.plots.individuals import config_individuals
 from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
 from dlcflow.post.outliers import OutlierOptions
@@ -364,9 +365,7 @@ def plotted_individuals(project: Project) -> list[str]:
     """The individuals of the ``plots`` target's files (DLC appends the individual to
     each plot's name in a multi-animal project): the config's individuals, then
     ``single`` when there are unique body parts; ``[""]`` in a single-animal project."""
-    if not project.multianimal:
-        return [""]
-    return [*project.individuals, *(["single"] if project.unique_bodyparts else [])]
+    return config_individuals(project) if project.multianimal else [""]
 
 
 def analyses(project: Project, st: Settings) -> list[tuple[Path, Path]]:
