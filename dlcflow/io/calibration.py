@@ -72,7 +72,9 @@ def _toml_value(value: Any) -> str:
         return str(int(value))
     if isinstance(value, float | np.floating):
         f = float(value)
-        return repr(f) if np.isfinite(f) else ("nan" if np.isnan(f) else ("inf" if f > 0 else "-inf"))
+        return (
+            repr(f) if np.isfinite(f) else ("nan" if np.isnan(f) else ("inf" if f > 0 else "-inf"))
+        )
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, np.ndarray):
@@ -122,7 +124,9 @@ def read_calibration_toml(path: str | os.PathLike[str]) -> tuple[CameraGroup, di
     for key in keys:
         table = data[key]
         missing = [
-            f for f in ("size", "matrix", "distortions", "rotation", "translation") if f not in table
+            f
+            for f in ("size", "matrix", "distortions", "rotation", "translation")
+            if f not in table
         ]
         if missing:
             raise CalibrationFileError(f"{p}: [{key}] lacks {', '.join(missing)}")
@@ -146,7 +150,9 @@ def read_calibration_toml(path: str | os.PathLike[str]) -> tuple[CameraGroup, di
     return group, dict(data.get("metadata", {}))
 
 
-def load_calibration(path: str | os.PathLike[str], names: Sequence[str] | None = None) -> CameraGroup:
+def load_calibration(
+    path: str | os.PathLike[str], names: Sequence[str] | None = None
+) -> CameraGroup:
     """The rig of a ``calibration.toml``, ordered as ``names`` when given (a camera of
     ``names`` that the file lacks is an error naming the file)."""
     group, _ = read_calibration_toml(path)
@@ -205,7 +211,9 @@ def read_intrinsics_pickle(path: str | os.PathLike[str]) -> dict[str, dict[str, 
     return data
 
 
-def write_stereo_pickle(path: str | os.PathLike[str], pairs: Mapping[str, Mapping[str, Any]]) -> None:
+def write_stereo_pickle(
+    path: str | os.PathLike[str], pairs: Mapping[str, Mapping[str, Any]]
+) -> None:
     """DLC's ``stereo_params.pickle``: ``{"<cam1>-<cam2>": {STEREO_KEYS...}}``."""
     for pair, entry in pairs.items():
         missing = [k for k in STEREO_KEYS if k not in entry]

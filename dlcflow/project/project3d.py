@@ -94,7 +94,11 @@ def read_config_3d(config: str | os.PathLike[str]) -> CommentedMap:
     if missing:
         raise ConfigError(f"{path}: required key '{missing[0]}' is missing (is it a 3D config?)")
     names = cfg["camera_names"]
-    if not isinstance(names, list) or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
+    if (
+        not isinstance(names, list)
+        or len(names) < 2
+        or not all(isinstance(n, str) and n for n in names)
+    ):
         raise ConfigError(f"{path}: camera_names must list two or more camera names")
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: camera_names has duplicates ({names})")
@@ -314,7 +318,9 @@ def create_new_project_3d(
     for name, value in (("project", project), ("experimenter", experimenter)):
         if not value or any(c in value for c in "/\\ "):
             raise ValueError(f"{name} {value!r} must be a non-empty name without spaces or slashes")
-    names = list(camera_names) if camera_names else [f"camera-{i}" for i in range(1, num_cameras + 1)]
+    names = (
+        list(camera_names) if camera_names else [f"camera-{i}" for i in range(1, num_cameras + 1)]
+    )
     if camera_names and num_cameras not in (2, len(names)):
         raise ValueError(f"num_cameras {num_cameras} but {len(names)} camera names given")
     if len(names) < 2:
