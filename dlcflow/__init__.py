@@ -44,6 +44,12 @@ _API = {
     "OutlierOptions": "dlcflow.post.outliers",
     "merge_datasets": "dlcflow.post.merge",
     "export_model": "dlcflow.inference.export",
+    "create_new_project_3d": "dlcflow.project.project3d",
+    "Project3D": "dlcflow.project.project3d",
+    "calibrate_cameras": "dlcflow.threed.calibrate",
+    "check_undistortion": "dlcflow.threed.calibrate",
+    "triangulate": "dlcflow.threed.triangulate",
+    "create_labeled_video_3d": "dlcflow.threed.labeled",
     "label_frames": "dlcflow.labeler",
     "refine_labels": "dlcflow.labeler",
 }
