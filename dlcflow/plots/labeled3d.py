@@ -71,14 +71,11 @@ def axis_limits(
     out, and no points at all give (-1, 1)."""
     pts = np.asarray(xyz, float).reshape(-1, 3)
     pts = pts[np.isfinite(pts).all(axis=1)]
+    mid, half = np.zeros(3), 1.0
     if len(pts):
         lo, hi = np.percentile(pts, _PERCENTILES, axis=0)
-    else:
-        lo, hi = np.full(3, -1.0), np.full(3, 1.0)
-    mid = (lo + hi) / 2
-    half = max(float((hi - lo).max()) / 2 * _MARGIN, 1e-6)
-    if half <= 1e-6:
-        half = 1.0
+        mid = (lo + hi) / 2
+        half = float((hi - lo).max()) / 2 * _MARGIN or 1.0  # one point: a unit cube
     given = (xlim, ylim, zlim)
     out = []
     for axis in range(3):
