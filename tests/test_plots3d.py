@@ -334,3 +334,41 @@ def test_warnings_are_single_lines(tmp_path: Path) -> None:
     texts = [str(w.message) for w in caught]
     assert any("rec-camera-2.mp4: 8 video frames but 30 frames of poses" in t for t in texts)
     assert len(_read(out)) == 8
+
+
+def test_views_of_different_sizes(tmp_path: Path) -> None:
+    """A view twice as large: the other is scaled to its height, points with it; the 3D
+    panel takes the width asked for, one more to make the frame's width even."""
+    config, h5 = _rig(tmp_path)
+    folder = h5.parent
+    big = (2 * SIZE[0], 2 * SIZE[1])
+    frame = np.full((big[1], big[0], 3), BACKGROUND, np.uint8)
+    with VideoWriter(folder / "big.mp4", 30.0, big) as writer:
+        for _ in range(NFRAMES):
+            writer.write(frame)
+    world = _trajectory(NFRAMES)
+    cam = CAMERAS[1]
+    pix = cam.project(world.reshape(-1, 3)).reshape(NFRAMES, 3, 2) * 2
+    ds = make_poses(pix.transpose(0, 2, 1), np.full((NFRAMES, 3), 0.95), keypoints=BODYPARTS)
+    save_poses(ds, folder / "big.h5")
+    out = render_labeled_video_3d(
+        [folder / "rec-camera-1.mp4", folder / "big.mp4"],
+        [folder / f"rec-camera-1{SCORER}.h5", folder / "big.h5"],
+        h5,
+        tmp_path / "sizes.mp4",
+        end=4,
+        dotsize=DOTSIZE,
+        panel_width=101,
+    )
+    frames = _read(out)
+    height = big[1]
+    width1 = round(SIZE[0] * height / SIZE[1])
+    assert frames[0].shape == (height, width1 + big[0] + 102, 3)  # mp4: an even width
+    colors = get_cmap(3, "jet")
+    scale = height / SIZE[1]
+    first = (CAMERAS[0].project(world[2]) + 0.5) * scale - 0.5
+    second = pix[2]
+    for j in range(3):
+        assert np.abs(_patch(frames[2], first[j]) - _expected(colors[j])).max() < 30
+        got = _patch(frames[2][:, width1:], second[j])
+        assert np.abs(got - _expected(colors[j])).max() < 30

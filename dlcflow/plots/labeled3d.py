@@ -310,6 +310,8 @@ def render_labeled_video_3d(
     side = int(panel_width) if panel_width else height
     if side <= 0:
         raise PlotError(f"panel_width {panel_width} must be positive")
+    side += (sum(widths) + side) % 2  # mp4 frames of even width and height (FFmpeg's
+    full = height + height % 2  # mpeg4 would cut the odd column or row off)
     total = sum(widths) + side
     dpi = height / _FIGURE_INCHES
     diameter = max(3.0, float(np.sqrt(max(float(dotsize), 0.0))) * dpi / 72.0)
@@ -323,7 +325,7 @@ def render_labeled_video_3d(
     trail_rgba = rgba.copy()
     trail_rgba[:, 3] = 0.75 * alphavalue
     limits = axis_limits(xyz[start:stop], xlim, ylim, zlim)
-    panel = Panel3D((side, height), limits, (view[0], view[1]), dotsize, skeleton_color, thickness)
+    panel = Panel3D((side, full), limits, (view[0], view[1]), dotsize, skeleton_color, thickness)
     for i, s in enumerate(scales):  # into the scaled panel's pixels (centres stay put)
         if s != 1:
             views_xy[i] = (views_xy[i] + 0.5) * s - 0.5
@@ -331,12 +333,12 @@ def render_labeled_video_3d(
     n = stop - start
     log(
         f"Labeled 3D video {out.name}: frames {start}-{stop - 1} of {h5_3d.name} and "
-        f"{len(videos)} views, {total}x{height}"
+        f"{len(videos)} views, {total}x{full}"
     )
     readers = [VideoReader(v) for v in videos]
     try:
-        with VideoWriter(out, rate, (total, height)) as writer:
-            canvas = np.empty((height, total, 3), np.uint8)
+        with VideoWriter(out, rate, (total, full)) as writer:
+            canvas = np.zeros((full, total, 3), np.uint8)
             t_last = time.monotonic()
             streams = [_frames(r, start, stop) for r in readers]
             for k, frames in zip(range(start, stop), zip(*streams, strict=True), strict=True):
@@ -356,7 +358,7 @@ def render_labeled_video_3d(
                         segments = [(tuple(xy[k, a]), tuple(xy[k, b])) for a, b in ends]
                         draw_segments(img, segments, bone_bgr, alphavalue, thickness)
                     draw_points(img, xy[k], bgr, "o", diameter, alphavalue, 1)
-                    canvas[:, x0 : x0 + widths[i]] = img
+                    canvas[:height, x0 : x0 + widths[i]] = img
                     x0 += widths[i]
                 pts = np.concatenate([xyz[first:k].reshape(-1, 3), xyz[k]])
                 cols = np.concatenate([np.tile(trail_rgba, (k - first, 1)), rgba])
