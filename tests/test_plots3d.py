@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+import dlcflow
 from dlcflow.cli.main import main
 from dlcflow.core.draw import PlotError, get_cmap
 from dlcflow.core.video import VideoWriter
@@ -28,6 +29,8 @@ from dlcflow.threed.labeled import (
     Labeled3DError,
     create_labeled_video_3d,
     plot_trajectories_3d,
+    pose_files_2d,
+    view_videos,
 )
 
 SIZE = (160, 120)  # width, height of each view
@@ -143,6 +146,7 @@ def _patch(img: np.ndarray, xy: np.ndarray) -> np.ndarray:
 def test_labeled_video_3d(tmp_path: Path) -> None:
     config, h5 = _rig(tmp_path)
     (out,) = create_labeled_video_3d(config, h5.parent, start=2, end=22)
+    assert dlcflow.create_labeled_video_3d is create_labeled_video_3d
     assert out == Project3D.labeled_video_3d(h5) and out.name == "rec_DLC_3D_labeled3d.mp4"
     frames = _read(out)
     assert len(frames) == 20  # end - start
@@ -267,8 +271,6 @@ def test_finds_views_without_metadata(tmp_path: Path) -> None:
         shutil.copy(
             folder / f"rec-{cam.name}{SCORER}.h5", folder / f"rec-{cam.name}{SCORER}_filtered.h5"
         )
-    from dlcflow.threed.labeled import pose_files_2d, view_videos
-
     project = Project3D(config)
     videos = view_videos(project, h5)
     assert list(videos) == ["camera-1", "camera-2"]
@@ -306,6 +308,8 @@ def test_errors(tmp_path: Path) -> None:
         create_labeled_video_3d(config, other)
     assert not list(folder.glob("*.mp4.*")) and not list(folder.glob(".*"))  # no temp files
     assert not Project3D.labeled_video_3d(h5).exists()
+    with pytest.raises(PlotError, match="trailpoints must be 0 or more"):
+        render_labeled_video_3d([folder / "a.mp4"], [folder / "a.h5"], h5, "o.mp4", trailpoints=-1)
     with pytest.raises(PlotError, match="2 videos and 1 2D pose files"):
         render_labeled_video_3d([folder / "a.mp4"] * 2, [folder / "a.h5"], h5, tmp_path / "o.mp4")
 

@@ -265,6 +265,8 @@ def render_labeled_video_3d(
         raise PlotError(f"color_by must be 'bodypart' or 'individual', not {color_by!r}")
     if len(view) != 2:
         raise PlotError(f"view must be (elevation, azimuth), not {view!r}")
+    if int(trailpoints) < 0:
+        raise PlotError(f"trailpoints must be 0 or more, not {trailpoints}")
     ds3 = load_poses_3d(h5_3d)
     multi = bool(ds3.attrs["multianimal"])
     keys = point_keys(ds3)
