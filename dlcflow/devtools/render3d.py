@@ -29,10 +29,6 @@ __all__ = ["board_corners_in_view", "board_poses", "render_board_image", "rig_ta
 TEXELS_PER_SQUARE = 96
 
 
-def _square(board: Board) -> float:
-    return float(getattr(board, "square_size", None) or getattr(board, "square_length"))
-
-
 @lru_cache(maxsize=16)
 def _rays(
     size: tuple[int, int], matrix: tuple[float, ...], dist: tuple[float, ...], supersample: int
@@ -90,7 +86,7 @@ def render_board_image(
     with np.errstate(divide="ignore", invalid="ignore"):
         bx = q[..., 0] / q[..., 2]
         by = q[..., 1] / q[..., 2]
-    texels = TEXELS_PER_SQUARE / _square(board)
+    texels = TEXELS_PER_SQUARE / board.square
     tex = _texture(board, texels)
     x0, y0, _, _ = board.extent
     mx = ((bx - x0) * texels - 0.5).astype(np.float32)

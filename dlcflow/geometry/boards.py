@@ -59,6 +59,9 @@ class Board(Protocol):
     def object_points(self) -> np.ndarray: ...  # (n, 3)
 
     @property
+    def square(self) -> float: ...  # the side of a square
+
+    @property
     def symmetries(self) -> list[np.ndarray]: ...  # corner permutations other than identity
 
     @property
@@ -103,6 +106,10 @@ class Checkerboard:
             )
         if not self.square_size > 0:
             raise ValueError(f"square size must be positive, got {self.square_size}")
+
+    @property
+    def square(self) -> float:
+        return float(self.square_size)
 
     @property
     def pattern_size(self) -> tuple[int, int]:
@@ -186,13 +193,18 @@ class CharucoBoard:
             raise ValueError(f"unknown ArUco dictionary {self.dictionary!r}")
         if self.squares_x < 3 or self.squares_y < 3:
             raise ValueError(
-                f"a ChArUco board needs 3 × 3 squares or more, got {self.squares_x} × {self.squares_y}"
+                "a ChArUco board needs 3 × 3 squares or more, "
+                f"got {self.squares_x} × {self.squares_y}"
             )
         if not 0 < self.marker_length < self.square_length:
             raise ValueError(
                 f"marker length {self.marker_length} must be positive and under the square length "
                 f"{self.square_length}"
             )
+
+    @property
+    def square(self) -> float:
+        return float(self.square_length)
 
     @property
     def cv_board(self) -> cv2.aruco.CharucoBoard:
