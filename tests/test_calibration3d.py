@@ -13,11 +13,16 @@ import pandas as pd
 import pytest
 
 from dlcflow.cli.main import main
-from dlcflow.data.cameras import CameraGroup
+from dlcflow.data.cameras import Camera, CameraGroup
 from dlcflow.devtools.render3d import board_poses, camera_looking_at, render_board_image
-from dlcflow.geometry.boards import Board, Checkerboard, make_board
+from dlcflow.geometry.boards import Board, Checkerboard, Detection, make_board
 from dlcflow.geometry.bundle import bundle_adjust, observations
-from dlcflow.geometry.boards import Detection
+from dlcflow.geometry.extrinsics import (
+    align_symmetric,
+    initial_board_poses,
+    initial_extrinsics,
+    solve_board_poses,
+)
 from dlcflow.io.calibration import STEREO_KEYS, load_calibration, read_calibration_toml
 from dlcflow.project.project3d import create_new_project_3d
 from dlcflow.threed.calibrate import CalibrationError, calibrate_cameras, check_undistortion
@@ -121,7 +126,10 @@ def test_dlc_pickles(calibrated: Path, rig: CameraGroup) -> None:
     assert set(pair) == set(STEREO_KEYS)
     assert pair["R"].shape == (3, 3) and pair["T"].shape == (3, 1) and pair["P1"].shape == (3, 4)
     assert pair["Q"].shape == (4, 4) and pair["image_shape"] == [(640, 480), (640, 480)]
-    true_t = rig.cameras[1].tvec - rig.cameras[1].rotation @ rig.cameras[0].rotation.T @ rig.cameras[0].tvec
+    true_t = (
+        rig.cameras[1].tvec
+        - rig.cameras[1].rotation @ rig.cameras[0].rotation.T @ rig.cameras[0].tvec
+    )
     assert np.linalg.norm(pair["T"].ravel() - true_t) < 0.02 * np.linalg.norm(true_t)
 
 
@@ -136,7 +144,12 @@ def test_charuco_rig(tmp_path: Path, rig: CameraGroup) -> None:
     board = make_board("charuco", square_size=30.0, charuco=opts)
     config = _render_project(tmp_path, board, 12, 2, rig)
     out = calibrate_cameras(
-        config, calibrate=True, square_size=30.0, board="charuco", charuco=opts, bundle_intrinsics=True
+        config,
+        calibrate=True,
+        square_size=30.0,
+        board="charuco",
+        charuco=opts,
+        bundle_intrinsics=True,
     )
     group, meta = read_calibration_toml(out)
     assert meta["error"] < 0.5
@@ -164,7 +177,9 @@ def test_bundle_adjustment_ignores_outlier_corners(rig: CameraGroup) -> None:
     start = CameraGroup(
         (rig.cameras[0],)
         + tuple(
-            c.with_pose(c.rvec + np.radians(1.0) * rng.normal(size=3) / 1.7, c.tvec + rng.normal(0, 6, 3))
+            c.with_pose(
+                c.rvec + np.radians(1.0) * rng.normal(size=3) / 1.7, c.tvec + rng.normal(0, 6, 3)
+            )
             for c in rig.cameras[1:]
         )
     )
@@ -173,17 +188,20 @@ def test_bundle_adjustment_ignores_outlier_corners(rig: CameraGroup) -> None:
     res = bundle_adjust(start, obs, init)
     for cam, true in zip(res.group, rig, strict=True):
         assert np.linalg.norm(cam.position - true.position) < 1.0  # mm, of a 300 mm baseline
-    true_bad = np.linalg.norm(
-        obs.xy
-        - np.concatenate(
-            [
-                rig[n].project(board.object_points @ truth_boards[i][0].T + truth_boards[i][1])
-                for n in NAMES
-                for i in dets[n]
-            ]
-        ),
-        axis=1,
-    ) > 5
+    true_bad = (
+        np.linalg.norm(
+            obs.xy
+            - np.concatenate(
+                [
+                    rig[n].project(board.object_points @ truth_boards[i][0].T + truth_boards[i][1])
+                    for n in NAMES
+                    for i in dets[n]
+                ]
+            ),
+            axis=1,
+        )
+        > 5
+    )
     assert true_bad.sum() > 20
     assert not res.inliers[true_bad].any()
     assert res.inliers[~true_bad].mean() > 0.99
@@ -260,3 +278,33 @@ def test_cli(tmp_path: Path, views: dict, capsys: pytest.CaptureFixture) -> None
     (config.parent / "calibration_images").mkdir()
     assert main(["calibrate", str(config)]) == 1
     assert "no images of cam-a" in capsys.readouterr().err
+
+
+def test_views_numbered_from_the_other_end_are_turned(rig: CameraGroup) -> None:
+    board = Checkerboard(8, 6, SQUARE)  # 7 × 9 squares: the same turned by 180°
+    assert board.symmetric and not Checkerboard(9, 6).symmetric
+    rng = np.random.default_rng(3)
+    dets: dict[str, dict[str, Detection]] = {c.name: {} for c in rig}
+    for k, (rvec, tvec) in enumerate(board_poses(6, rng, rig, board)):
+        r = cv2.Rodrigues(rvec)[0]
+        for cam in rig:
+            px = cam.project(board.object_points @ r.T + tvec) + rng.normal(0, 0.1, (48, 2))
+            dets[cam.name][f"{k}"] = Detection(np.arange(48), px)
+    for cam, img in (("cam-b", "2"), ("cam-c", "4"), ("cam-a", "5")):  # as OpenCV may
+        dets[cam][img] = Detection(np.arange(48), dets[cam][img].corners[::-1].copy())
+    plain = [Camera(c.name, c.size, c.matrix, c.dist) for c in rig]
+    poses = {c.name: solve_board_poses(board, dets[c.name], c) for c in plain}
+    group = initial_extrinsics(plain, poses)
+    fixed, poses, turned = align_symmetric(
+        board, group, poses, initial_board_poses(group, poses), dets
+    )
+    # image 5 is numbered from cam-a, the first to see it: cam-b's and cam-c's views turn
+    assert sorted(turned) in (
+        [("cam-a", "5"), ("cam-b", "2"), ("cam-c", "4")],
+        [("cam-b", "2"), ("cam-b", "5"), ("cam-c", "4"), ("cam-c", "5")],
+    )
+    group = initial_extrinsics(plain, poses)
+    res = bundle_adjust(group, observations(board, fixed, NAMES), initial_board_poses(group, poses))
+    for cam, true in zip(res.group, rig, strict=True):
+        assert np.linalg.norm(cam.position - true.position) < 1.0
+    assert res.mean_error < 0.2

@@ -22,6 +22,7 @@ from dlcflow.geometry.calibrate import CalibrationError
 
 __all__ = [
     "Pose",
+    "align_symmetric",
     "camera_graph",
     "compose",
     "initial_board_poses",
@@ -140,3 +141,45 @@ def initial_board_poses(
             if img not in out:
                 out[img] = compose(to_world, pose)
     return out
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip((np.trace(a @ b.T) - 1) / 2, -1, 1))))
+
+
+def align_symmetric(
+    board: Board,
+    group: CameraGroup,
+    poses: Mapping[str, Mapping[str, Pose]],
+    board_poses: Mapping[str, Pose],
+    detections: Mapping[str, Mapping[str, Detection]],
+) -> tuple[dict[str, dict[str, Detection]], dict[str, dict[str, Pose]], list[tuple[str, str]]]:
+    """For a board that looks the same turned by 180° (a checkerboard of an odd number of
+    squares both ways), OpenCV may number one view's corners from the other end: a view
+    whose own board pose, so turned, agrees better with the rig's (``board_poses`` through
+    ``group``) gets its corner ids reversed. The detections, poses and views turned."""
+    dets = {c: dict(d) for c, d in detections.items()}
+    out = {c: dict(p) for c, p in poses.items()}
+    turned: list[tuple[str, str]] = []
+    if not board.symmetric:
+        return dets, out, turned
+    obj = board.object_points
+    n = len(obj)
+    flip = (
+        np.diag([-1.0, -1.0, 1.0]),
+        obj.max(axis=0) + obj.min(axis=0),  # z is 0
+    )
+    for cam in group:
+        for img, pose in poses.get(cam.name, {}).items():
+            if img not in board_poses:
+                continue
+            expected = compose((cam.rotation, cam.tvec), board_poses[img])
+            other = compose(pose, flip)
+            if _angle(other[0], expected[0]) + 1.0 < _angle(pose[0], expected[0]):
+                det = dets[cam.name][img]
+                ids = n - 1 - det.ids
+                order = np.argsort(ids)
+                dets[cam.name][img] = Detection(ids[order], det.corners[order])
+                out[cam.name][img] = other
+                turned.append((cam.name, img))
+    return dets, out, turned

@@ -33,9 +33,15 @@ from dlcflow.data.cameras import Camera, CameraGroup
 from dlcflow.geometry.boards import Board, Detection, make_board
 from dlcflow.geometry.bundle import BundleResult, bundle_adjust, observations, rig_result
 from dlcflow.geometry.calibrate import CalibrationError, Intrinsics, calibrate_intrinsics
-from dlcflow.geometry.extrinsics import initial_board_poses, initial_extrinsics, solve_board_poses
+from dlcflow.geometry.extrinsics import (
+    align_symmetric,
+    initial_board_poses,
+    initial_extrinsics,
+    solve_board_poses,
+)
 from dlcflow.io.calibration import (
     load_calibration,
+    read_calibration_toml,
     write_calibration_toml,
     write_intrinsics_pickle,
     write_stereo_pickle,
@@ -260,6 +266,12 @@ def calibrate_cameras(
     poses = {cam.name: solve_board_poses(pattern, found[cam.name], cam) for cam in rig}
     group = initial_extrinsics(rig, poses)
     board_poses = initial_board_poses(group, poses)
+    found, poses, turned = align_symmetric(pattern, group, poses, board_poses, found)
+    for cam, key in turned:
+        log(f"{images[cam][key].name}: corners numbered from the board's other end; turned")
+    if turned:  # the first guess again, from views that agree
+        group = initial_extrinsics(rig, poses)
+        board_poses = initial_board_poses(group, poses)
     obs = observations(pattern, found, cams)
     if bundle:
         result = bundle_adjust(group, obs, board_poses, intrinsics=bundle_intrinsics)
@@ -321,6 +333,7 @@ def check_undistortion(
     triangulated with ``calibration.toml``; the plot's path."""
     proj = Project3D(config)
     group = load_calibration(proj.calibration_file, proj.camera_names)
+    unit = str(read_calibration_toml(proj.calibration_file)[1].get("units", "squares"))
     pattern = _board(board, cbrow, cbcol, None, charuco)
     proj.undistortion_dir.mkdir(parents=True, exist_ok=True)
     views: dict[str, dict[str, Detection]] = {}
@@ -346,8 +359,6 @@ def check_undistortion(
             if cam.name in dets:
                 px[c, dets[cam.name].ids] = dets[cam.name].corners
         points[key] = _triangulate(group, px)
-    plot_triangulated_boards(points, proj.undistortion_plot)
-    log(
-        f"Undistorted images in {proj.undistortion_dir}; triangulated board → {proj.undistortion_plot}"
-    )
+    plot_triangulated_boards(points, proj.undistortion_plot, unit=unit)
+    log(f"Undistorted images in {proj.undistortion_dir}; board corners → {proj.undistortion_plot}")
     return proj.undistortion_plot
