@@ -59,7 +59,9 @@ def _calibrate(args: argparse.Namespace) -> None:
 def _calibrate_args(p: argparse.ArgumentParser) -> None:
     """calibrate a 3D project's cameras from its calibration_images/"""
     p.add_argument("config", help="the 3D project's config.yaml")
-    p.add_argument("--board", choices=("checkerboard", "charuco"), default="checkerboard")
+    p.add_argument(
+        "--board", choices=("checkerboard", "charuco"), default="checkerboard", help="the board"
+    )
     p.add_argument("--cbrow", type=int, default=8, help="checkerboard inner corners a column")
     p.add_argument("--cbcol", type=int, default=6, help="checkerboard inner corners a row")
     p.add_argument("--square-size", type=float, help="square size in mm (default: 1 square)")
