@@ -51,6 +51,7 @@ def _calibrate(args: argparse.Namespace) -> None:
         board=args.board,
         charuco=charuco,
         bundle=not args.no_bundle,
+        bundle_intrinsics=not args.fix_intrinsics,
     )
     if out is not None:
         print(out)
@@ -80,6 +81,11 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dictionary", default="DICT_4X4_50", help="ChArUco's ArUco dictionary")
     p.add_argument("--alpha", type=float, default=0.4, help="stereoRectify's free scaling")
     p.add_argument("--no-bundle", action="store_true", help="skip the bundle adjustment")
+    p.add_argument(
+        "--fix-intrinsics",
+        action="store_true",
+        help="bundle-adjust poses only, keeping calibrateCamera's intrinsics",
+    )
     p.add_argument(
         "--detect-only",
         action="store_true",

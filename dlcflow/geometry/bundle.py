@@ -8,7 +8,8 @@ depends on one camera and one board pose only) and a robust loss. As in Anipose,
 is repeated while corners whose error exceeds a threshold shrinking geometrically from
 15 px to 1 px are left out (the threshold never falls below three times the median
 error, so a rig with honest errors of a pixel keeps its corners); the final fit uses the
-corners within the last threshold.
+corners within the last threshold. The rounds move poses only; adjusted intrinsics join
+in the final fit.
 """
 
 from __future__ import annotations
@@ -141,6 +142,11 @@ def bundle_adjust(
 ) -> BundleResult:
     """Adjust ``group`` (cameras named and ordered as ``obs.cameras``) and the board poses
     ``board_poses`` (image → board → world) to the corners of ``obs``."""
+    first: BundleResult | None = None
+    if intrinsics:  # the outlier rounds on poses alone (fast), then everything together
+        first = bundle_adjust(group, obs, board_poses, False, thresholds, n_iters, loss, f_scale)
+        group = first.group
+        board_poses = {img: (cv2.Rodrigues(r)[0], t) for img, (r, t) in first.board_poses.items()}
     cams = [group[n] for n in obs.cameras]
     n_cam, n_img = len(cams), len(obs.images)
     intr0 = np.array(
@@ -216,15 +222,18 @@ def bundle_adjust(
     everything = np.ones(len(obs.cam), bool)
     keep = everything
     mus = np.geomspace(thresholds[0], thresholds[1], max(n_iters, 1))
-    for mu in mus:
+    for mu in mus if first is None else ():
         err = errors(p)
         limit = max(float(mu), 3.0 * float(np.median(err[keep])))
         keep = err < limit
         if keep.sum() < 6:
             keep = everything
         p = fit(p, keep, loss, max(10, max_nfev // 5))
-    err = errors(p)
-    keep = err < max(float(mus[-1]), 3.0 * float(np.median(err[keep])))
+    if first is None:
+        err = errors(p)
+        keep = err < max(float(mus[-1]), 3.0 * float(np.median(err[keep])))
+    else:
+        keep = first.inliers
     p = fit(p, keep, loss, max_nfev)
     err = errors(p)
     keep = err < max(float(mus[-1]), 3.0 * float(np.median(err[keep])))

@@ -218,14 +218,16 @@ def calibrate_cameras(
     board: str = "checkerboard",
     charuco: Mapping[str, Any] | None = None,
     bundle: bool = True,
-    bundle_intrinsics: bool = False,
+    bundle_intrinsics: bool = True,
 ) -> Path | None:
     """Find the board in every calibration image (and with ``calibrate`` calibrate the
     rig); the path of ``calibration.toml`` when calibrated, else None.
 
     ``board`` is ``"checkerboard"`` (``cbcol × cbrow`` inner corners) or ``"charuco"``
     (``charuco``: ``squares_x``, ``squares_y``, ``marker_length`` or ``marker_ratio``,
-    ``dictionary``); ``square_size`` in mm (None: DLC's unit, a square)."""
+    ``dictionary``); ``square_size`` in mm (None: DLC's unit, a square). The bundle
+    adjustment (``bundle``) refines the cameras' intrinsics too unless
+    ``bundle_intrinsics`` is False (DLC's pickles keep ``calibrateCamera``'s)."""
     proj = Project3D(config)
     pattern = _board(board, cbrow, cbcol, square_size, charuco)
     cams = proj.camera_names
