@@ -330,13 +330,14 @@ def check_undistortion(
     cbcol: int = 6,
     board: str = "checkerboard",
     charuco: Mapping[str, Any] | None = None,
+    square_size: float | None = None,
 ) -> Path:
     """Undistort every calibration image to ``undistortion/`` and plot the board corners
     triangulated with ``calibration.toml``; the plot's path."""
     proj = Project3D(config)
     group = load_calibration(proj.calibration_file, proj.camera_names)
     unit = str(read_calibration_toml(proj.calibration_file)[1].get("units", "squares"))
-    pattern = _board(board, cbrow, cbcol, None, charuco)
+    pattern = _board(board, cbrow, cbcol, square_size, charuco)
     proj.undistortion_dir.mkdir(parents=True, exist_ok=True)
     views: dict[str, dict[str, Detection]] = {}
     for cam in group:
