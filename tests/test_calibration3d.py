@@ -25,7 +25,12 @@ from dlcflow.geometry.extrinsics import (
 )
 from dlcflow.io.calibration import STEREO_KEYS, load_calibration, read_calibration_toml
 from dlcflow.project.project3d import create_new_project_3d
-from dlcflow.threed.calibrate import CalibrationError, calibrate_cameras, check_undistortion
+from dlcflow.threed.calibrate import (
+    CalibrationError,
+    _triangulate,
+    calibrate_cameras,
+    check_undistortion,
+)
 
 NAMES = ["cam-a", "cam-b", "cam-c"]
 SQUARE = 25.0  # mm
@@ -133,10 +138,26 @@ def test_dlc_pickles(calibrated: Path, rig: CameraGroup) -> None:
     assert np.linalg.norm(pair["T"].ravel() - true_t) < 0.02 * np.linalg.norm(true_t)
 
 
-def test_check_undistortion(calibrated: Path) -> None:
+def test_check_undistortion(calibrated: Path, rig: CameraGroup) -> None:
     plot = check_undistortion(calibrated)
     assert plot.is_file()
     assert len(list((calibrated.parent / "undistortion").glob("*_undistort.jpg"))) == 30
+    # the corners triangulated with the calibration land on the rendered board
+    group = load_calibration(calibrated.parent / "camera_matrix" / "calibration.toml", NAMES)
+    board = Checkerboard(8, 6, SQUARE)
+    rvec, tvec = board_poses(10, np.random.default_rng(1), rig, board)[3]
+    truth = board.object_points @ cv2.Rodrigues(rvec)[0].T + tvec
+    px = np.stack(
+        [
+            board.detect(
+                cv2.imread(str(calibrated.parent / "calibration_images" / f"{c}-04.jpg"))
+            ).corners
+            for c in NAMES
+        ]
+    )
+    err = np.linalg.norm(_triangulate(group, px) - truth, axis=1)
+    distance = float(np.linalg.norm(truth.mean(axis=0)))
+    assert err.max() < 0.005 * distance
 
 
 def test_charuco_rig(tmp_path: Path, rig: CameraGroup) -> None:
