@@ -329,3 +329,14 @@ def test_views_numbered_from_the_other_end_are_turned(rig: CameraGroup) -> None:
     for cam, true in zip(res.group, rig, strict=True):
         assert np.linalg.norm(cam.position - true.position) < 1.0
     assert res.mean_error < 0.2
+
+
+def test_rendered_corners_are_where_the_camera_model_puts_them(rig: CameraGroup) -> None:
+    board = Checkerboard(8, 6, SQUARE)
+    rvec, tvec = board_poses(1, np.random.default_rng(4), rig, board)[0]
+    truth_world = board.object_points @ cv2.Rodrigues(rvec)[0].T + tvec
+    for cam in rig:
+        img = render_board_image(cam, board, rvec, tvec, noise_seed=0)
+        assert img.shape == (480, 640) and img.dtype == np.uint8
+        err = np.linalg.norm(board.detect(img).corners - cam.project(truth_world), axis=1)
+        assert err.mean() < 0.1 and err.max() < 0.25
