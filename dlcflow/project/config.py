@@ -241,6 +241,28 @@ def _warn_unknown_keys(cfg: Mapping[str, Any], where: str) -> None:
         warnings.warn(f"{where}: unknown key '{key}'{hint}", stacklevel=3)
 
 
+def config_file(config: str | os.PathLike[str]) -> Path:
+    """A project's config.yaml, given it or its folder."""
+    path = Path(config).expanduser()
+    return path / "config.yaml" if path.is_dir() else path
+
+
+def load_yaml_mapping(path: Path, what: str) -> CommentedMap:
+    """A YAML file's top-level mapping, comments kept; a missing file, bad YAML or another
+    top level is one :class:`ConfigError` line naming ``path`` (``what`` says what it is)."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} not found")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            cfg = _yaml().load(fh)
+    except Exception as err:  # ruamel raises many parser error types
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    if not isinstance(cfg, CommentedMap):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(cfg).__name__}")
+    return cfg
+
+
 def read_config(config: str | os.PathLike[str]) -> CommentedMap:
     """Read and validate a project config.yaml.
 
@@ -248,20 +270,9 @@ def read_config(config: str | os.PathLike[str]) -> CommentedMap:
     always points at the folder that holds the file, so a moved project keeps working;
     DLC's defaults fill keys that older projects lack (in memory only).
     """
-    path = Path(config).expanduser()
-    if path.is_dir():
-        path = path / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+    path = config_file(config)
+    cfg = load_yaml_mapping(path, "config file")
     where = str(path)
-    try:
-        with path.open(encoding="utf-8") as fh:
-            cfg = _yaml().load(fh)
-    except Exception as err:  # ruamel raises many parser error types
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"{where}: not valid YAML ({first})") from None
-    if not isinstance(cfg, CommentedMap):
-        raise ConfigError(f"{where}: expected a mapping of keys, got {type(cfg).__name__}")
     _warn_unknown_keys(cfg, where)
     missing = [k for k in REQUIRED if k not in cfg]
     if missing:

@@ -50,6 +50,22 @@ def _video_entry(video: Path) -> dict[str, str]:
     return {"crop": f"0, {info.width}, 0, {info.height}"}
 
 
+def project_folder(
+    project: str,
+    experimenter: str,
+    working_directory: str | os.PathLike[str] | None,
+    day: _date,
+    suffix: str = "",
+) -> Path:
+    """DLC's project folder, ``<working_directory>/<project>-<experimenter>-<YYYY-MM-DD>``
+    (+ ``suffix``: ``-3d`` for a 3D project); names with spaces or slashes are refused."""
+    for name, value in (("project", project), ("experimenter", experimenter)):
+        if not value or any(c in value for c in "/\\ "):
+            raise ValueError(f"{name} {value!r} must be a non-empty name without spaces or slashes")
+    wd = Path(working_directory or ".").expanduser().resolve()
+    return wd / f"{project}-{experimenter}-{day.isoformat()}{suffix}"
+
+
 def create_new_project(
     project: str,
     experimenter: str,
@@ -68,12 +84,8 @@ def create_new_project(
     replace DLC's placeholder names; everything else matches
     ``deeplabcut.create_new_project``.
     """
-    for name, value in (("project", project), ("experimenter", experimenter)):
-        if not value or any(c in value for c in "/\\ "):
-            raise ValueError(f"{name} {value!r} must be a non-empty name without spaces or slashes")
     today = _date.today()
-    wd = Path(working_directory or ".").expanduser().resolve()
-    root = wd / f"{project}-{experimenter}-{today.isoformat()}"
+    root = project_folder(project, experimenter, working_directory, today)
     config_path = root / "config.yaml"
     if config_path.exists():
         warnings.warn(f"{root}: project exists already; leaving it as it is", stacklevel=2)

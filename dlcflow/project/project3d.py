@@ -24,7 +24,14 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from dlcflow.project.config import ConfigError, _yaml, dlc_date, write_config
+from dlcflow.project.config import (
+    ConfigError,
+    config_file,
+    dlc_date,
+    load_yaml_mapping,
+    write_config,
+)
+from dlcflow.project.create import project_folder
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -77,19 +84,8 @@ _SECTIONS = (
 
 def read_config_3d(config: str | os.PathLike[str]) -> CommentedMap:
     """Read and check a 3D project's config.yaml; ``project_path`` is its folder."""
-    path = Path(config).expanduser()
-    if path.is_dir():
-        path = path / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path}: 3D config file not found")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            cfg = _yaml().load(fh)
-    except Exception as err:  # ruamel raises many parser error types
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
-    if not isinstance(cfg, CommentedMap):
-        raise ConfigError(f"{path}: expected a mapping of keys, got {type(cfg).__name__}")
+    path = config_file(config)
+    cfg = load_yaml_mapping(path, "3D config file")
     missing = [k for k in _REQUIRED if k not in cfg]
     if missing:
         raise ConfigError(f"{path}: required key '{missing[0]}' is missing (is it a 3D config?)")
@@ -315,9 +311,6 @@ def create_new_project_3d(
 ) -> str:
     """Create ``<project>-<experimenter>-<YYYY-MM-DD>-3d/`` with DLC's layout; return its
     config path. ``camera_names`` replaces DLC's ``camera-1, camera-2, ...``."""
-    for name, value in (("project", project), ("experimenter", experimenter)):
-        if not value or any(c in value for c in "/\\ "):
-            raise ValueError(f"{name} {value!r} must be a non-empty name without spaces or slashes")
     names = (
         list(camera_names) if camera_names else [f"camera-{i}" for i in range(1, num_cameras + 1)]
     )
@@ -326,12 +319,12 @@ def create_new_project_3d(
     if len(names) < 2:
         raise ValueError("a 3D project needs two or more cameras")
     today = _date.today()
-    wd = Path(working_directory or ".").expanduser().resolve()
-    root = wd / f"{project}-{experimenter}-{today.isoformat()}-3d"
+    root = project_folder(project, experimenter, working_directory, today, suffix="-3d")
     config_path = root / "config.yaml"
     if config_path.exists():
         warnings.warn(f"{root}: project exists already; leaving it as it is", stacklevel=2)
         return str(config_path)
+    wd = root.parent
     values: dict[str, Any] = {
         **_DEFAULTS,
         "Task": project,
