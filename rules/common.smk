@@ -6,8 +6,10 @@ from pathlib import Path
 from dlcflow.core.log import install_plain_warnings
 from dlcflow.devtools import demos as wf_demos
 from dlcflow.project.paths import Project, onnx_export_of
+from dlcflow.project.project3d import Project3D
 from dlcflow.workflow import config as wf_config
 from dlcflow.workflow import settings as wf
+from dlcflow.workflow import threed as wf3d
 from dlcflow.workflow.rulelog import EXPECTED, failure_summary, one_line, stop
 
 install_plain_warnings()  # one line each, once
@@ -19,7 +21,8 @@ try:  # a bad config stops here, in one line, before the DAG is built
     if config["project"]:
         Project(config["project"])  # a missing or broken project config.yaml
     USER = wf.settings(config)
-    DEMOS = wf_demos.demos(config)  # `demo` and `demo_multianimal`, each its own folder
+    # `demo`, `demo_multianimal` and `demo_3d`, each its own folder
+    DEMOS = wf_demos.demos(config)
     # the settings of each demo's first iteration and of its refined ones
     DEMO_SETTINGS = {
         name: (
@@ -29,12 +32,16 @@ try:  # a bad config stops here, in one line, before the DAG is built
         for name in DEMOS
     }
     for name, (first, refined) in DEMO_SETTINGS.items():
-        wf.check_refined(first, refined, name)
+        if DEMOS[name].refines:
+            wf.check_refined(first, refined, name)
 except EXPECTED as err:
     stop(err)
 
 # the demo folders, for the wildcard that names one
 DEMO_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values())
+# the demos with a refined iteration (merge, report of demo.smk)
+REFINING_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values() if d.refines)
+DEMO3D_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values() if d.threed)
 
 
 wildcard_constraints:
@@ -53,6 +60,8 @@ wildcard_constraints:
     by=r"|_id|_bp",
     individual=r"|[^_/][^/]*",
     demo_dir=DEMO_DIRS,
+    demo3d_dir=DEMO3D_DIRS,
+    project3d=r".+",
 
 
 def demo_in(path):

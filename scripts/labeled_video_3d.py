@@ -1,0 +1,11 @@
+"""Snakemake adapter: a recording's 3D poses drawn beside its views (<3D stem>_labeled3d.mp4)."""
+
+from pathlib import Path
+
+from dlcflow.threed.labeled import create_labeled_video_3d
+from dlcflow.workflow.rulelog import rule_log
+
+with rule_log(snakemake.log):
+    create_labeled_video_3d(
+        Path(snakemake.wildcards.project3d) / "config.yaml", snakemake.input.poses
+    )
