@@ -181,6 +181,15 @@ def demo_name(wildcards):
     return demo_at(wildcards.demo_dir).name
 
 
+def demo_board(wildcards):
+    """The 3D demo's checkerboard and its images (None for the other demos)."""
+    demo = demo_at(wildcards.demo_dir)
+    if not demo.threed:
+        return None
+    keys = ("cbrow", "cbcol", "square_size", "n_calibration_images")
+    return {k: config[demo.name][k] for k in keys}
+
+
 def demo_param(key):
     """A key of the config section of the `{demo_dir}` wildcard's demo."""
 

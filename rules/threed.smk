@@ -62,15 +62,6 @@ def labeled_video_3d_inputs_of(wildcards):
     )
 
 
-def demo_board(wildcards):
-    """The 3D demo's checkerboard and its images (None for the other demos)."""
-    demo = demo_at(wildcards.demo_dir)
-    if not demo.threed:
-        return None
-    keys = ("cbrow", "cbcol", "square_size", "n_calibration_images")
-    return {k: config[demo.name][k] for k in keys}
-
-
 def demo_projects3d(demo):
     """The 3D demo's 3D projects (all cameras, cameras 1 and 2), once it is made."""
     checkpoints.demo_project.get(demo_dir=str(demo.outdir))

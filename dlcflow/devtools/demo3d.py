@@ -57,7 +57,7 @@ from dlcflow.io.poses3d import save_poses_3d
 from dlcflow.io.tables import to_frame
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
-from dlcflow.project.project3d import Project3D, create_new_project_3d
+from dlcflow.project.project3d import Project3D, create_new_project_3d, read_config_3d
 
 __all__ = [
     "CAMERA_NAMES",
@@ -400,12 +400,13 @@ def _calibration_images(
     project3d: Project3D, rig: CameraGroup, board: Checkerboard, n_images: int, seed: int
 ) -> None:
     """The same board poses through every camera: ``calibration_images/<cam>-NN.jpg``."""
-    poses = board_poses(board, n_images, center=_TARGET - np.array([0, 0, 10.0]), seed=seed)
+    rng = np.random.default_rng([seed, 7])
+    poses = board_poses(n_images, rng, list(rig), board)
     folder = project3d.calibration_images_dir
     folder.mkdir(parents=True, exist_ok=True)
     for j, (rvec, tvec) in enumerate(poses):
         for cam in rig:
-            img = render_board_image(cam, board, rvec, tvec)
+            img = render_board_image(cam, board, rvec, tvec, noise_seed=seed * 1000 + j)
             with atomic_path(folder / f"{cam.name}-{j + 1:02d}.jpg") as tmp:
                 if not cv2.imwrite(str(tmp.with_suffix(".jpg")), img):
                     raise DemoError(f"{folder}: could not write calibration image {j + 1}")
@@ -427,7 +428,7 @@ def _project_3d(
             working_directory=workdir,
             camera_names=list(cameras),
         )
-    cfg = read_config(path)
+    cfg = read_config_3d(path)
     for cam in cameras:
         cfg[f"config_file_{cam}"] = str(config2d)
     cfg["skeleton"] = [list(bone) for bone in SKELETON]
