@@ -135,7 +135,7 @@ def simulate_3d(nframes: int = 300, fps: float = FPS, seed: int = 0) -> Mouse3D:
         heading[i] = heading[i - 1] + np.clip(turn * min(1.0, speed[i] / 0.5) * 0.3, -0.15, 0.15)
     # rearing: pitch up to ~55 degrees in bouts, otherwise on all fours
     rear = smooth_signal(rng, n, fps, 0.1, 0.3)
-    pitch = np.radians(55.0) * np.clip((rear - 0.2) / 0.6, 0.0, 1.0) ** 1.5
+    pitch = np.radians(55.0) * np.clip(rear / 0.5, 0.0, 1.0) ** 1.5
     head_pitch = np.radians(25.0) * smooth_signal(rng, n, fps, 0.2, 0.6)
     yaw = 0.35 * smooth_signal(rng, n, fps, 0.2, 0.6)
     bend = 0.8 * smooth_signal(rng, n, fps, 0.2, 0.7)
@@ -454,7 +454,7 @@ def make_3d_demo_project(
     seed: int = 0,
     cbrow: int = 8,
     cbcol: int = 6,
-    square_size: float = 20.0,
+    square_size: float = 10.0,
     n_calibration_images: int = 15,
 ) -> tuple[Path, Path, Path]:
     """Render the data and make the projects in ``outdir``: the 2D project
