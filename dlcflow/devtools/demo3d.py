@@ -49,7 +49,7 @@ from dlcflow.devtools.demo import (
     groundtruth_path,
     smooth_signal,
 )
-from dlcflow.devtools.render3d import board_poses, render_board_image
+from dlcflow.devtools.render3d import board_poses, render_board_image, rig_target
 from dlcflow.geometry.boards import Checkerboard
 from dlcflow.io.calibration import write_calibration_toml
 from dlcflow.io.hdf import write_frame_to
@@ -401,7 +401,18 @@ def _calibration_images(
 ) -> None:
     """The same board poses through every camera: ``calibration_images/<cam>-NN.jpg``."""
     rng = np.random.default_rng([seed, 7])
-    poses = board_poses(n_images, rng, list(rig), board)
+    target = rig_target(list(rig))
+    poses: list[tuple[np.ndarray, np.ndarray]] = []
+    for _ in range(50 * n_images):  # the board about the arena, tilted up to 45 degrees
+        if len(poses) == n_images:
+            break
+        centre = target + np.r_[rng.uniform(-30, 30, 2), rng.uniform(-10, 30)]
+        try:
+            poses += board_poses(1, rng, list(rig), board, tilt=45.0, center=centre, max_tries=200)
+        except ValueError:  # no pose about this centre fits every view
+            continue
+    if len(poses) < n_images:
+        raise DemoError(f"only {len(poses)} of {n_images} board poses fit in every camera's view")
     folder = project3d.calibration_images_dir
     folder.mkdir(parents=True, exist_ok=True)
     for j, (rvec, tvec) in enumerate(poses):
@@ -455,7 +466,7 @@ def make_3d_demo_project(
     cbrow: int = 8,
     cbcol: int = 6,
     square_size: float = 10.0,
-    n_calibration_images: int = 15,
+    n_calibration_images: int = 20,
 ) -> tuple[Path, Path, Path]:
     """Render the data and make the projects in ``outdir``: the 2D project
     ``demo3d-oracle-<date>`` (every view's video), the 3D project of the three cameras
