@@ -389,3 +389,98 @@ def analysis_config(wildcards):
 @one_line
 def body_parts(wildcards):
     return project_of(wildcards).bodyparts
+
+
+# -- 3D (rules/threed.smk) --------------------------------------------------------------
+
+
+def user_project3d():
+    if not config["project3d"]:
+        raise ValueError(
+            "no 3D project set: run `snakemake --cores N TARGET --config "
+            "project3d=/path/to/config.yaml` (the 3D project's config), or "
+            "`snakemake --cores N demo_3d`"
+        )
+    return Project3D(config["project3d"])
+
+
+def settings_for(project):
+    """The workflow settings of a camera's 2D project (a demo's own, or the user's)."""
+    return settings_of(project.root)
+
+
+def user_targets_3d(stage):
+    @one_line
+    def inputs(wildcards):
+        return wf3d.stage_targets_3d(user_project3d(), stage, settings_for)
+
+    return inputs
+
+
+@one_line
+def project3d_of(wildcards):
+    return Project3D(Path(wildcards.project3d) / "config.yaml")
+
+
+@one_line
+def calibration_images_of(wildcards):
+    return wf3d.calibration_inputs(project3d_of(wildcards))
+
+
+def calibration_setting(name):
+    """A key of the threed section; in the 3D demo's projects its demo_3d section's."""
+
+    def value(wildcards):
+        demo = demo_in(wildcards.project3d)
+        section = config[demo.name] if demo is not None and demo.threed else {}
+        return section.get(name, config["threed"][name])
+
+    return value
+
+
+@one_line
+def triangulation_inputs_of(wildcards):
+    return wf3d.triangulation_inputs(
+        project3d_of(wildcards), settings_for, wildcards.name
+    )
+
+
+@one_line
+def labeled_video_3d_inputs_of(wildcards):
+    return wf3d.labeled_video_3d_inputs(
+        project3d_of(wildcards), settings_for, wildcards.name
+    )
+
+
+def demo_projects3d(demo):
+    """The 3D demo's 3D projects (all cameras, cameras 1 and 2), once it is made."""
+    checkpoints.demo_project.get(demo_dir=str(demo.outdir))
+    return [Project3D(line) for line in demo.pointer3d.read_text().split()]
+
+
+@one_line
+def demo3d_targets(wildcards):
+    """The 3D demo: every view labeled, the network trained, every view analyzed, then
+    the report (which waits for the calibrations and triangulations)."""
+    demo = DEMOS["demo_3d"]
+    project = demo_project(demo)
+    first = DEMO_SETTINGS[demo.name][0]
+    labeled, _ = demo.stems()
+    files = [str(project.frames_manifest(s)) for s in labeled]
+    files += [str(project.check_labels_folder(s)) for s in labeled]
+    for stage in ("dataset", "train"):
+        files += wf.stage_targets(project, stage, first, iteration=0)
+    files += wf.stage_targets(project, "analyze", first)
+    return files + [str(demo.report)]
+
+
+@one_line
+def demo3d_report_inputs(wildcards):
+    demo = demo_at(wildcards.demo3d_dir)
+    three, two = demo_projects3d(demo)
+    return {
+        "pointer": str(demo.pointer3d),
+        "calibration": str(three.calibration_file),
+        "triangulated": wf3d.stage_targets_3d(three, "triangulate", settings_for),
+        "two_cameras": wf3d.stage_targets_3d(two, "triangulate", settings_for),
+    }
