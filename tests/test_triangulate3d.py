@@ -54,7 +54,9 @@ def make_rig(n: int = 3) -> CameraGroup:
     cams = []
     for i in range(n):
         rvec, tvec = _look_at(np.asarray(positions[i]))
-        k = np.array([[820.0 + 20 * i, 0, 320 + 3 * i], [0, 815.0 + 10 * i, 240 - 2 * i], [0, 0, 1]])
+        k = np.array(
+            [[820.0 + 20 * i, 0, 320 + 3 * i], [0, 815.0 + 10 * i, 240 - 2 * i], [0, 0, 1]]
+        )
         cams.append(Camera(NAMES[i], SIZE, k, dists[i], rvec, tvec))
     return CameraGroup(tuple(cams))
 
@@ -120,7 +122,9 @@ def test_dlc_stereo_method_agrees_with_dlt() -> None:
     truth = rng.normal(0, 60, (2000, 3))
     px = rig.project(truth)[:2]
     dlc = triangulate_stereo_dlc(entry, px[0], px[1])
-    ours = world_to_rectified(triangulate_points(rig.subset(NAMES[:2]), px).points, cam1, entry["R1"])
+    ours = world_to_rectified(
+        triangulate_points(rig.subset(NAMES[:2]), px).points, cam1, entry["R1"]
+    )
     rel = np.abs(dlc - ours).max() / np.abs(ours).max()
     print(f"DLC stereo vs DLT, noise free: {rel:.2e} relative")
     assert rel < 1e-6
@@ -226,7 +230,9 @@ def recording_files(
     px = rig.project(truth) + rng.normal(0, noise, (len(rig), n_frames, len(PARTS), 2))
     like = np.full((n_frames, len(PARTS)), 0.95)
     files = [
-        write_pose_file(folder / f"run1-{cam.name}DLC_resnet50_rigJan1shuffle1_1000.h5", px[i], like)
+        write_pose_file(
+            folder / f"run1-{cam.name}DLC_resnet50_rigJan1shuffle1_1000.h5", px[i], like
+        )
         for i, cam in enumerate(rig)
     ]
     return files, truth
@@ -240,7 +246,14 @@ def test_triangulate_files_outputs(tmp_path: Path) -> None:
     low.to_hdf(files[2], key="df_with_missing", format="table", mode="w")
     out = triangulate_files(project.config_path, files, save_as_csv=True)
     assert out == tmp_path / "run1_DLC_3D.h5"
-    df = pd.read_hdf(out)  # no key: one table in the file
+    df = pd.read_hdf(out)  # no key, as DLC's readers call it: one table in the file
+    with pd.HDFStore(out, mode="r") as store:
+        assert store.keys() == ["/df_with_missing"]  # noqa: SIM118 (not a dict)
+    two = tmp_path / "two.h5"  # why the quality goes to a file of its own
+    df.to_hdf(two, key="df_with_missing")
+    df.to_hdf(two, key="quality")
+    with pytest.raises(ValueError, match="key"):
+        pd.read_hdf(two)
     assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]
     assert set(df.columns.get_level_values("scorer")) == {"DLC_3D"}
     assert list(df.columns.get_level_values("bodyparts").unique()) == PARTS
@@ -294,6 +307,22 @@ def test_filter_3d_drops_bad_points(tmp_path: Path) -> None:
     assert e_filt < 2.0 < e_raw
 
 
+def test_cropped_analysis_moved_to_the_whole_frame(tmp_path: Path) -> None:
+    project, rig = make_project(tmp_path)
+    files, truth = recording_files(tmp_path, rig, n_frames=20, noise=0.0)
+    df = pd.read_hdf(files[1])
+    df.loc[:, (slice(None), slice(None), "x")] -= 100  # analyzed in the crop x 100-500
+    df.loc[:, (slice(None), slice(None), "y")] -= 50  # y 50-450
+    df.to_hdf(files[1], key="df_with_missing", format="table", mode="w")
+    meta = {"frame_dimensions": (SIZE[1], SIZE[0]), "cropping": True,
+            "cropping_parameters": [100, 500, 50, 450]}  # fmt: skip
+    with open(str(files[1]).replace(".h5", "_meta.pickle"), "wb") as fh:
+        pickle.dump({"data": meta}, fh)
+    out = triangulate_files(project.config_path, files)
+    points = pd.read_hdf(out).to_numpy().reshape(-1, len(PARTS), 3)
+    assert np.abs(points - truth).max() < 1e-6
+
+
 def test_stereo_pickle_gives_dlc_frame(tmp_path: Path) -> None:
     project, rig = make_project(tmp_path, n=2, toml=False)
     entry = stereo_entry(rig.cameras[0], rig.cameras[1])
@@ -340,7 +369,7 @@ def test_triangulate_videos(tmp_path: Path, reaching_project: Path) -> None:
     videos.mkdir()
     files, truth = recording_files(videos, rig)
     for cam in NAMES:
-        write_video(videos / f"run1-{cam}.avi", nframes=3)
+        write_video(videos / f"run1-{cam}.avi", nframes=3, size=SIZE)
     outs = triangulate(project.config_path, str(videos), filterpredictions=True, save_as_csv=True)
     assert outs == [videos / "run1_DLC_3D.h5"]
     points = pd.read_hdf(outs[0]).to_numpy().reshape(-1, len(PARTS), 3)
@@ -354,6 +383,15 @@ def test_triangulate_videos(tmp_path: Path, reaching_project: Path) -> None:
     assert (tmp_path / "cli_filtered.h5").is_file()
     with pytest.raises(TriangulationError, match="none of the camera names"):
         triangulate(project.config_path, [str(write_video(videos / "other.avi", nframes=2))])
+    small = videos / "small"
+    small.mkdir()
+    for cam in NAMES:
+        write_video(
+            small / f"run2-{cam}.avi", nframes=2, size=(320, 240) if cam == "cam-B" else SIZE
+        )
+    with pytest.raises(TriangulationError, match=r"run2-cam-B\.avi: frames are 320×240 px"):
+        triangulate(project.config_path, str(small))
+    assert not list(small.glob("*.h5"))
 
 
 # -- bad input ---------------------------------------------------------------------------------

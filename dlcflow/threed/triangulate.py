@@ -7,7 +7,8 @@ project (analyzing the video first when it has none, filtering when asked) and c
 
 The rig is the project's ``camera_matrix/calibration.toml`` (Anipose's, any number of
 cameras) when it exists, else DLC's ``stereo_params.pickle`` (two cameras). Points whose
-likelihood is under the 3D config's ``pcutoff`` are not used; a point seen by fewer than
+likelihood is under the 3D config's ``pcutoff`` are not used (the coordinates of a cropped
+analysis are moved back to the whole frame first); a point seen by fewer than
 two cameras is NaN. Points are triangulated by DLT over all cameras that see them
 (:func:`dlcflow.geometry.triangulate.triangulate_points`), with ``ransac`` over camera
 subsets and ``optimize`` (temporal smoothness and the skeleton's limb lengths, see
@@ -29,7 +30,7 @@ from __future__ import annotations
 import os
 import pickle
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ import xarray as xr
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
+from dlcflow.core.video import VideoError, video_info
 from dlcflow.core.videofiles import list_videos
 from dlcflow.data.cameras import CameraGroup
 from dlcflow.data.pose import SINGLE, make_poses, point_keys
@@ -59,7 +61,7 @@ from dlcflow.io.calibration import (
     read_stereo_pickle,
 )
 from dlcflow.io.hdf import write_frame
-from dlcflow.io.poses import PoseFileError, load_poses, read_meta
+from dlcflow.io.poses import PoseFileError, analysis_crop, load_poses, read_meta
 from dlcflow.io.poses3d import save_poses_3d
 from dlcflow.post.filters import FilterOptions, filter_file
 from dlcflow.project.paths import TRACKER_SUFFIXES, Project
@@ -144,11 +146,32 @@ def _read_view(path: Path) -> _View:
         raise TriangulationError(str(err)) from None
     if not ds.attrs.get("has_confidence", False):
         raise TriangulationError(f"{path}: the 2D poses have no likelihood")
-    dims = read_meta(path).get("frame_dimensions")
+    meta = read_meta(path)
+    dims = meta.get("frame_dimensions")
     size = None
     if dims is not None and len(dims) == 2:
         size = (int(dims[1]), int(dims[0]))  # DLC keeps (height, width)
+    crop = analysis_crop(meta)
+    if crop is not None:  # coordinates relative to the crop: back to the whole frame
+        x1, _, y1, _ = crop
+        ds = ds.copy()
+        ds["position"] = ds["position"] + xr.DataArray([float(x1), float(y1)], dims="space")
     return _View(path, ds, size)
+
+
+def _check_video_sizes(videos: Mapping[str, Path], rig: Rig) -> None:
+    """Each camera's video has the size its camera was calibrated at."""
+    for name, video in videos.items():
+        try:
+            info = video_info(video)
+        except VideoError:
+            continue  # the pose file may be all there is; its metadata is checked later
+        cam = rig.group[name]
+        if (info.width, info.height) != tuple(cam.size):
+            raise TriangulationError(
+                f"{video}: frames are {info.width}×{info.height} px but camera {name} of "
+                f"{rig.source} was calibrated at {cam.size[0]}×{cam.size[1]}"
+            )
 
 
 def _check_views(views: Sequence[_View], rig: Rig) -> None:
@@ -459,8 +482,11 @@ def triangulate(
             f"{video_path}: no recording with a video of every camera ({', '.join(names)}) "
             "found (the camera name must be in each video's file name)"
         )
-    rig_source = load_rig(project).source
+    rig = load_rig(project)
+    rig_source = rig.source
     outputs = []
+    for views in recordings.values():
+        _check_video_sizes(views, rig)
     for recording, views in recordings.items():
         folder = Path(destfolder) if destfolder else views[names[0]].parent
         out = project.output_3d(recording, folder)
