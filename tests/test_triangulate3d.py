@@ -394,6 +394,56 @@ def test_triangulate_videos(tmp_path: Path, reaching_project: Path) -> None:
     assert not list(small.glob("*.h5"))
 
 
+def test_videos_without_pose_files_are_analyzed(
+    tmp_path: Path, reaching_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No pose file beside a video: its camera's 2D project analyzes it (with the 3D
+    config's shuffle and trainingsetindex of that camera), then it is filtered."""
+    from dlcflow.project.config import write_config
+    from dlcflow.threed import triangulate as module
+
+    project, rig = make_project(tmp_path)
+    for cam in NAMES:
+        project.cfg[f"config_file_{cam}"] = str(reaching_project)
+        project.cfg[f"shuffle_{cam}"] = 2
+    write_config(project.config_path, project.cfg)
+    videos, dest = tmp_path / "videos", tmp_path / "out"
+    videos.mkdir()
+    truth = trajectory(40)
+    px = rig.project(truth) + np.random.default_rng(8).normal(0, 0.5, (3, 40, len(PARTS), 2))
+    calls = []
+
+    def fake_analyze(config, found, shuffle=1, trainingsetindex=0, destfolder=None, **kw):
+        (video,) = found
+        calls.append((Path(config), Path(video).name, shuffle, trainingsetindex, destfolder))
+        i = next(j for j, cam in enumerate(NAMES) if cam in Path(video).stem)
+        scorer = "DLC_resnet50_fakeJan1shuffle2_10"
+        out = Path(destfolder) / f"{Path(video).stem}{scorer}.h5"
+        write_pose_file(out, px[i], np.full((40, len(PARTS)), 0.9), scorer=scorer)
+        return scorer
+
+    monkeypatch.setattr(module, "analyze_videos", fake_analyze)
+    for cam in NAMES:
+        write_video(videos / f"day1_{cam}_top.avi", nframes=2, size=SIZE)
+    write_video(videos / f"day2_{NAMES[0]}_top.avi", nframes=2, size=SIZE)  # no partners
+    with pytest.warns(UserWarning, match="day2_cam-A_top.avi: the other cameras"):
+        (out,) = triangulate(project.config_path, [str(videos)], destfolder=dest)
+    assert out == dest / "day1_top_DLC_3D.h5"
+    assert [c[1] for c in calls] == [f"day1_{cam}_top.avi" for cam in NAMES]
+    assert all(c[2] == 2 and c[3] == 0 and c[4] == dest for c in calls)
+    assert len(list(dest.glob("*_filtered.h5"))) == 3  # filterpredictions=True by default
+    with open(Project3D.meta_3d(out), "rb") as fh:
+        scorers = pickle.load(fh)["scorer_name"]
+    assert scorers == dict.fromkeys(NAMES, "DLC_resnet50_fakeJan1shuffle2_10")
+    points = pd.read_hdf(out).to_numpy().reshape(-1, len(PARTS), 3)
+    assert rmse(points, truth) < 2.5
+    calls.clear()
+    triangulate(
+        project.config_path, [str(videos / f"day1_{c}_top.avi") for c in NAMES], destfolder=dest
+    )
+    assert calls == []  # analyzed, filtered and triangulated already: nothing redone
+
+
 # -- bad input ---------------------------------------------------------------------------------
 def _outputs(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.glob("*_DLC_3D*"))

@@ -482,6 +482,13 @@ def triangulate(
             f"{video_path}: no recording with a video of every camera ({', '.join(names)}) "
             "found (the camera name must be in each video's file name)"
         )
+    grouped = {v for views in recordings.values() for v in views.values()}
+    for video in videos:
+        if video not in grouped and any(recording_name(video.stem, c) for c in names):
+            warnings.warn(
+                f"{video}: the other cameras of its recording have no video; skipped",
+                stacklevel=2,
+            )
     rig = load_rig(project)
     rig_source = rig.source
     outputs = []
