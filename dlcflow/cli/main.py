@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from dlcflow.cli import network, post, project, tracking, triangulate
+from dlcflow.cli import labeled3d, network, post, project, tracking, triangulate
 from dlcflow.cli.common import Command
 from dlcflow.core.log import install_plain_warnings
 from dlcflow.core.quiet import filter_native_stderr
@@ -19,6 +19,7 @@ COMMANDS: tuple[Command, ...] = (
     + tracking.COMMANDS
     + post.COMMANDS
     + triangulate.COMMANDS
+    + labeled3d.COMMANDS
     + project.COMMANDS[4:]
 )
 
