@@ -63,8 +63,6 @@ rule triangulate_recording:
         mem_mb=2000,
         runtime=30,
     params:
-        filterpredictions=calibration_setting("filterpredictions"),
-        filtertype=calibration_setting("filtertype"),
         save_as_csv=calibration_setting("save_as_csv"),
     script:
         "../scripts/triangulate_recording.py"

@@ -1,4 +1,4 @@
-"""Snakemake adapter: a recording's 3D poses drawn beside its views (<3D stem>_labeled3d.mp4)."""
+"""Snakemake adapter: a recording's 3D poses beside its views (<3D stem>_labeled3d.mp4)."""
 
 from pathlib import Path
 
@@ -7,5 +7,8 @@ from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
     create_labeled_video_3d(
-        Path(snakemake.wildcards.project3d) / "config.yaml", snakemake.input.poses
+        Path(snakemake.wildcards.project3d) / "config.yaml",
+        snakemake.input.poses,
+        videofolder=Path(snakemake.input.videos[0]).parent,
+        overwrite=True,
     )

@@ -11,7 +11,5 @@ with rule_log(snakemake.log):
         Path(snakemake.wildcards.project3d) / "config.yaml",
         list(snakemake.input.poses),
         out=snakemake.output.h5,
-        filterpredictions=bool(p.filterpredictions),
-        filtertype=p.filtertype,
         save_as_csv=bool(p.save_as_csv),
     )

@@ -58,9 +58,12 @@ def _camera_projects(p3d: Project3D) -> dict[str, Project]:
     return out
 
 
-def views(p3d: Project3D, settings_for: SettingsFor) -> dict[str, list[View]]:
+def views(
+    p3d: Project3D, settings_for: SettingsFor, filtered: bool = False
+) -> dict[str, list[View]]:
     """``{recording: [view of each camera, in camera_names order]}``: the recordings whose
-    every camera has a video among those its 2D project analyzes."""
+    every camera has a video among those its 2D project analyzes; ``filtered``: the views'
+    poses are the 2D analyses' ``_filtered.h5`` (the workflow's filter rule)."""
     projects = _camera_projects(p3d)
     videos: dict[str, list[Path]] = {}
     for cam, project in projects.items():
@@ -97,9 +100,11 @@ def calibration_inputs(p3d: Project3D) -> list[str]:
     return images
 
 
-def recording_of(p3d: Project3D, settings_for: SettingsFor, name: str) -> tuple[str, list[View]]:
+def recording_of(
+    p3d: Project3D, settings_for: SettingsFor, name: str, filtered: bool = False
+) -> tuple[str, list[View]]:
     """The recording whose 3D output's stem is ``name`` and its views."""
-    for rec, row in views(p3d, settings_for).items():
+    for rec, row in views(p3d, settings_for, filtered).items():
         if p3d.output_3d(rec, p3d.triangulation_dir).stem == name:
             return rec, row
     raise ValueError(
@@ -109,26 +114,25 @@ def recording_of(p3d: Project3D, settings_for: SettingsFor, name: str) -> tuple[
     )
 
 
-def triangulation_inputs(p3d: Project3D, settings_for: SettingsFor, name: str) -> dict:
-    """The calibration and each camera's 2D pose file (camera_names order) of the 3D
-    output ``<triangulation_dir>/<name>.h5``."""
-    _, row = recording_of(p3d, settings_for, name)
+def triangulation_inputs(
+    p3d: Project3D, settings_for: SettingsFor, name: str, filtered: bool = False
+) -> dict:
+    """The calibration and each camera's 2D pose file (camera_names order; ``filtered``:
+    the ``_filtered.h5``) of the 3D output ``<triangulation_dir>/<name>.h5``."""
+    _, row = recording_of(p3d, settings_for, name, filtered)
     return {"calibration": str(p3d.calibration_file), "poses": [str(v.poses) for v in row]}
 
 
 def labeled_video_3d_inputs(p3d: Project3D, settings_for: SettingsFor, name: str) -> dict:
-    """The 3D poses, the calibration and the views' videos of a 3D labeled video."""
+    """The 3D poses (``<triangulation_dir>/<name>.h5``), the calibration, and the views'
+    videos and 2D poses of a 3D labeled video."""
     _, row = recording_of(p3d, settings_for, name)
     return {
-        "poses": str(p3d.output_3d(_rec_name(p3d, name), p3d.triangulation_dir)),
+        "poses": str(p3d.triangulation_dir / f"{name}.h5"),
         "calibration": str(p3d.calibration_file),
         "videos": [str(v.video) for v in row],
+        "poses2d": [str(v.poses) for v in row],
     }
-
-
-def _rec_name(p3d: Project3D, name: str) -> str:
-    suffix = f"_{p3d.scorer_3d}"
-    return name[: -len(suffix)] if name.endswith(suffix) else name
 
 
 def stage_targets_3d(p3d: Project3D, stage: str, settings_for: SettingsFor) -> list[str]:
