@@ -49,7 +49,7 @@ from dlcflow.devtools.demo import (
     groundtruth_path,
     smooth_signal,
 )
-from dlcflow.devtools.render3d import board_poses, render_board_image, rig_target
+from dlcflow.devtools.render3d import board_poses, render_board_image
 from dlcflow.geometry.boards import Checkerboard
 from dlcflow.io.calibration import write_calibration_toml
 from dlcflow.io.hdf import write_frame_to
@@ -79,6 +79,8 @@ DEMO3D_TASK = "demo3d"
 DEMO3D_SCORER = "oracle"
 SIZE = (320, 240)
 FPS = 30.0
+FILL = (0.4, 0.75)  # how much of each image the board spans
+TILT = 35.0  # the board tilts up to this (degrees) about its axes
 
 # Mouse geometry in mm (the 2D demo's proportions).
 _BODY_A, _BODY_B = 17.0, 10.0
@@ -197,7 +199,7 @@ def _look_at(position: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def make_rig(seed: int = 0, size: tuple[int, int] = SIZE) -> CameraGroup:
-    """The three cameras: around the arena (azimuths ~120 degrees apart, 45-60 degrees
+    """The three cameras: around the arena (azimuths ~120 degrees apart, 55-70 degrees
     above the floor), distances that keep the arena in view, focal lengths ~500-800 px,
     principal points a few px off centre, ``k1`` -0.05 to -0.15."""
     rng = np.random.default_rng([seed, 3])
@@ -211,7 +213,7 @@ def make_rig(seed: int = 0, size: tuple[int, int] = SIZE) -> CameraGroup:
         k1 = -rng.uniform(0.05, 0.15)
         dist = [k1, 0.2 * k1 * rng.uniform(-1, 1), 0.0, 0.0, 0.0]
         azimuth = np.radians(90 + 120 * k + rng.uniform(-10, 10))
-        elevation = np.radians(rng.uniform(45, 60))
+        elevation = np.radians(rng.uniform(55, 70))
         distance = 0.95 * f  # ~1.05 px per mm at the arena centre in every view
         pos = _TARGET + distance * np.array(
             [
@@ -401,18 +403,10 @@ def _calibration_images(
 ) -> None:
     """The same board poses through every camera: ``calibration_images/<cam>-NN.jpg``."""
     rng = np.random.default_rng([seed, 7])
-    target = rig_target(list(rig))
-    poses: list[tuple[np.ndarray, np.ndarray]] = []
-    for _ in range(50 * n_images):  # the board about the arena, tilted up to 45 degrees
-        if len(poses) == n_images:
-            break
-        centre = target + np.r_[rng.uniform(-30, 30, 2), rng.uniform(-10, 30)]
-        try:
-            poses += board_poses(1, rng, list(rig), board, tilt=45.0, center=centre, max_tries=200)
-        except ValueError:  # no pose about this centre fits every view
-            continue
-    if len(poses) < n_images:
-        raise DemoError(f"only {len(poses)} of {n_images} board poses fit in every camera's view")
+    try:  # about the arena, tilted up to 45 degrees, seen whole by every camera
+        poses = board_poses(n_images, rng, rig, board, tilt_deg=TILT, fill=FILL)
+    except RuntimeError as err:
+        raise DemoError(f"{project3d.calibration_images_dir}: {err}") from None
     folder = project3d.calibration_images_dir
     folder.mkdir(parents=True, exist_ok=True)
     for j, (rvec, tvec) in enumerate(poses):
