@@ -109,7 +109,8 @@ class Checkerboard(Board):
     def __post_init__(self) -> None:
         if self.cbrow < 2 or self.cbcol < 2:
             raise ValueError(
-                f"a checkerboard needs 2 or more inner corners a side, got {self.cbcol} × {self.cbrow}"
+                "a checkerboard needs 2 or more inner corners a side, "
+                f"got {self.cbcol} × {self.cbrow}"
             )
         if not self.square_size > 0:
             raise ValueError(f"square size must be positive, got {self.square_size}")
@@ -181,7 +182,8 @@ class CharucoBoard(Board):
     def __post_init__(self) -> None:
         if self.squares_x < 3 or self.squares_y < 3:
             raise ValueError(
-                f"a ChArUco board needs 3 or more squares a side, got {self.squares_x} × {self.squares_y}"
+                "a ChArUco board needs 3 or more squares a side, "
+                f"got {self.squares_x} × {self.squares_y}"
             )
         if not 0 < self.marker_length < self.square_length:
             raise ValueError(

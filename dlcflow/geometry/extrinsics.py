@@ -1,22 +1,16 @@
-"""A rig's first extrinsics from board views: poses per view, a camera-pair graph, a tree.
+"""A rig's first guess: each camera's pose from the board poses seen by camera pairs.
 
-Anipose's way: every camera's board pose in every image it saw (``solvePnP``); a graph of
-cameras (networkx) whose edges join cameras that saw the board in the same images, weighed
-by how many; a spanning tree of the heaviest edges grown from the first camera; along each
-edge, the relative pose of the two cameras averaged robustly over their shared images (the
-consensus pose of the images, then the mean of those that agree with it: rotations by their
-chordal mean, translations by their mean). The world is the first camera's frame.
-
-A board that looks the same turned around (DLC's checkerboard when ``cbcol + cbrow`` is
-even) may be found in either corner order: each shared image offers one relative pose per
-order, the consensus picks; then each view's corners are renamed to the order that agrees
-with the rig (:attr:`Extrinsics.observations`), so bundle adjustment sees one board.
+Every camera's board pose in each of its images (``solvePnP`` with its intrinsics) links
+cameras that saw the same image. The camera-pair graph (:func:`camera_graph`: an edge for
+two cameras with shared images, its weight their count) is spanned by the tree of
+heaviest edges; walking it from the first camera, each camera's pose relative to its
+parent is a robust average over their shared images (:func:`relative_pose`). The world
+is the first camera's frame. :func:`initial_board_poses` places every image's board in it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import cv2
 import networkx as nx
@@ -24,190 +18,168 @@ import numpy as np
 
 from dlcflow.data.cameras import Camera, CameraGroup
 from dlcflow.geometry.boards import Board, Detection
+from dlcflow.geometry.calibrate import CalibrationError
 
 __all__ = [
-    "Extrinsics",
-    "Observations",
-    "board_pose",
+    "Pose",
+    "align_symmetric",
+    "camera_graph",
+    "compose",
+    "initial_board_poses",
     "initial_extrinsics",
-    "pair_graph",
-    "symmetry_transforms",
+    "invert",
+    "relative_pose",
+    "solve_board_poses",
 ]
 
-#: ``{camera: {image: Detection}}``: where each camera found the board, per image.
-Observations = Mapping[str, Mapping[str, Detection]]
+#: A rigid motion ``(R (3 × 3), t (3,))``: ``X' = R X + t``.
+Pose = tuple[np.ndarray, np.ndarray]
 
 
-@dataclass(frozen=True, eq=False)
-class Extrinsics:
-    """The rig (world = its first camera) and the board's pose in every image (board →
-    world: ``rvec, tvec``), with the detections renamed to one corner order."""
-
-    group: CameraGroup
-    board_poses: dict[str, tuple[np.ndarray, np.ndarray]]
-    observations: dict[str, dict[str, Detection]]
-    graph: nx.Graph
+def compose(a: Pose, b: Pose) -> Pose:
+    """``a ∘ b`` (``b`` first)."""
+    return a[0] @ b[0], a[0] @ b[1] + a[1]
 
 
-def _rigid(rvec: np.ndarray, tvec: np.ndarray) -> np.ndarray:
-    out = np.eye(4)
-    out[:3, :3] = cv2.Rodrigues(np.asarray(rvec, dtype=np.float64).reshape(3))[0]
-    out[:3, 3] = np.asarray(tvec, dtype=np.float64).reshape(3)
-    return out
+def invert(p: Pose) -> Pose:
+    return p[0].T, -p[0].T @ p[1]
 
 
-def _vectors(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return cv2.Rodrigues(t[:3, :3])[0].reshape(3), t[:3, 3].copy()
-
-
-def _inverse(t: np.ndarray) -> np.ndarray:
-    out = np.eye(4)
-    out[:3, :3] = t[:3, :3].T
-    out[:3, 3] = -t[:3, :3].T @ t[:3, 3]
-    return out
-
-
-def board_pose(camera: Camera, board: Board, detection: Detection) -> tuple[np.ndarray, np.ndarray]:
-    """The board's pose in ``camera``'s frame (board → camera) from one detection:
-    ``solvePnP`` for a plane (IPPE), refined by Levenberg–Marquardt."""
-    obj = board.object_points[detection.ids].astype(np.float64)
-    img = detection.corners.astype(np.float64).reshape(-1, 1, 2)
-    ok, rvec, tvec = cv2.solvePnP(obj, img, camera.matrix, camera.dist, flags=cv2.SOLVEPNP_IPPE)
-    if not ok:
+def solve_board_poses(
+    board: Board, detections: Mapping[str, Detection], camera: Camera
+) -> dict[str, Pose]:
+    """Board → camera pose in each image (``solvePnP``, then refined)."""
+    out: dict[str, Pose] = {}
+    for name, det in detections.items():
+        obj = board.object_points[det.ids].astype(np.float64)
+        img = det.corners.astype(np.float64)
         ok, rvec, tvec = cv2.solvePnP(obj, img, camera.matrix, camera.dist)
-    rvec, tvec = cv2.solvePnPRefineLM(obj, img, camera.matrix, camera.dist, rvec, tvec)
-    return rvec.reshape(3), tvec.reshape(3)
-
-
-def symmetry_transforms(board: Board) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each symmetry of ``board`` (a corner permutation ``perm``), the rigid motion
-    ``S`` (4 × 4) of the board's plane with ``S obj[m] = obj[perm[m]]``."""
-    obj = board.object_points
-    out = []
-    for perm in board.symmetries:
-        a, b = obj, obj[perm]
-        ca, cb = a.mean(axis=0), b.mean(axis=0)
-        u, _, vt = np.linalg.svd((b - cb).T @ (a - ca))
-        d = np.sign(np.linalg.det(u @ vt))
-        rot = u @ np.diag([1.0, 1.0, d]) @ vt
-        s = np.eye(4)
-        s[:3, :3] = rot
-        s[:3, 3] = cb - rot @ ca
-        out.append((np.asarray(perm), s))
+        if not ok:
+            continue
+        rvec, tvec = cv2.solvePnPRefineLM(obj, img, camera.matrix, camera.dist, rvec, tvec)
+        out[name] = (cv2.Rodrigues(rvec)[0], tvec.reshape(3))
     return out
 
 
-def pair_graph(observations: Observations, cameras: Sequence[str]) -> nx.Graph:
-    """Cameras joined where they saw the board in the same images (edge ``weight``: how
-    many; ``images``: which)."""
-    graph = nx.Graph()
-    graph.add_nodes_from(cameras)
-    for i, a in enumerate(cameras):
-        for b in cameras[i + 1 :]:
-            shared = sorted(set(observations.get(a, {})) & set(observations.get(b, {})))
+def camera_graph(poses: Mapping[str, Mapping[str, Pose]]) -> nx.Graph:
+    """Cameras linked by the images both saw; edge ``weight`` = their count, ``images``."""
+    g = nx.Graph()
+    names = list(poses)
+    g.add_nodes_from(names)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = sorted(set(poses[a]) & set(poses[b]))
             if shared:
-                graph.add_edge(a, b, weight=len(shared), images=shared)
-    return graph
+                g.add_edge(a, b, weight=len(shared), images=shared)
+    return g
 
 
-def _distance(t1: np.ndarray, t2: np.ndarray, scale: float) -> float:
-    cos = (np.trace(t1[:3, :3].T @ t2[:3, :3]) - 1.0) / 2.0
-    angle = float(np.arccos(np.clip(cos, -1.0, 1.0)))
-    return angle + float(np.linalg.norm(t1[:3, 3] - t2[:3, 3])) / scale
+def _rotation_mean(rotations: np.ndarray) -> np.ndarray:
+    u, _, vt = np.linalg.svd(rotations.sum(axis=0))
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    return r
 
 
-def _mean_rigid(transforms: Sequence[np.ndarray]) -> np.ndarray:
-    u, _, vt = np.linalg.svd(np.sum([t[:3, :3] for t in transforms], axis=0))
-    d = np.sign(np.linalg.det(u @ vt))
-    out = np.eye(4)
-    out[:3, :3] = u @ np.diag([1.0, 1.0, d]) @ vt
-    out[:3, 3] = np.mean([t[:3, 3] for t in transforms], axis=0)
-    return out
-
-
-def _relative_pose(
-    poses_a: Mapping[str, np.ndarray],
-    poses_b: Mapping[str, np.ndarray],
-    images: Sequence[str],
-    symmetries: Sequence[np.ndarray],
-) -> np.ndarray:
-    """Camera a → camera b (4 × 4), robustly over the shared ``images``."""
-    turns = [np.eye(4), *symmetries]
-    candidates = [[poses_b[i] @ g @ _inverse(poses_a[i]) for g in turns] for i in images]
-    flat = [c for cs in candidates for c in cs]
-    scale = float(np.median([np.linalg.norm(c[:3, 3]) for c in flat])) or 1.0
-
-    def cost(ref: np.ndarray) -> float:
-        return sum(min(min(_distance(ref, c, scale) for c in cs), 0.5) for cs in candidates)
-
-    consensus = min(flat, key=cost)
-    best = [min(cs, key=lambda c: _distance(consensus, c, scale)) for cs in candidates]
-    agree = [c for c in best if _distance(consensus, c, scale) < 0.1] or [consensus]
-    return _mean_rigid(agree)
-
-
-def _rename(
-    camera: Camera,
-    board: Board,
-    detection: Detection,
-    board_to_world: np.ndarray,
-    perms: Sequence[np.ndarray],
-) -> Detection:
-    """``detection`` in the corner order that fits the board's pose in the rig."""
-    rvec, tvec = _vectors(board_to_world)
-    world = board.object_points @ cv2.Rodrigues(rvec)[0].T + tvec
-    best, best_err = detection, np.inf
-    for option in [detection] + [detection.reordered(p) for p in perms]:
-        err = float(np.linalg.norm(camera.project(world[option.ids]) - option.corners, axis=1).mean())
-        if err < best_err:
-            best, best_err = option, err
-    return best
+def relative_pose(samples: Sequence[Pose], max_angle_deg: float = 5.0) -> Pose:
+    """A robust mean of rigid motions: the sample with the smallest median rotation
+    distance to the others, then the mean rotation and median translation of the samples
+    within ``max_angle_deg`` of it and near its translation."""
+    rots = np.stack([s[0] for s in samples])
+    trans = np.stack([s[1] for s in samples])
+    rel = np.einsum("aij,bkj->abik", rots, rots)  # R_a R_bᵀ
+    cos = np.clip((np.trace(rel, axis1=2, axis2=3) - 1) / 2, -1, 1)
+    angles = np.degrees(np.arccos(cos))
+    centre = int(np.argmin(np.median(angles, axis=1)))
+    dist = np.linalg.norm(trans - trans[centre], axis=1)
+    scale = max(float(np.median(dist)), 1e-9)
+    keep = (angles[centre] <= max_angle_deg) & (
+        dist <= 3 * scale + 0.05 * np.linalg.norm(trans[centre])
+    )
+    return _rotation_mean(rots[keep]), np.median(trans[keep], axis=0)
 
 
 def initial_extrinsics(
-    cameras: Sequence[Camera], observations: Observations, board: Board
-) -> Extrinsics:
-    """The rig of ``cameras`` (their intrinsics; poses found here, world = the first
-    camera's frame) from ``observations`` ``{camera: {image: Detection}}``."""
-    names = [c.name for c in cameras]
-    by_name = {c.name: c for c in cameras}
-    sym = symmetry_transforms(board)
-    perms = [p for p, _ in sym]
-    poses = {
-        name: {
-            image: _rigid(*board_pose(by_name[name], board, det))
-            for image, det in observations.get(name, {}).items()
-        }
-        for name in names
-    }
-    graph = pair_graph(observations, names)
-    reached = nx.node_connected_component(graph, names[0])
-    if len(reached) < len(names):
-        lost = [n for n in names if n not in reached]
-        raise ValueError(
-            f"camera(s) {', '.join(lost)} never saw the board in an image that "
-            f"{names[0]} (or a camera linked to it) saw too"
+    intrinsics: Sequence[Camera], poses: Mapping[str, Mapping[str, Pose]]
+) -> CameraGroup:
+    """The rig's cameras (intrinsics of ``intrinsics``, in that order) posed in the first
+    camera's frame from ``poses`` (camera → image → board → camera pose)."""
+    names = [c.name for c in intrinsics]
+    g = camera_graph({n: poses.get(n, {}) for n in names})
+    tree = nx.maximum_spanning_tree(g, weight="weight")
+    reached = nx.node_connected_component(tree, names[0])
+    missing = [n for n in names if n not in reached]
+    if missing:
+        raise CalibrationError(
+            f"camera {missing[0]} shares no image with camera {names[0]} "
+            "(directly or through other cameras): the board must be seen by both in some images"
         )
-    tree = nx.maximum_spanning_tree(graph, weight="weight")
-    world_to_cam = {names[0]: np.eye(4)}
-    for a, b in nx.bfs_edges(tree, names[0]):
-        rel = _relative_pose(poses[a], poses[b], graph.edges[a, b]["images"], [s for _, s in sym])
-        world_to_cam[b] = rel @ world_to_cam[a]
-    group = CameraGroup(
-        tuple(by_name[n].with_pose(*_vectors(world_to_cam[n])) for n in names)
+    world: dict[str, Pose] = {names[0]: (np.eye(3), np.zeros(3))}  # world → camera
+    for parent, child in nx.bfs_edges(tree, names[0]):
+        samples = [
+            compose(poses[child][img], invert(poses[parent][img]))  # parent → child
+            for img in g.edges[parent, child]["images"]
+        ]
+        world[child] = compose(relative_pose(samples), world[parent])
+    cams = []
+    for cam in intrinsics:
+        r, t = world[cam.name]
+        cams.append(cam.with_pose(cv2.Rodrigues(r)[0].reshape(3), t))
+    return CameraGroup(tuple(cams))
+
+
+def initial_board_poses(
+    group: CameraGroup, poses: Mapping[str, Mapping[str, Pose]]
+) -> dict[str, Pose]:
+    """Board → world in every image: through the first camera (rig order) that saw it."""
+    out: dict[str, Pose] = {}
+    for cam in group:
+        to_world = invert((cam.rotation, cam.tvec))
+        for img, pose in poses.get(cam.name, {}).items():
+            if img not in out:
+                out[img] = compose(to_world, pose)
+    return out
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip((np.trace(a @ b.T) - 1) / 2, -1, 1))))
+
+
+def align_symmetric(
+    board: Board,
+    group: CameraGroup,
+    poses: Mapping[str, Mapping[str, Pose]],
+    board_poses: Mapping[str, Pose],
+    detections: Mapping[str, Mapping[str, Detection]],
+) -> tuple[dict[str, dict[str, Detection]], dict[str, dict[str, Pose]], list[tuple[str, str]]]:
+    """For a board that looks the same turned by 180° (a checkerboard of an odd number of
+    squares both ways), OpenCV may number one view's corners from the other end: a view
+    whose own board pose, so turned, agrees better with the rig's (``board_poses`` through
+    ``group``) gets its corner ids reversed. The detections, poses and views turned."""
+    dets = {c: dict(d) for c, d in detections.items()}
+    out = {c: dict(p) for c, p in poses.items()}
+    turned: list[tuple[str, str]] = []
+    if not board.symmetric:
+        return dets, out, turned
+    obj = board.object_points
+    n = len(obj)
+    flip = (
+        np.diag([-1.0, -1.0, 1.0]),
+        obj.max(axis=0) + obj.min(axis=0),  # z is 0
     )
-    # every image's board pose from the first camera (in rig order) that saw it
-    board_poses: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    renamed: dict[str, dict[str, Detection]] = {n: {} for n in names}
-    images = sorted({i for n in names for i in observations.get(n, {})})
-    for image in images:
-        seen = [n for n in names if image in observations.get(n, {})]
-        ref = seen[0]
-        to_world = _inverse(world_to_cam[ref]) @ poses[ref][image]
-        board_poses[image] = _vectors(to_world)
-        for n in seen:
-            det = observations[n][image]
-            renamed[n][image] = (
-                det if n == ref or not perms else _rename(group[n], board, det, to_world, perms)
-            )
-    return Extrinsics(group=group, board_poses=board_poses, observations=renamed, graph=graph)
+    for cam in group:
+        for img, pose in poses.get(cam.name, {}).items():
+            if img not in board_poses:
+                continue
+            expected = compose((cam.rotation, cam.tvec), board_poses[img])
+            other = compose(pose, flip)
+            if _angle(other[0], expected[0]) + 1.0 < _angle(pose[0], expected[0]):
+                det = dets[cam.name][img]
+                ids = n - 1 - det.ids
+                order = np.argsort(ids)
+                dets[cam.name][img] = Detection(ids[order], det.corners[order])
+                out[cam.name][img] = other
+                turned.append((cam.name, img))
+    return dets, out, turned
