@@ -183,8 +183,14 @@ def test_labeled_video_3d(tmp_path: Path) -> None:
     stamp = out.stat().st_mtime_ns
     assert create_labeled_video_3d(config, [h5], start=0, end=3) == [out]
     assert out.stat().st_mtime_ns == stamp and len(_read(out)) == 20
-    create_labeled_video_3d(config, [h5], end=3, trailpoints=2, overwrite=True, draw_skeleton=False)
-    assert len(_read(out)) == 3
+    create_labeled_video_3d(
+        config, [h5], start=12, end=14, trailpoints=10, overwrite=True, draw_skeleton=False
+    )
+    frames = _read(out)
+    assert len(frames) == 2
+    # the trail: the snout 10 frames back (before start, as DLC draws it), fainter
+    pix = CAMERAS[0].project(world[2])[0]
+    assert np.abs(_patch(frames[0], pix) - _expected(colors[0], 0.6)).max() < 30
 
 
 def test_missing_points_and_mismatched_lengths(tmp_path: Path) -> None:

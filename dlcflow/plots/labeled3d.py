@@ -243,7 +243,8 @@ def render_labeled_video_3d(
     same order) and a 3D view of ``poses_3d`` (a ``_DLC_3D.h5``), side by side.
 
     ``skeleton``: pairs of body parts joined by lines (within each individual) when
-    ``draw_skeleton``. ``trailpoints``: the points of that many previous frames too.
+    ``draw_skeleton``. ``trailpoints``: the points of that many previous frames too
+    (fainter; before ``start`` too, as DLC draws them).
     ``view``: (elevation, azimuth) of the 3D view, DLC's (-113, -270) by default;
     ``xlim``/``ylim``/``zlim``: the 3D axes' limits (None: :func:`axis_limits` of the
     frames drawn). ``color_by``: ``"bodypart"`` or ``"individual"`` (None: individuals
@@ -267,6 +268,8 @@ def render_labeled_video_3d(
         raise PlotError(f"view must be (elevation, azimuth), not {view!r}")
     if int(trailpoints) < 0:
         raise PlotError(f"trailpoints must be 0 or more, not {trailpoints}")
+    if not 0 <= float(alphavalue) <= 1:
+        raise PlotError(f"alphavalue must be between 0 and 1, not {alphavalue}")
     ds3 = load_poses_3d(h5_3d)
     multi = bool(ds3.attrs["multianimal"])
     keys = point_keys(ds3)
@@ -344,7 +347,7 @@ def render_labeled_video_3d(
             t_last = time.monotonic()
             streams = [_frames(r, start, stop) for r in readers]
             for k, frames in zip(range(start, stop), zip(*streams, strict=True), strict=True):
-                first = max(start, k - int(trailpoints))
+                first = max(0, k - int(trailpoints))  # DLC's: trails reach before start
                 x0 = 0
                 for i, frame in enumerate(frames):
                     img = frame
