@@ -424,7 +424,13 @@ def project3d_of(wildcards):
 
 @one_line
 def calibration_images_of(wildcards):
-    return wf3d.calibration_inputs(project3d_of(wildcards))
+    """The calibration images' folder (calibration moves the images it cannot use to
+    removed_calibration_images/: a list of files would change and ask for a rerun)."""
+    p3d = project3d_of(wildcards)
+    wf3d.calibration_inputs(
+        p3d
+    )  # every camera has images, or one line saying which not
+    return str(p3d.calibration_images_dir)
 
 
 def calibration_setting(name):

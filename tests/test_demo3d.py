@@ -104,7 +104,7 @@ def test_calibration_images_are_synchronized_and_detectable(made) -> None:
     }
     assert names["camera-1"] == [f"-{k:02d}.jpg" for k in range(1, 7)]
     assert names["camera-1"] == names["camera-2"] == names["camera-3"]
-    board = Checkerboard(8, 6, 10.0)
+    board = Checkerboard(7, 6, 10.0)
     for cam in p3d.camera_names:
         found = 0
         for path in p3d.calibration_images(cam):
@@ -224,7 +224,10 @@ def test_demo_3d_end_to_end(tmp_path: Path) -> None:
     assert [r[0] for r in rows] == list(demo3d.CAMERA_NAMES)
     for _, f_true, f_cal, f_err, pp_err in rows:
         assert abs(float(f_cal) - float(f_true)) / float(f_true) < 0.01
-        assert float(f_err) < 1.0 and float(pp_err) < 5.0
+        assert float(f_err) < 1.0 and float(pp_err) < 15.0
+    positions = re.findall(r"^camera-\d(?:\s+[-\d.]+){6}\s+([\d.]+)\s+([\d.]+|nan)$", report, re.M)
+    assert len(positions) == 3
+    assert all(float(mm) < 10.0 and float(px) < 1.0 for mm, px in positions)  # mm, board px
     three_d = re.findall(r"^([23])\s+1\s+(\d+)\s+([\d.]+)\s+([\d.]+|nan)", report, re.M)
     assert [r[0] for r in three_d] == ["3", "2"]
     assert all(int(r[1]) == SMALL_DEMO_3D["nframes"] * len(BODYPARTS) for r in three_d)

@@ -457,10 +457,10 @@ def make_3d_demo_project(
     nframes: int = 300,
     numframes2pick: int = 30,
     seed: int = 0,
-    cbrow: int = 8,
+    cbrow: int = 7,
     cbcol: int = 6,
     square_size: float = 10.0,
-    n_calibration_images: int = 20,
+    n_calibration_images: int = 30,
 ) -> tuple[Path, Path, Path]:
     """Render the data and make the projects in ``outdir``: the 2D project
     ``demo3d-oracle-<date>`` (every view's video), the 3D project of the three cameras
