@@ -235,3 +235,14 @@ def test_demo_3d_end_to_end(tmp_path: Path) -> None:
     assert (p3d.triangulation_dir / "rec1_DLC_3D.h5").is_file()
     again = _snakemake("demo_3d", "-n", "--configfile", str(cfg))
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_user_3d_targets(made) -> None:
+    _, _, three, _ = made
+    run = _snakemake("-n", "calibrate", "--config", f"project3d={three}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert re.search(r"^calibrate_cameras\s+1$", run.stdout, re.M), run.stdout[-2000:]
+    missing = _snakemake("-n", "triangulate")
+    assert missing.returncode != 0
+    assert "no 3D project set" in missing.stdout + missing.stderr
+    assert "Traceback" not in missing.stderr
