@@ -231,6 +231,10 @@ def test_demo_3d_end_to_end(tmp_path: Path) -> None:
     three_d = re.findall(r"^([23])\s+1\s+(\d+)\s+([\d.]+)\s+([\d.]+|nan)", report, re.M)
     assert [r[0] for r in three_d] == ["3", "2"]
     assert all(int(r[1]) == SMALL_DEMO_3D["nframes"] * len(BODYPARTS) for r in three_d)
+    oracle = re.findall(r"^([23]) \(2D truth\)\s+1\s+\d+\s+([\d.]+)\s+([\d.]+)", report, re.M)
+    assert [r[0] for r in oracle] == ["3", "2"]
+    # the calibration and triangulation alone: the 2D ground truth comes back within mm
+    assert all(float(r[1]) == 100.0 and float(r[2]) < 3.0 for r in oracle), report
     p3d = Project3D(outdir.glob("*-3d/config.yaml").__next__())
     assert (p3d.triangulation_dir / "rec1_DLC_3D.h5").is_file()
     again = _snakemake("demo_3d", "-n", "--configfile", str(cfg))
