@@ -72,6 +72,7 @@ __all__ = [
     "simulate_3d",
     "true_calibration_path",
     "video_name",
+    "write_pointers",
 ]
 
 CAMERA_NAMES: tuple[str, ...] = ("camera-1", "camera-2", "camera-3")
@@ -422,7 +423,7 @@ def _project_3d(
     workdir: Path,
     cameras: Sequence[str],
     config2d: Path,
-    pointer_images: Project3D | None = None,
+    images_from: Project3D | None = None,
 ) -> Project3D:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*project exists already.*")
@@ -441,10 +442,10 @@ def _project_3d(
     cfg["dotsize"] = 6
     write_config(path, cfg)
     project = Project3D(path)
-    if pointer_images is not None:  # the same images, of these cameras only
+    if images_from is not None:  # the same images, of these cameras only
         project.calibration_images_dir.mkdir(parents=True, exist_ok=True)
         for cam in cameras:
-            for img in pointer_images.calibration_images(cam):
+            for img in images_from.calibration_images(cam):
                 dst = project.calibration_images_dir / img.name
                 if not dst.exists():
                     shutil.copyfile(img, dst)
@@ -492,7 +493,7 @@ def make_3d_demo_project(
     board = Checkerboard(int(cbrow), int(cbcol), float(square_size))
     log(f"demo 3D: rendering {n_calibration_images} checkerboard images per camera")
     _calibration_images(three, make_rig(seed), board, int(n_calibration_images), seed)
-    two = _project_3d(root / "two_cameras", CAMERA_NAMES[:2], config, pointer_images=three)
+    two = _project_3d(root / "two_cameras", CAMERA_NAMES[:2], config, images_from=three)
     return config, three.config_path, two.config_path
 
 
