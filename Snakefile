@@ -1,6 +1,7 @@
 # dlcflow: markerless pose estimation the DeepLabCut way.
 #   snakemake --cores 2 demo
 #   snakemake --cores 2 dataset --config project=/path/to/config.yaml
+#   snakemake --cores 2 triangulate --config project3d=/path/to/3d/config.yaml
 import os
 import sys
 
@@ -24,6 +25,7 @@ include: "rules/analyze.smk"
 include: "rules/tracking.smk"
 include: "rules/postprocess.smk"
 include: "rules/demo.smk"
+include: "rules/threed.smk"
 
 
 rule all:

@@ -6,8 +6,10 @@ from pathlib import Path
 from dlcflow.core.log import install_plain_warnings
 from dlcflow.devtools import demos as wf_demos
 from dlcflow.project.paths import Project, onnx_export_of
+from dlcflow.project.project3d import Project3D
 from dlcflow.workflow import config as wf_config
 from dlcflow.workflow import settings as wf
+from dlcflow.workflow import threed as wf3d
 from dlcflow.workflow.rulelog import EXPECTED, failure_summary, one_line, stop
 
 install_plain_warnings()  # one line each, once
@@ -19,7 +21,8 @@ try:  # a bad config stops here, in one line, before the DAG is built
     if config["project"]:
         Project(config["project"])  # a missing or broken project config.yaml
     USER = wf.settings(config)
-    DEMOS = wf_demos.demos(config)  # `demo` and `demo_multianimal`, each its own folder
+    # `demo`, `demo_multianimal` and `demo_3d`, each its own folder
+    DEMOS = wf_demos.demos(config)
     # the settings of each demo's first iteration and of its refined ones
     DEMO_SETTINGS = {
         name: (
@@ -29,12 +32,16 @@ try:  # a bad config stops here, in one line, before the DAG is built
         for name in DEMOS
     }
     for name, (first, refined) in DEMO_SETTINGS.items():
-        wf.check_refined(first, refined, name)
+        if DEMOS[name].refines:
+            wf.check_refined(first, refined, name)
 except EXPECTED as err:
     stop(err)
 
 # the demo folders, for the wildcard that names one
 DEMO_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values())
+# the demos with a refined iteration (merge, report of demo.smk)
+REFINING_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values() if d.refines)
+DEMO3D_DIRS = "|".join(re.escape(str(d.outdir)) for d in DEMOS.values() if d.threed)
 
 
 wildcard_constraints:
@@ -53,6 +60,8 @@ wildcard_constraints:
     by=r"|_id|_bp",
     individual=r"|[^_/][^/]*",
     demo_dir=DEMO_DIRS,
+    demo3d_dir=DEMO3D_DIRS,
+    project3d=r".+",
 
 
 def demo_in(path):
@@ -170,6 +179,15 @@ def demo_report_inputs(wildcards):
 
 def demo_name(wildcards):
     return demo_at(wildcards.demo_dir).name
+
+
+def demo_board(wildcards):
+    """The 3D demo's checkerboard and its images (None for the other demos)."""
+    demo = demo_at(wildcards.demo_dir)
+    if not demo.threed:
+        return None
+    keys = ("cbrow", "cbcol", "square_size", "n_calibration_images")
+    return {k: config[demo.name][k] for k in keys}
 
 
 def demo_param(key):
@@ -371,3 +389,104 @@ def analysis_config(wildcards):
 @one_line
 def body_parts(wildcards):
     return project_of(wildcards).bodyparts
+
+
+# -- 3D (rules/threed.smk) --------------------------------------------------------------
+
+
+def user_project3d():
+    if not config["project3d"]:
+        raise ValueError(
+            "no 3D project set: run `snakemake --cores N TARGET --config "
+            "project3d=/path/to/config.yaml` (the 3D project's config), or "
+            "`snakemake --cores N demo_3d`"
+        )
+    return Project3D(config["project3d"])
+
+
+def settings_for(project):
+    """The workflow settings of a camera's 2D project (a demo's own, or the user's)."""
+    return settings_of(project.root)
+
+
+def user_targets_3d(stage):
+    @one_line
+    def inputs(wildcards):
+        return wf3d.stage_targets_3d(user_project3d(), stage, settings_for)
+
+    return inputs
+
+
+@one_line
+def project3d_of(wildcards):
+    return Project3D(Path(wildcards.project3d) / "config.yaml")
+
+
+@one_line
+def calibration_images_of(wildcards):
+    """The calibration images' folder (calibration moves the images it cannot use to
+    removed_calibration_images/: a list of files would change and ask for a rerun)."""
+    p3d = project3d_of(wildcards)
+    wf3d.calibration_inputs(
+        p3d
+    )  # every camera has images, or one line saying which not
+    return str(p3d.calibration_images_dir)
+
+
+def calibration_setting(name):
+    """A key of the threed section; in the 3D demo's projects its demo_3d section's."""
+
+    def value(wildcards):
+        demo = demo_in(wildcards.project3d)
+        section = config[demo.name] if demo is not None and demo.threed else {}
+        return section.get(name, config["threed"][name])
+
+    return value
+
+
+@one_line
+def triangulation_inputs_of(wildcards):
+    return wf3d.triangulation_inputs(
+        project3d_of(wildcards), settings_for, wildcards.name
+    )
+
+
+@one_line
+def labeled_video_3d_inputs_of(wildcards):
+    return wf3d.labeled_video_3d_inputs(
+        project3d_of(wildcards), settings_for, wildcards.name
+    )
+
+
+def demo_projects3d(demo):
+    """The 3D demo's 3D projects (all cameras, cameras 1 and 2), once it is made."""
+    checkpoints.demo_project.get(demo_dir=str(demo.outdir))
+    return [Project3D(line) for line in demo.pointer3d.read_text().split()]
+
+
+@one_line
+def demo3d_targets(wildcards):
+    """The 3D demo: every view labeled, the network trained, every view analyzed, then
+    the report (which waits for the calibrations and triangulations)."""
+    demo = DEMOS["demo_3d"]
+    project = demo_project(demo)
+    first = DEMO_SETTINGS[demo.name][0]
+    labeled, _ = demo.stems()
+    files = [str(project.frames_manifest(s)) for s in labeled]
+    files += [str(project.check_labels_folder(s)) for s in labeled]
+    for stage in ("dataset", "train"):
+        files += wf.stage_targets(project, stage, first, iteration=0)
+    files += wf.stage_targets(project, "analyze", first)
+    return files + [str(demo.report)]
+
+
+@one_line
+def demo3d_report_inputs(wildcards):
+    demo = demo_at(wildcards.demo3d_dir)
+    three, two = demo_projects3d(demo)
+    return {
+        "pointer": str(demo.pointer3d),
+        "calibration": str(three.calibration_file),
+        "triangulated": wf3d.stage_targets_3d(three, "triangulate", settings_for),
+        "two_cameras": wf3d.stage_targets_3d(two, "triangulate", settings_for),
+    }

@@ -1,5 +1,6 @@
-# The synthetic demos: `demo` (one mouse) and `demo_multianimal` (look-alike mice). Each
-# writes into its own outdir ({demo_dir}); the rules below serve both.
+# The synthetic demos: `demo` (one mouse), `demo_multianimal` (look-alike mice) and
+# `demo_3d` (rules/threed.smk). Each writes into its own outdir ({demo_dir}); the rules
+# below serve all (report and merge: the two that refine).
 rule demo:
     input:
         demo_targets("demo"),
@@ -17,6 +18,8 @@ rule demo_report:
         "{demo_dir}/report.txt",
     log:
         "{demo_dir}/logs/demo_report.log",
+    wildcard_constraints:
+        demo_dir=REFINING_DIRS,
     conda:
         "../envs/dlcflow.yaml"
     threads: 1
@@ -46,6 +49,7 @@ checkpoint demo_project:
         seed=demo_param("seed"),
         n_test_videos=demo_param("n_test_videos"),
         n_animals=demo_param("n_animals"),
+        board=demo_board,
     script:
         "../scripts/demo_project.py"
 
@@ -57,6 +61,8 @@ checkpoint demo_merge:
         "{demo_dir}/merged.txt",
     log:
         "{demo_dir}/logs/demo_merge.log",
+    wildcard_constraints:
+        demo_dir=REFINING_DIRS,
     conda:
         "../envs/dlcflow.yaml"
     threads: 1

@@ -15,5 +15,6 @@ with rule_log(snakemake.log):
         numframes2pick=p.numframes2pick,
         seed=p.seed,
         n_animals=p.n_animals,
+        board=p.board,
     )
     atomic_write_text(pointer, f"{config}\n")

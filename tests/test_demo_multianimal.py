@@ -98,7 +98,7 @@ def test_multi_animal_demo_end_to_end(tmp_path: Path) -> None:
 def test_demos_have_their_own_folders(tmp_path: Path) -> None:
     config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
     found = demos(config)
-    assert list(found) == ["demo", "demo_multianimal"]
+    assert list(found) == ["demo", "demo_multianimal", "demo_3d"]
     assert found["demo_multianimal"].multianimal and not found["demo"].multianimal
     assert found["demo_multianimal"].stems() == (["mice1", "mice2"], ["mice3"])
     assert found["demo"].stems() == (["mouse1", "mouse2"], ["mouse3"])

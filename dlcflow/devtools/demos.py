@@ -1,11 +1,13 @@
-"""The workflow's two synthetic demos, ``snakemake demo`` and ``snakemake demo_multianimal``.
+"""The workflow's synthetic demos: ``snakemake demo``, ``demo_multianimal`` and ``demo_3d``.
 
 Each demo has its own config section (``demo:``, ``demo_multianimal:``) and output folder,
 and runs the same loop: render videos with known ground truth, make a project, label the
 extracted frames with the oracle, build the dataset, train, evaluate, analyze every video
 (the multi-animal one as far as stitched tracks), extract outlier frames of the held-out
 videos, label them with the oracle, merge, train the next iteration from the first one's
-last snapshot, and write ``report.txt``. :class:`Demo` holds what the rules need to tell
+last snapshot, and write ``report.txt``. The 3D demo (:mod:`dlcflow.devtools.demo3d`)
+labels, trains and analyzes its views once (no refinement), then calibrates its cameras,
+triangulates and scores the 3D poses. :class:`Demo` holds what the rules need to tell
 the demos apart: folders, kind and video names. It imports nothing heavy: the Snakefile
 reads it when it builds the DAG.
 """
@@ -21,7 +23,7 @@ from typing import Any
 __all__ = ["DEMO_NAMES", "Demo", "demo_of", "demos", "make_project", "write_report"]
 
 #: Config sections (and Snakemake targets) of the demos.
-DEMO_NAMES: tuple[str, ...] = ("demo", "demo_multianimal")
+DEMO_NAMES: tuple[str, ...] = ("demo", "demo_multianimal", "demo_3d")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,22 @@ class Demo:
         return self.name == "demo_multianimal"
 
     @property
+    def threed(self) -> bool:
+        """The 3D demo: views of recordings, no refinement iteration."""
+        return self.name == "demo_3d"
+
+    @property
+    def refines(self) -> bool:
+        """Whether the demo trains a second, refined iteration."""
+        return not self.threed
+
+    @property
+    def pointer3d(self) -> Path:
+        """``project3d.txt`` (3D demo): its 3D projects' config paths, one a line (all
+        cameras, then cameras 1 and 2)."""
+        return self.outdir / "project3d.txt"
+
+    @property
     def pointer(self) -> Path:
         """``project.txt``: the project's config.yaml path (the project folder's name
         carries a date, known once the project exists)."""
@@ -54,8 +72,19 @@ class Demo:
         return self.outdir / "report.txt"
 
     def stems(self) -> tuple[list[str], list[str]]:
-        """(labeled, held-out) video stems: ``mouse1, ...`` or, multi-animal, ``mice1, ...``."""
+        """(labeled, held-out) video stems: ``mouse1, ...`` or, multi-animal, ``mice1, ...``;
+        the 3D demo's are every view of every recording (``rec1-camera-1, ...``)."""
         from dlcflow.devtools.demo import demo_video_stems
+
+        if self.threed:
+            from dlcflow.devtools.demo3d import CAMERA_NAMES, recording_names, video_name
+
+            views = [
+                Path(video_name(rec, cam)).stem
+                for rec in recording_names(self.n_videos)
+                for cam in CAMERA_NAMES
+            ]
+            return views, []
 
         prefix = "mice" if self.multianimal else "mouse"
         return demo_video_stems(self.n_videos, self.n_test_videos, prefix=prefix)
@@ -74,15 +103,16 @@ def demos(config: Mapping[str, Any]) -> dict[str, Demo]:
             name,
             Path(section["outdir"]).resolve(),
             int(section["n_videos"]),
-            int(section["n_test_videos"]),
+            int(section.get("n_test_videos", 0)),
         )
-    first, second = (out[name] for name in DEMO_NAMES)
-    a, b = first.outdir, second.outdir
-    if a == b or a in b.parents or b in a.parents:
-        raise ValueError(
-            f"workflow config: {first.name}.outdir {a} and {second.name}.outdir {b} overlap; "
-            "give each demo its own folder"
-        )
+    for i, first in enumerate(DEMO_NAMES):
+        for second in DEMO_NAMES[i + 1 :]:
+            a, b = out[first].outdir, out[second].outdir
+            if a == b or a in b.parents or b in a.parents:
+                raise ValueError(
+                    f"workflow config: {first}.outdir {a} and {second}.outdir {b} overlap; "
+                    "give each demo its own folder"
+                )
     return out
 
 
@@ -92,10 +122,30 @@ def demo_of(all_demos: Mapping[str, Demo], path: str | os.PathLike[str]) -> Demo
 
 
 def make_project(
-    demo: Demo, nframes: int, numframes2pick: int, seed: int, n_animals: int | None = None
+    demo: Demo,
+    nframes: int,
+    numframes2pick: int,
+    seed: int,
+    n_animals: int | None = None,
+    board: Mapping[str, Any] | None = None,
 ) -> Path:
     """Render the demo's videos and make its project (``n_animals``: the multi-animal
-    demo's mice); return the project's config.yaml."""
+    demo's mice; ``board``: the 3D demo's ``cbrow``, ``cbcol``, ``square_size`` and
+    ``n_calibration_images``, whose 3D projects' configs go to :attr:`Demo.pointer3d`);
+    return the (2D) project's config.yaml."""
+    if demo.threed:
+        from dlcflow.devtools.demo3d import make_3d_demo_project, write_pointers
+
+        config, *projects3d = make_3d_demo_project(
+            demo.outdir,
+            n_recordings=demo.n_videos,
+            nframes=int(nframes),
+            numframes2pick=int(numframes2pick),
+            seed=int(seed),
+            **{k: v for k, v in (board or {}).items() if v is not None},
+        )
+        write_pointers(demo.pointer3d, projects3d)
+        return config
     common = {
         "n_videos": demo.n_videos,
         "nframes": int(nframes),

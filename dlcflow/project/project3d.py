@@ -201,6 +201,12 @@ class Project3D:
     def removed_images_dir(self) -> Path:
         return self.root / "removed_calibration_images"
 
+    @property
+    def triangulation_dir(self) -> Path:
+        """``triangulation/``: the workflow's 3D outputs of this project (dlcflow's own:
+        several 3D projects can triangulate the same videos)."""
+        return self.root / "triangulation"
+
     # -- calibration files --------------------------------------------------------------
     def calibration_images(self, camera: str) -> list[Path]:
         """The calibration images of ``camera`` (its name in the file name), sorted."""

@@ -211,7 +211,7 @@ def settings(config: dict[str, Any], demo: str = "", refined: bool = False) -> S
     over: dict[str, Any] = {}
     if demo:
         section = config[demo]
-        finer = section["refined"] if refined else {}
+        finer = (section.get("refined") or {}) if refined else {}
         over = {**section, **finer}
         over["pose_cfg"] = {**(section["pose_cfg"] or {}), **(finer.get("pose_cfg") or {})}
     return Settings(

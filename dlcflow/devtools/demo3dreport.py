@@ -1,0 +1,216 @@
+"""The 3D demo's report: the calibration and the 3D poses against the rendered truth.
+
+The calibration's world is its own (camera-1's frame, as DLC's and dlcflow's calibration
+set it); :func:`align_to_truth` maps it onto the true world by camera-1's true pose (both
+in mm when the board's square size is), so camera positions and 3D points compare
+directly. Camera errors: focal length (% of the truth, mean of x and y), principal point
+(px), camera centre (mm) and the calibration's mean board reprojection error (px). 3D
+errors: Euclidean distance (mm) to ``<rec>_groundtruth_3d.h5`` over every body part and
+frame, for the three cameras and for cameras 1 and 2 only.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dlcflow.core.fileio import atomic_write_text
+from dlcflow.data.cameras import Camera, CameraGroup
+from dlcflow.data.pose import make_poses
+from dlcflow.devtools.demo import read_groundtruth
+from dlcflow.devtools.demo3d import true_calibration_path, video_name
+from dlcflow.io.calibration import load_calibration, read_calibration_toml
+from dlcflow.io.poses import save_poses
+from dlcflow.io.poses3d import read_poses_3d
+from dlcflow.project.project3d import Project3D
+from dlcflow.threed.triangulate import triangulate_files
+
+__all__ = [
+    "align_to_truth",
+    "calibration_errors",
+    "demo3d_report",
+    "pose_errors_3d",
+    "reprojection_by_camera",
+]
+
+
+def align_to_truth(points: np.ndarray, calibrated: Camera, true: Camera) -> np.ndarray:
+    """Points ``(..., 3)`` of the calibrated world in the true world: both cameras'
+    frames are camera-1's, so ``X_true = R_trueᵀ (R_cal X + t_cal - t_true)``."""
+    cam = calibrated.camera_points(np.asarray(points, float))
+    return (cam - true.tvec) @ true.rotation  # Rᵀ applied to row vectors
+
+
+def reprojection_by_camera(csv: str | os.PathLike[str], cameras: Sequence[str]) -> dict[str, float]:
+    """Mean board reprojection error (px) per camera from ``reprojection_errors.csv``
+    (a row per camera and image: a column naming the camera, one whose name has
+    ``error``); NaN for a camera the file does not list."""
+    out = dict.fromkeys(cameras, float("nan"))
+    path = Path(csv)
+    if not path.is_file():
+        return out
+    df = pd.read_csv(path)
+    error_cols = [c for c in df.columns if "error" in str(c).lower()]
+    if not error_cols:
+        return out
+    values = pd.to_numeric(df[error_cols[0]], errors="coerce")
+    for col in df.columns:
+        names = df[col].astype(str)
+        if names.isin(cameras).any():
+            for cam in cameras:
+                hit = values[names == cam]
+                if hit.notna().any():
+                    out[cam] = float(hit.mean())
+            break
+    return out
+
+
+def calibration_errors(calibrated: CameraGroup, true: CameraGroup) -> dict[str, dict[str, float]]:
+    """Per camera: true and calibrated focal length, its error (%), principal point
+    error (px), k1 of both and the camera centre's error (mm, aligned by camera 1)."""
+    first = calibrated.names[0]
+    out = {}
+    for cam in calibrated:
+        truth = true[cam.name]
+        f_cal, f_true = np.mean(cam.focal), np.mean(truth.focal)
+        position = align_to_truth(cam.position, calibrated[first], true[first])
+        out[cam.name] = {
+            "focal_true": float(f_true),
+            "focal": float(f_cal),
+            "focal_err_pct": float(100 * abs(f_cal - f_true) / f_true),
+            "pp_err_px": float(np.hypot(*np.subtract(cam.principal_point, truth.principal_point))),
+            "k1_true": float(truth.dist[0]),
+            "k1": float(cam.dist[0]),
+            "position_err_mm": float(np.linalg.norm(position - truth.position)),
+        }
+    return out
+
+
+def _points(df: pd.DataFrame, bodyparts: Sequence[str]) -> np.ndarray:
+    """(frames, parts, 3) of a single-animal 3D table."""
+    bp_level = list(df.columns.names).index("bodyparts")
+    flat = df.droplevel(list(range(bp_level)), axis=1)
+    return np.stack([flat[bp][["x", "y", "z"]].to_numpy(float) for bp in bodyparts], axis=1)
+
+
+def pose_errors_3d(
+    outputs: Sequence[str | os.PathLike[str]],
+    p3d: Project3D,
+    calibrated: CameraGroup,
+    true: CameraGroup,
+    data_dir: str | os.PathLike[str],
+) -> dict[str, float]:
+    """3D errors (mm) of ``outputs`` (3D pose files of ``p3d``) against the ground truth
+    in ``data_dir``: points scored, % triangulated, mean, median, % within 5 mm."""
+    first = calibrated.names[0]
+    dists, total = [], 0
+    for h5 in outputs:
+        stem = Path(h5).stem
+        rec = stem[: -len(p3d.scorer_3d) - 1]
+        truth_df = read_poses_3d(Project3D.groundtruth_3d(data_dir, rec))
+        parts = list(dict.fromkeys(truth_df.columns.get_level_values("bodyparts")))
+        gt = _points(truth_df, parts)
+        pred = align_to_truth(_points(read_poses_3d(h5), parts), calibrated[first], true[first])
+        n = min(len(gt), len(pred))
+        d = np.linalg.norm(pred[:n] - gt[:n], axis=-1)
+        total += d.size
+        dists.append(d[np.isfinite(d)])
+    d = np.concatenate(dists) if dists else np.zeros(0)
+    nan = float("nan")
+    return {
+        "points": float(total),
+        "triangulated_pct": 100.0 * d.size / total if total else nan,
+        "mean_mm": float(d.mean()) if d.size else nan,
+        "median_mm": float(np.median(d)) if d.size else nan,
+        "within_5mm_pct": float(100 * np.mean(d <= 5.0)) if d.size else nan,
+    }
+
+
+def oracle_outputs_3d(
+    p3d: Project3D, recordings: Sequence[str], data_dir: str | os.PathLike[str], out_dir: Path
+) -> list[Path]:
+    """Triangulate the views' 2D ground truth (likelihood 1) with ``p3d``'s calibration:
+    the 3D error of the calibration and triangulation alone, without the network's."""
+    outputs = []
+    for rec in recordings:
+        poses = []
+        for cam in p3d.camera_names:
+            gt = read_groundtruth(Path(data_dir) / video_name(rec, cam))
+            parts = list(dict.fromkeys(gt.columns.get_level_values("bodyparts")))
+            xy = gt.to_numpy(float).reshape(len(gt), len(parts), 2)
+            ds = make_poses(
+                xy.transpose(0, 2, 1), np.ones(xy.shape[:2]), keypoints=parts, scorer="oracle"
+            )
+            h5 = out_dir / f"{Path(video_name(rec, cam)).stem}DLC_oracle.h5"
+            save_poses(ds, h5)
+            poses.append(h5)
+        outputs.append(triangulate_files(p3d.config_path, poses, out=p3d.output_3d(rec, out_dir)))
+    return outputs
+
+
+def demo3d_report(
+    outdir: str | os.PathLike[str],
+    config3d: str | os.PathLike[str],
+    config3d_two: str | os.PathLike[str],
+    outputs: Sequence[str | os.PathLike[str]],
+    outputs_two: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+) -> str:
+    """The report of the 3D demo in ``outdir``: ``config3d`` (every camera) and
+    ``config3d_two`` (cameras 1 and 2) are its 3D projects, ``outputs``/``outputs_two``
+    their 3D pose files; written to ``out`` when given."""
+    root = Path(outdir)
+    true, _ = read_calibration_toml(true_calibration_path(root))
+    lines = ["dlcflow 3D demo: calibration and triangulation against the rendered truth", ""]
+    rows = []
+    for label, config, files in (("3", config3d, outputs), ("2", config3d_two, outputs_two)):
+        p3d = Project3D(config)
+        cal = load_calibration(p3d.calibration_file, p3d.camera_names)
+        if label == "3":
+            errs = calibration_errors(cal, true)
+            reproj = reprojection_by_camera(p3d.reprojection_errors, p3d.camera_names)
+            lines.append(
+                "calibration (camera_matrix/calibration.toml vs truth/calibration_true.toml; "
+                "world aligned by camera-1's true pose)"
+            )
+            lines.append(
+                f"{'camera':<10}{'focal_true':>11}{'focal':>9}{'focal_err_%':>13}"
+                f"{'pp_err_px':>11}{'k1_true':>9}{'k1':>9}{'position_err_mm':>17}"
+                f"{'reproj_px':>11}"
+            )
+            for cam, e in errs.items():
+                lines.append(
+                    f"{cam:<10}{e['focal_true']:>11.1f}{e['focal']:>9.1f}"
+                    f"{e['focal_err_pct']:>13.3f}{e['pp_err_px']:>11.2f}{e['k1_true']:>9.3f}"
+                    f"{e['k1']:>9.3f}{e['position_err_mm']:>17.2f}{reproj[cam]:>11.3f}"
+                )
+            lines.append("")
+        stats = pose_errors_3d(files, p3d, cal, true, root / "data")
+        rows.append((label, ", ".join(p3d.camera_names), len(files), stats))
+        recordings = [Path(f).stem[: -len(p3d.scorer_3d) - 1] for f in files]
+        with tempfile.TemporaryDirectory() as tmp:
+            oracle = oracle_outputs_3d(p3d, recordings, root / "data", Path(tmp))
+            stats = pose_errors_3d(oracle, p3d, cal, true, root / "data")
+        rows.append((label + " (2D truth)", ", ".join(p3d.camera_names), len(files), stats))
+    lines.append(
+        "3D poses (mm, every body part and frame vs <rec>_groundtruth_3d.h5; '2D truth': "
+        "the views' 2D ground truth triangulated, the calibration's and triangulation's share)"
+    )
+    lines.append(
+        f"{'n_cameras':<14}{'recordings':>11}{'points':>8}{'triangulated_%':>16}"
+        f"{'mean_mm':>9}{'median_mm':>11}{'within_5mm_%':>14}  cameras"
+    )
+    for label, names, n, s in rows:
+        lines.append(
+            f"{label:<14}{n:>11d}{int(s['points']):>8d}{s['triangulated_pct']:>16.1f}"
+            f"{s['mean_mm']:>9.2f}{s['median_mm']:>11.2f}{s['within_5mm_pct']:>14.1f}  {names}"
+        )
+    text = "\n".join(lines) + "\n"
+    if out is not None:
+        atomic_write_text(Path(out), text)
+    return text
