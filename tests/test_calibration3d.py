@@ -295,6 +295,9 @@ def test_cli(tmp_path: Path, views: dict, capsys: pytest.CaptureFixture) -> None
     assert Path(capsys.readouterr().out.strip().splitlines()[-1]).is_file()
     _, meta = read_calibration_toml(config.parent / "camera_matrix" / "calibration.toml")
     assert meta["adjusted"] is False
+    assert main(["check-undistortion", str(config), "--square-size", "25"]) == 0
+    assert Path(capsys.readouterr().out.strip().splitlines()[-1]).is_file()
+    assert len(list((config.parent / "undistortion").glob("*.jpg"))) == 9
     shutil.rmtree(config.parent / "calibration_images")
     (config.parent / "calibration_images").mkdir()
     assert main(["calibrate", str(config)]) == 1

@@ -1,4 +1,5 @@
-"""The ``dlcflow`` subcommands of 3D projects: create one, calibrate its cameras."""
+"""The ``dlcflow`` subcommands of 3D projects: create one, calibrate its cameras, check the
+undistortion."""
 
 from __future__ import annotations
 
@@ -30,17 +31,21 @@ def _create_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--working-directory", help="where to create it (default: here)")
 
 
+def _charuco(args: argparse.Namespace) -> dict[str, object] | None:
+    """The ChArUco board's settings of the command line (None for a checkerboard)."""
+    if args.board != "charuco":
+        return None
+    charuco: dict[str, object] = {"dictionary": args.dictionary}
+    if args.charuco_squares:
+        charuco["squares_x"], charuco["squares_y"] = args.charuco_squares
+    if args.marker_length is not None:
+        charuco["marker_length"] = args.marker_length
+    return charuco
+
+
 def _calibrate(args: argparse.Namespace) -> None:
     from dlcflow.threed.calibrate import calibrate_cameras
 
-    charuco = None
-    if args.board == "charuco":
-        charuco = {}
-        if args.charuco_squares:
-            charuco["squares_x"], charuco["squares_y"] = args.charuco_squares
-        if args.marker_length is not None:
-            charuco["marker_length"] = args.marker_length
-        charuco["dictionary"] = args.dictionary
     out = calibrate_cameras(
         args.config,
         cbrow=args.cbrow,
@@ -49,7 +54,7 @@ def _calibrate(args: argparse.Namespace) -> None:
         alpha=args.alpha,
         square_size=args.square_size,
         board=args.board,
-        charuco=charuco,
+        charuco=_charuco(args),
         bundle=not args.no_bundle,
         bundle_intrinsics=not args.fix_intrinsics,
     )
@@ -57,8 +62,8 @@ def _calibrate(args: argparse.Namespace) -> None:
         print(out)
 
 
-def _calibrate_args(p: argparse.ArgumentParser) -> None:
-    """calibrate a 3D project's cameras from its calibration_images/"""
+def _board_args(p: argparse.ArgumentParser) -> None:
+    """The 3D config and the board's options (calibrate, check-undistortion)."""
     p.add_argument("config", help="the 3D project's config.yaml")
     p.add_argument(
         "--board", choices=("checkerboard", "charuco"), default="checkerboard", help="the board"
@@ -79,6 +84,11 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
         help="ChArUco marker side, the square size's unit (default: 0.75 square)",
     )
     p.add_argument("--dictionary", default="DICT_4X4_50", help="ChArUco's ArUco dictionary")
+
+
+def _calibrate_args(p: argparse.ArgumentParser) -> None:
+    """calibrate a 3D project's cameras from its calibration_images/"""
+    _board_args(p)
     p.add_argument("--alpha", type=float, default=0.4, help="stereoRectify's free scaling")
     p.add_argument("--no-bundle", action="store_true", help="skip the bundle adjustment")
     p.add_argument(
@@ -93,8 +103,29 @@ def _calibrate_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _check(args: argparse.Namespace) -> None:
+    from dlcflow.threed.calibrate import check_undistortion
+
+    print(
+        check_undistortion(
+            args.config,
+            cbrow=args.cbrow,
+            cbcol=args.cbcol,
+            board=args.board,
+            charuco=_charuco(args),
+            square_size=args.square_size,
+        )
+    )
+
+
+def _check_args(p: argparse.ArgumentParser) -> None:
+    """undistort the calibration images (undistortion/) and plot the triangulated corners"""
+    _board_args(p)
+
+
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("create-project-3d", _create, _create_args),
     ("calibrate", _calibrate, _calibrate_args),
+    ("check-undistortion", _check, _check_args),
 )
