@@ -30,6 +30,7 @@ from dlcflow.threed.calibrate import (
     CalibrationError,
     calibrate_cameras,
     check_undistortion,
+    triangulate_boards,
 )
 
 NAMES = ["cam-a", "cam-b", "cam-c"]
@@ -158,6 +159,23 @@ def test_check_undistortion(calibrated: Path, rig: CameraGroup) -> None:
     err = np.linalg.norm(triangulate_points(group, px).points - truth, axis=1)
     distance = float(np.linalg.norm(truth.mean(axis=0)))
     assert err.max() < 0.005 * distance
+
+
+def test_boards_numbered_from_either_end_triangulate(rig: CameraGroup) -> None:
+    board = Checkerboard(8, 6, SQUARE)  # looks the same turned by 180°
+    rvec, tvec = board_poses(2, np.random.default_rng(5), rig, board)[1]
+    truth = board.object_points @ cv2.Rodrigues(rvec)[0].T + tvec
+    px = rig.project(truth)
+    n = len(truth)
+    ids = np.arange(n)
+    dets = {
+        "cam-a": Detection(ids, px[0]),
+        "cam-b": Detection(ids, px[1][::-1].copy()),  # numbered from the other end
+        "cam-c": Detection(ids, px[2]),
+    }
+    points = triangulate_boards(rig, board, {"01": dets, "02": {"cam-a": dets["cam-a"]}})
+    assert list(points) == ["01"]  # a set that one camera saw is not triangulated
+    assert np.abs(points["01"] - truth).max() < 1e-6
 
 
 def test_charuco_rig(tmp_path: Path, rig: CameraGroup) -> None:

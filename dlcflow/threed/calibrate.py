@@ -29,7 +29,7 @@ import pandas as pd
 
 from dlcflow.core.fileio import atomic_path
 from dlcflow.core.log import log
-from dlcflow.data.cameras import Camera
+from dlcflow.data.cameras import Camera, CameraGroup
 from dlcflow.geometry.boards import Board, Detection, make_board
 from dlcflow.geometry.bundle import BundleResult, bundle_adjust, observations, rig_result
 from dlcflow.geometry.calibrate import CalibrationError, Intrinsics, calibrate_intrinsics
@@ -308,6 +308,44 @@ def calibrate_cameras(
     return proj.calibration_file
 
 
+def _turned_fits_better(group: CameraGroup, px: np.ndarray, c: int) -> bool:
+    """Whether view ``c``'s corners of a board that looks the same turned by 180° agree
+    better with the views before it numbered from the board's other end (OpenCV may number
+    either way); False when no view before it saw the board."""
+    seen = [k for k in range(c) if not np.isnan(px[k]).all()]
+    if not seen:
+        return False
+    errors = []
+    for view in (px[c], px[c, ::-1]):
+        pair = np.full_like(px, np.nan)
+        pair[seen] = px[seen]
+        pair[c] = view
+        errors.append(np.nanmean(triangulate_points(group, pair).error))
+    return bool(errors[1] < errors[0])
+
+
+def triangulate_boards(
+    group: CameraGroup, board: Board, views: Mapping[str, Mapping[str, Detection]]
+) -> dict[str, np.ndarray]:
+    """The board corners ``(n, 3)`` of every image set that two or more cameras saw
+    (``views``: set → camera → detection), triangulated with ``group``. A board that looks
+    the same turned by 180° may be numbered from either end in a view: each view keeps the
+    numbering that agrees with the views before it."""
+    n = len(board.object_points)
+    points = {}
+    for key, dets in sorted(views.items()):
+        if len(dets) < 2:
+            continue
+        px = np.full((len(group), n, 2), np.nan)
+        for c, cam in enumerate(group):
+            if cam.name in dets:
+                px[c, dets[cam.name].ids] = dets[cam.name].corners
+                if board.symmetric and _turned_fits_better(group, px, c):
+                    px[c] = px[c, ::-1].copy()
+        points[key] = triangulate_points(group, px).points
+    return points
+
+
 def check_undistortion(
     config: str | os.PathLike[str],
     cbrow: int = 8,
@@ -336,16 +374,8 @@ def check_undistortion(
                 views.setdefault(recording_name(path.stem, cam.name) or path.stem, {})[cam.name] = (
                     det
                 )
-    n = len(pattern.object_points)
-    points = {}
-    for key, dets in sorted(views.items()):
-        if len(dets) < 2:
-            continue
-        px = np.full((len(group), n, 2), np.nan)
-        for c, cam in enumerate(group):
-            if cam.name in dets:
-                px[c, dets[cam.name].ids] = dets[cam.name].corners
-        points[key] = triangulate_points(group, px).points
-    plot_triangulated_boards(points, proj.undistortion_plot, unit=unit)
+    plot_triangulated_boards(
+        triangulate_boards(group, pattern, views), proj.undistortion_plot, unit=unit
+    )
     log(f"Undistorted images in {proj.undistortion_dir}; board corners → {proj.undistortion_plot}")
     return proj.undistortion_plot
