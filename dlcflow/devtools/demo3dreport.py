@@ -18,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from dlcflow.core.fileio import atomic_write_text
 from dlcflow.data.cameras import Camera, CameraGroup
-from dlcflow.data.pose import make_poses
 from dlcflow.devtools.demo import read_groundtruth
 from dlcflow.devtools.demo3d import true_calibration_path, video_name
 from dlcflow.io.calibration import load_calibration, read_calibration_toml
 from dlcflow.io.poses import save_poses
-from dlcflow.io.poses3d import read_poses_3d
+from dlcflow.io.poses3d import load_poses_3d
+from dlcflow.io.tables import to_dataset
 from dlcflow.project.project3d import Project3D
 from dlcflow.threed.triangulate import triangulate_files
 
@@ -91,11 +92,10 @@ def calibration_errors(calibrated: CameraGroup, true: CameraGroup) -> dict[str, 
     return out
 
 
-def _points(df: pd.DataFrame, bodyparts: Sequence[str]) -> np.ndarray:
-    """(frames, parts, 3) of a single-animal 3D table."""
-    bp_level = list(df.columns.names).index("bodyparts")
-    flat = df.droplevel(list(range(bp_level)), axis=1)
-    return np.stack([flat[bp][["x", "y", "z"]].to_numpy(float) for bp in bodyparts], axis=1)
+def _points(ds: xr.Dataset, keypoints: Sequence[str]) -> np.ndarray:
+    """(frames, keypoints, space) of a single-animal pose dataset."""
+    pos = ds["position"].isel(individuals=0).sel(keypoints=list(keypoints))
+    return pos.transpose("time", "keypoints", "space").to_numpy()
 
 
 def pose_errors_3d(
@@ -112,10 +112,10 @@ def pose_errors_3d(
     for h5 in outputs:
         stem = Path(h5).stem
         rec = stem[: -len(p3d.scorer_3d) - 1]
-        truth_df = read_poses_3d(Project3D.groundtruth_3d(data_dir, rec))
-        parts = list(dict.fromkeys(truth_df.columns.get_level_values("bodyparts")))
-        gt = _points(truth_df, parts)
-        pred = align_to_truth(_points(read_poses_3d(h5), parts), calibrated[first], true[first])
+        truth = load_poses_3d(Project3D.groundtruth_3d(data_dir, rec))
+        parts = [str(k) for k in truth["keypoints"].values]
+        gt = _points(truth, parts)
+        pred = align_to_truth(_points(load_poses_3d(h5), parts), calibrated[first], true[first])
         n = min(len(gt), len(pred))
         d = np.linalg.norm(pred[:n] - gt[:n], axis=-1)
         total += d.size
@@ -140,12 +140,9 @@ def oracle_outputs_3d(
     for rec in recordings:
         poses = []
         for cam in p3d.camera_names:
-            gt = read_groundtruth(Path(data_dir) / video_name(rec, cam))
-            parts = list(dict.fromkeys(gt.columns.get_level_values("bodyparts")))
-            xy = gt.to_numpy(float).reshape(len(gt), len(parts), 2)
-            ds = make_poses(
-                xy.transpose(0, 2, 1), np.ones(xy.shape[:2]), keypoints=parts, scorer="oracle"
-            )
+            gt = to_dataset(read_groundtruth(Path(data_dir) / video_name(rec, cam)))
+            ds = gt.assign(confidence=xr.ones_like(gt["position"].isel(space=0, drop=True)))
+            ds.attrs.update(scorer="oracle", has_confidence=True)
             h5 = out_dir / f"{Path(video_name(rec, cam)).stem}DLC_oracle.h5"
             save_poses(ds, h5)
             poses.append(h5)
