@@ -268,6 +268,7 @@ def write_nwb(
             external_file=[_relative(video_path, out)],
             format="external",
             starting_frame=[0],
+            num_samples=info.nframes if info and info.nframes else poses.sizes["time"],
             rate=rate,
             dimension=[info.width, info.height] if info else None,
             device=camera,
@@ -352,7 +353,7 @@ def _estimations(
                 source_software="DeepLabCut",
                 source_software_version=f"2.3 format, written by dlcflow {__version__}",
                 skeleton=skel,
-                devices=[camera],
+                device=camera,
                 source_video=source_video,
             )
         )
