@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+import yaml
 from conftest import write_video
 from ndx_pose import PoseEstimation
 from pynwb import NWBHDF5IO, validate
+from test_workflow import REPO, snakemake
 
 from dlcflow.cli.main import main
 from dlcflow.data.pose import make_poses, point_keys, points_array
@@ -25,6 +27,7 @@ from dlcflow.io.tables import to_dataset
 from dlcflow.io.tracks import load_tracks, save_tracks
 from dlcflow.post.nwbexport import export_nwb, export_pose_file
 from dlcflow.project.paths import Project
+from dlcflow.workflow.settings import settings, stage_targets
 
 SCORER = "DLC_resnet50_demoDec3shuffle1_500"
 FPS = 30.0
@@ -286,3 +289,27 @@ def test_export_of_a_projects_videos_and_cli(
     assert read_nwb(tmp_path / "copy.nwb").attrs["fps"] == 25.0
     meta.write_text("subject: {sex: X}\n")
     assert main(["export-nwb", str(reaching_project), str(video), "--metadata", str(meta)]) == 1
+
+
+@pytest.mark.workflow
+def test_nwb_target(reaching_project: Path) -> None:
+    """``snakemake nwb`` writes ``<pose stem>.nwb`` beside each video's pose file (the
+    analysis given here, so only the export runs)."""
+    (reaching_project.parent / "videos").mkdir(exist_ok=True)
+    write_video(reaching_project.parent / "videos" / "reachingvideo1.avi", 5)
+    project = Project(reaching_project)
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    [target] = [Path(t) for t in stage_targets(project, "nwb", settings(config))]
+    parts = project.bodyparts
+    scorer = target.name.removeprefix("reachingvideo1").removesuffix(".nwb")
+    poses = make_poses(
+        np.full((5, 2, len(parts)), 7.0), np.ones((5, len(parts))), keypoints=parts, scorer=scorer
+    )
+    save_poses(poses, target.with_suffix(".h5"), metadata={"fps": FPS})
+    run = snakemake(
+        "nwb", "--allowed-rules", "nwb", "export_nwb", "--config", f"project={reaching_project}"
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert validate(path=str(target)) == []
+    back = read_nwb(target)
+    np.testing.assert_array_equal(back["position"].values, poses["position"].values)
