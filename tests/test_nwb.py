@@ -214,16 +214,19 @@ def test_series_named_individual_part_are_split(tmp_path: Path) -> None:
     flat = make_poses(
         rng.uniform(0, 100, (10, 2, 4)),
         rng.uniform(0, 1, (10, 4)),
-        keypoints=["m1_nose", "m1_tail", "m2_nose", "m2_tail"],
+        keypoints=["m1_nose", "m1_left_ear", "m2_nose", "m2_left_ear"],
         fps=FPS,
     )
     back = read_nwb(write_nwb(flat, tmp_path / "flat.nwb"))
     assert [str(i) for i in back["individuals"].values] == ["m1", "m2"]
-    assert [str(k) for k in back["keypoints"].values] == ["nose", "tail"]
+    assert [str(k) for k in back["keypoints"].values] == ["nose", "left_ear"]
     np.testing.assert_array_equal(
-        back["position"].sel(individuals="m2", keypoints="tail").values,
-        flat["position"].sel(keypoints="m2_tail").values[..., 0],
+        back["position"].sel(individuals="m2", keypoints="left_ear").values,
+        flat["position"].sel(keypoints="m2_left_ear").values[..., 0],
     )
+    one = flat.assign_coords(keypoints=["left_ear", "right_ear", "left_paw", "right_paw"])
+    back = read_nwb(write_nwb(one, tmp_path / "one.nwb"))  # parts with "_": still one animal
+    assert not back.attrs["multianimal"] and back.sizes["keypoints"] == 4
 
 
 @pytest.mark.parametrize(

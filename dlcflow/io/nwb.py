@@ -89,6 +89,7 @@ _AGE = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d
 _TIMES = ("session_start_time", "date_of_birth")
 _LISTS = ("experimenter", "keywords", "related_publications")
 PROCESSING = "behavior"
+_ANIMAL_PART = re.compile(r"^([A-Za-z]*_?\d+)_(.+)$")
 CONFIDENCE = (
     "DeepLabCut likelihood (score map value at the prediction); 0 where the point is missing"
 )
@@ -368,21 +369,30 @@ def _pose_estimations(nwb: NWBFile) -> list[PoseEstimation]:
     return found
 
 
-def _split_name(name: str, individuals: Sequence[str]) -> tuple[str, str]:
-    """``<individual>_<part>`` series of a file with one PoseEstimation for all animals."""
-    for individual in sorted(individuals, key=len, reverse=True):
-        if name.startswith(individual + "_"):
-            return individual, name[len(individual) + 1 :]
-    return "", name
+def _split_names(names: Sequence[str]) -> list[tuple[str, str]] | None:
+    """``(individual, part)`` of series named ``<individual>_<part>`` in a file with one
+    PoseEstimation for all animals: every name ``<word><digits>_<part>`` (``mouse1_nose``,
+    ``track_0_nose``), two individuals or more, each with the same parts; else None (one
+    animal whose parts are ``left_ear``... stays one animal)."""
+    matches = [_ANIMAL_PART.match(n) for n in names]
+    if not all(matches):
+        return None
+    split = [(m.group(1), m.group(2)) for m in matches if m]
+    parts: dict[str, set[str]] = {}
+    for individual, part in split:
+        parts.setdefault(individual, set()).add(part)
+    if len(parts) < 2 or len({frozenset(v) for v in parts.values()}) != 1:
+        return None
+    return split
 
 
 def read_nwb(path: str | os.PathLike[str]) -> xr.Dataset:
     """The PoseEstimation groups of an NWB file as one pose dataset.
 
-    One PoseEstimation: a single animal, unless its series are named ``<individual>_<part>``
-    after the file's Subject-less individuals (``animal0_nose``...) — then they are split.
-    Several: one individual each (named after the group, ``PoseEstimation_<name>`` →
-    ``<name>``). ``time`` is the frame index ``round(timestamp * fps)``, with fps from the
+    One PoseEstimation: a single animal, unless its series are named
+    ``<individual>_<part>`` (``mouse1_nose``, ``mouse2_nose``...; :func:`_split_names`),
+    which are split into individuals. Several: one individual each, named after the group
+    (``PoseEstimation_<name>`` → ``<name>``; SLEAP's tracks as they are). ``time`` is the frame index ``round(timestamp * fps)``, with fps from the
     series' rate or the timestamps' median step; a confidence of 0 where the point is
     missing reads back as NaN (missing)."""
     p = Path(path)
@@ -405,9 +415,11 @@ def _series_table(p: Path, estimations: list[PoseEstimation]) -> tuple[dict, np.
     """{(individual, part): (position, confidence)}, the shared timestamps, the fps."""
     points: dict[tuple[str, str], tuple[np.ndarray, np.ndarray | None]] = {}
     stamps, rate = None, None
+    many = len(estimations) > 1
     for estimation in estimations:
-        prefix = "PoseEstimation_"
-        individual = estimation.name[len(prefix) :] if estimation.name.startswith(prefix) else ""
+        # several groups: one individual each, ours PoseEstimation_<individual>, SLEAP's
+        # named after the track; one group: one animal (or <individual>_<part> series)
+        individual = estimation.name.removeprefix("PoseEstimation_") if many else ""
         by_name = dict(estimation.pose_estimation_series)
         nodes = [str(n) for n in estimation.skeleton.nodes[:]] if estimation.skeleton else []
         order = [n for n in nodes if n in by_name] + [n for n in by_name if n not in nodes]
@@ -440,9 +452,8 @@ def _to_dataset(p: Path, estimations: list[PoseEstimation]) -> xr.Dataset:
                     skeleton.append(pair)
     if len(estimations) == 1:
         names = list(points)
-        guess = sorted({n.split("_", 1)[0] for _, n in names if "_" in n})
-        split = [_split_name(n, guess) for _, n in names]
-        if len(guess) > 1 and all(ind for ind, _ in split):
+        split = _split_names([n for _, n in names])
+        if split is not None:
             points = {s: points[k] for s, k in zip(split, names, strict=True)}
     individuals = list(dict.fromkeys(ind for ind, _ in points))
     multi = individuals != [""]
