@@ -392,9 +392,9 @@ def read_nwb(path: str | os.PathLike[str]) -> xr.Dataset:
     One PoseEstimation: a single animal, unless its series are named
     ``<individual>_<part>`` (``mouse1_nose``, ``mouse2_nose``...; :func:`_split_names`),
     which are split into individuals. Several: one individual each, named after the group
-    (``PoseEstimation_<name>`` → ``<name>``; SLEAP's tracks as they are). ``time`` is the frame index ``round(timestamp * fps)``, with fps from the
-    series' rate or the timestamps' median step; a confidence of 0 where the point is
-    missing reads back as NaN (missing)."""
+    (``PoseEstimation_<name>`` → ``<name>``; SLEAP's tracks as they are). ``time`` is the
+    frame index ``round(timestamp * fps)``, fps from the series' rate or the timestamps'
+    median step; a confidence of 0 where the point is missing reads back as NaN."""
     p = Path(path)
     if not p.is_file():
         raise NWBFileError(f"{p}: NWB file not found")
