@@ -23,11 +23,9 @@ drawn with OpenCV at 1/16 px precision (``shift=4``, anti-aliased), so the groun
 is sub-pixel exact.
 
 The *oracle labeler* (:func:`oracle_label`, :func:`oracle_label_project`) stands in for
-the human in the demo and the tests: where a person would open the labeling tool and click
-the body parts on the extracted frames, the oracle writes ``CollectedData_<scorer>.h5``
-straight from the ground truth (hidden parts stay unlabeled, as a person would leave them),
-for single-animal projects and for the multi-animal ones of :mod:`dlcflow.devtools.mademo`.
-It only works for videos made here.
+the human in the demo and the tests: it writes ``CollectedData_<scorer>.h5`` of the
+extracted frames straight from the ground truth (hidden parts stay unlabeled), for the
+single-animal projects and the multi-animal ones of :mod:`dlcflow.devtools.mademo`.
 """
 
 from __future__ import annotations
