@@ -398,6 +398,24 @@ class Project:
         data = Path(data_h5)
         return data.with_name(data.name[: -len(data.suffix) or None] + suffix)
 
+    @staticmethod
+    def kinematics_output(data_h5: str | os.PathLike[str], suffix: str = ".h5") -> Path:
+        """Kinematics of a pose file: ``<data stem>_kinematics.h5`` (suffix ``.csv``: its
+        csv), e.g. ``<stem><scorer>_filtered_kinematics.h5``, ``<stem>..._DLC_3D_kinematics.h5``."""
+        return Project.derived_output(data_h5, f"_kinematics{suffix}")
+
+    @staticmethod
+    def kinematics_plot(data_h5: str | os.PathLike[str], kind: str) -> Path:
+        """A kinematics plot of a pose file: ``<data stem>_kinematics_<kind>.png``
+        (``speed``: speed over time with the bouts shaded; ``occupancy``: heat map)."""
+        return Project.derived_output(data_h5, f"_kinematics_{kind}.png")
+
+    @staticmethod
+    def kinematics_summary(root: str | os.PathLike[str]) -> Path:
+        """``<project folder>/kinematics-summary.csv``: one row per video and individual
+        (a 2D or a 3D project's folder)."""
+        return Path(root) / "kinematics-summary.csv"
+
     def labeled_video_output(self, data_h5: str | os.PathLike[str], color_by: str = "") -> Path:
         """DLC's labeled video of a pose file: ``<data stem>_labeled.mp4``; in a
         multi-animal project ``<data stem>_id_labeled.mp4`` (``color_by="individual"``) or
