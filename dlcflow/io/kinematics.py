@@ -120,9 +120,11 @@ def to_kinematics_frame(kin: xr.Dataset) -> pd.DataFrame:
                 ),
             )
         for name in (str(p) for p in kin["pairs"].values):
-            columns[(scorer, ind, name, "distance")] = kin["distance"].sel(at, pairs=name).values
+            columns[(scorer, ind, name, "distance")] = (
+                kin["distance"].sel({**at, "pairs": name}).values
+            )
         for name in (str(a) for a in kin["angles"].values):
-            columns[(scorer, ind, name, "angle")] = kin["angle"].sel(at, angles=name).values
+            columns[(scorer, ind, name, "angle")] = kin["angle"].sel({**at, "angles": name}).values
         if kin.attrs.get("has_heading"):
             columns[(scorer, ind, "heading", "heading")] = kin["heading"].sel(at).values
         for kind in ("moving", "freezing"):
