@@ -145,6 +145,17 @@ class KinematicsOptions(Options):
         check_bool(owner, "filtered", self.filtered)
         check_bool(owner, "save_as_csv", self.save_as_csv)
 
+    def to_config(self) -> dict[str, Any]:
+        """The config section's values (lists where the fields hold tuples, as YAML has them)."""
+        return {
+            k: [list(g) for g in v]
+            if k in ("pairs", "angles")
+            else list(v)
+            if isinstance(v, tuple)
+            else v
+            for k, v in super().to_config().items()
+        }
+
     def parts(self) -> list[str]:
         """Every body part the options name (to check against the data)."""
         named = [*self.centre, *self.heading]

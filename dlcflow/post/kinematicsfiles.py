@@ -38,6 +38,7 @@ __all__ = [
     "kinematics_files",
     "kinematics_summary",
     "load_pose_file",
+    "project_pcutoff",
     "summary_rows",
 ]
 
@@ -135,11 +136,12 @@ def kinematics_summary(
     return out
 
 
-def _project_options(project: Project, options: KinematicsOptions) -> float:
-    """The pcutoff of the project's config (when the options have none)."""
+def project_pcutoff(config: str | os.PathLike[str], options: KinematicsOptions) -> float:
+    """``options.pcutoff``, else the ``pcutoff`` of the project config (2D or 3D)."""
     if options.pcutoff is not None:
         return float(options.pcutoff)
-    return float(project.cfg.get("pcutoff") or 0.0)
+    cfg = load_yaml_mapping(config_file(config), "project config")
+    return float(cfg.get("pcutoff") or 0.0)
 
 
 def compute_kinematics(
@@ -162,7 +164,7 @@ def compute_kinematics(
     ``overwrite``; videos not analyzed are skipped with a warning. Returns the h5 files."""
     opts = options if options is not None else KinematicsOptions()
     project = Project(config)
-    pcutoff = _project_options(project, opts)
+    pcutoff = project_pcutoff(project.config_path, opts)
     written = []
     found = pose_files(
         project,
@@ -200,8 +202,7 @@ def kinematics_files(
     where ``kinematics-summary.csv`` goes). Always computed. Returns the h5 files."""
     opts = options if options is not None else KinematicsOptions()
     path = config_file(config)
-    cfg = load_yaml_mapping(path, "project config")
-    pcutoff = float(opts.pcutoff if opts.pcutoff is not None else cfg.get("pcutoff") or 0.0)
+    pcutoff = project_pcutoff(path, opts)
     written = [kinematics_file(f, None, opts, pcutoff, where=str(path)) for f in files]
     kinematics_summary(written, Project.kinematics_summary(path.parent))
     return written
