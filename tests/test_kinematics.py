@@ -3,13 +3,17 @@ cases, the demos' synthetic ground truth, 2D / multi-animal / 3D pose files, the
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from dlcflow.cli.main import main
 from dlcflow.data.pose import SINGLE, make_poses
-from dlcflow.devtools.demo import BODYPARTS, simulate
+from dlcflow.devtools.demo import BODYPARTS, make_demo_project, read_groundtruth, simulate
+from dlcflow.devtools.demoreport import speed_errors
 from dlcflow.devtools.mademo import simulate_group
 from dlcflow.io.kinematics import load_kinematics, read_kinematics
 from dlcflow.io.poses import save_poses
@@ -17,9 +21,18 @@ from dlcflow.io.poses3d import save_poses_3d
 from dlcflow.io.tables import to_dataset
 from dlcflow.plots.kinematics import plot_kinematics
 from dlcflow.post.kinematics import KinematicsError, KinematicsOptions, bouts_of, kinematics
-from dlcflow.post.kinematicsfiles import kinematics_file, kinematics_files, summary_rows
+from dlcflow.post.kinematicsfiles import (
+    kinematics_file,
+    kinematics_files,
+    project_pcutoff,
+    summary_rows,
+)
+from dlcflow.project.paths import Project
+from dlcflow.workflow.settings import analyses, settings, stage_targets
+from dlcflow.workflow.settings import kinematics_files as kinematics_files_of
 
 FPS = 30.0
+REPO = Path(__file__).resolve().parents[1]
 
 
 def circle(n: int = 300, r: float = 50.0, w: float = 2.0) -> np.ndarray:
@@ -223,3 +236,51 @@ def test_cli(tmp_path, capsys) -> None:
     assert main(["kinematics", str(config), str(h5), "--fps", "30", "--pair", "a", "paw"]) == 1
     err = capsys.readouterr().err
     assert "paw" in err and str(config) in err
+
+
+def test_workflow_targets_and_demo_speed_errors(tmp_path) -> None:
+    """The `kinematics` target's files of a demo project, made as its rules make them, and
+    the demo report's speed errors against the ground truth (0 for the truth itself)."""
+    config = make_demo_project(tmp_path, n_videos=1, nframes=60, numframes2pick=5)
+    project = Project(config)
+    workflow = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    st = settings({**workflow, "project": str(config)})
+    targets = stage_targets(project, "kinematics", st)
+    ((video, h5),) = analyses(project, st)
+    truth = with_likelihood(to_dataset(read_groundtruth(video.resolve())))
+    save_poses(truth, h5, metadata={"fps": FPS})
+    (out,) = kinematics_files_of(project, st)
+    assert targets == [
+        str(project.root / "kinematics-summary.csv"),
+        str(project.kinematics_plot(h5, "speed")),
+        str(project.kinematics_plot(h5, "occupancy")),
+    ]
+    assert out == str(project.kinematics_output(h5))
+    opts = st.kinematics
+    kinematics_file(h5, out, opts, project_pcutoff(config, opts))
+    exact = speed_errors(out, video, opts)
+    assert exact["speed_mae"] == pytest.approx(0.0, abs=1e-9)
+    assert exact["frames"] > 50 and exact["true_speed"] > 0
+    noisy = truth.copy()
+    rng = np.random.default_rng(0)
+    noisy["position"] = noisy["position"] + rng.normal(0, 0.5, noisy["position"].shape)
+    save_poses(noisy, h5, metadata={"fps": FPS})
+    kinematics_file(h5, out, opts, project_pcutoff(config, opts))
+    rough = speed_errors(out, video, opts)
+    # central differences of independent 0.5 px noise: sd 0.5/sqrt(2) px per frame axis
+    assert 5 < rough["speed_mae"] < 30
+    assert rough["speed_rel"] == pytest.approx(rough["speed_mae"] / rough["true_speed"])
+
+
+def test_config_section_schema_and_options_agree() -> None:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["kinematics"]
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]["kinematics"]
+    keys = set(KinematicsOptions.CONFIG_KEYS)
+    assert set(props["properties"]) == set(props["required"]) == set(config) == keys
+    assert KinematicsOptions.from_config(config) == KinematicsOptions()
+    assert KinematicsOptions().to_config() == config
+    opts = KinematicsOptions.from_config({"pairs": [["a", "b"]], "angles": [["a", "b", "c"]]})
+    assert opts.pairs == (("a", "b"),) and opts.to_config()["angles"] == [["a", "b", "c"]]
+    with pytest.raises(ValueError, match="KinematicsOptions: heading"):
+        KinematicsOptions(heading=("a",))

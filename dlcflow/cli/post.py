@@ -233,7 +233,12 @@ def _kinematics_args(p: argparse.ArgumentParser) -> None:
     d = workflow_defaults(KinematicsOptions)
     video_args(p, "analyzed videos or folders, or pose files (.h5, 3D _DLC_3D.h5 too)")
     p.add_argument("--filtered", action="store_true", help="use the _filtered pose files")
-    p.add_argument("--pcutoff", type=float, default=d["pcutoff"], help="default: the config's")
+    p.add_argument(
+        "--pcutoff",
+        type=float,
+        default=d["pcutoff"],
+        help="likelihood under it is missing (default: the config's pcutoff)",
+    )
     p.add_argument("--max-gap", type=int, default=d["max_gap"], help="longest gap filled (frames)")
     p.add_argument("--window", type=int, default=d["window"], help="Savitzky-Golay window (0: off)")
     p.add_argument("--polyorder", type=int, default=d["polyorder"], help="Savitzky-Golay order")
@@ -247,8 +252,18 @@ def _kinematics_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-freeze-s", type=float, default=d["min_freeze_s"], help="seconds")
     p.add_argument("--move-speed", type=float, default=d["move_speed"], help=speed)
     p.add_argument("--min-move-s", type=float, default=d["min_move_s"], help="seconds")
-    p.add_argument("--pixels-per-mm", type=float, default=d["pixels_per_mm"], help="mm units")
-    p.add_argument("--fps", type=float, default=d["fps"], help="default: the pose file's/video's")
+    p.add_argument(
+        "--pixels-per-mm",
+        type=float,
+        default=d["pixels_per_mm"],
+        help="scale: lengths in mm (default: pixels)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=d["fps"],
+        help="frame rate (default: the pose file's, else the video's)",
+    )
     csv, both = d["save_as_csv"], argparse.BooleanOptionalAction
     p.add_argument("--save-as-csv", action=both, default=csv, help="also write a .csv")
     p.add_argument("--plots", action="store_true", help="also draw speed and occupancy plots")
