@@ -160,10 +160,14 @@ def demo_report(
         for h5 in map(Path, kinematics_files):
             video = _video_of(project, h5)
             e = speed_errors(h5, video, kinematics_options)
+            if not e["frames"]:
+                lines.append(f"{video.name}: no frame has both speeds (points under pcutoff)")
+                continue
             lines.append(
-                f"{video.name}: body parts mean |speed error| {e['speed_mae']:.1f} px/s "
-                f"({100 * e['speed_rel']:.1f}% of the mean true speed {e['true_speed']:.1f} px/s); "
-                f"centre {e['centre_mae']:.1f} px/s ({100 * e['centre_rel']:.1f}%)"
+                f"{video.name} ({int(e['frames'])} frames): body parts mean |speed error| "
+                f"{e['speed_mae']:.1f} px/s ({100 * e['speed_rel']:.1f}% of the mean true speed "
+                f"{e['true_speed']:.1f} px/s); centre {e['centre_mae']:.1f} px/s "
+                f"({100 * e['centre_rel']:.1f}%)"
             )
     text = "\n".join(lines) + "\n"
     if out is not None:
