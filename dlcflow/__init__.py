@@ -47,6 +47,8 @@ _API = {
     "extract_outlier_frames": "dlcflow.post.outliers",
     "OutlierOptions": "dlcflow.post.outliers",
     "merge_datasets": "dlcflow.post.merge",
+    "export_nwb": "dlcflow.post.nwbexport",
+    "read_nwb": "dlcflow.io.nwb",
     "export_model": "dlcflow.inference.export",
     "create_new_project_3d": "dlcflow.project.project3d",
     "Project3D": "dlcflow.project.project3d",

@@ -129,8 +129,9 @@ def demo_iteration(demo):
         files += wf.stage_targets(project, stage, first, iteration=0)
     for stage in ("analyze", "filter", "plots", "labeled_videos", "skeleton"):
         files += wf.stage_targets(project, stage, first)
-    if not project.multianimal:  # kinematics: the single-animal demo (its report)
+    if not project.multianimal:  # the single-animal demo: kinematics (its report), NWB
         files += wf.stage_targets(project, "kinematics", first)
+        files += wf.stage_targets(project, "nwb", first)
     return files
 
 
@@ -302,6 +303,20 @@ def labeled_video_inputs(wildcards):
     w = wildcards
     poses = f"{w.folder}/{w.stem}{w.scorer}{w.tracks}{w.filtered}.h5"
     return {"video": video["video"], "poses": poses}
+
+
+@one_line
+def nwb_inputs(wildcards):
+    """The pose file an NWB file holds, its video, and the nwb.metadata YAML if set."""
+    inputs = labeled_video_inputs(wildcards)
+    metadata = analysis_project(wildcards)[1].nwb.get("metadata")
+    if metadata:
+        inputs["metadata"] = metadata
+    return inputs
+
+
+def nwb_metadata(wildcards):
+    return analysis_project(wildcards)[1].nwb.get("metadata") or ""
 
 
 def plotted_individual(wildcards):

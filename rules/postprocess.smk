@@ -23,6 +23,11 @@ rule outliers:
         user_targets("outliers"),
 
 
+rule nwb:
+    input:
+        user_targets("nwb"),
+
+
 rule filter_predictions:
     input:
         "{folder}/{stem}{scorer}{tracks}.h5",
@@ -79,6 +84,26 @@ rule labeled_video:
         options=analysis_options("labeled_videos"),
     script:
         "../scripts/labeled_video.py"
+
+
+rule export_nwb:
+    input:
+        unpack(nwb_inputs),
+    output:
+        "{folder}/{stem}{scorer}{tracks}{filtered}.nwb",
+    log:
+        "logs/nwb{folder}/{stem}{scorer}{tracks}{filtered}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=analysis_config,
+        metadata=nwb_metadata,
+    script:
+        "../scripts/export_nwb.py"
 
 
 rule plot_poses:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from videoframes import read_frames
 
 from dlcflow.core.video import video_info
 from dlcflow.devtools import demo
@@ -18,18 +19,6 @@ from dlcflow.project.paths import Project, frame_name
 
 PALETTE_NAMES = [*demo.BODYPARTS, "body", "head"]
 PALETTE = np.array([demo.COLORS[n] for n in PALETTE_NAMES], float)
-
-
-def _decode(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def _clear_of_occluder(scene: demo.Scene, i: int, j: int, margin: float) -> bool:
@@ -50,7 +39,7 @@ def test_video_has_requested_frames_and_size(video: Path) -> None:
     info = video_info(video)
     assert (info.nframes, info.width, info.height) == (60, 320, 240)
     assert info.fps == pytest.approx(30)
-    assert len(_decode(video)) == 60
+    assert len(read_frames(video)) == 60
     assert demo.groundtruth_path(video) == video.with_name("mouse_groundtruth.h5")
 
 
@@ -118,7 +107,7 @@ def test_video_pixels_at_groundtruth_have_the_part_colour(video: Path) -> None:
     gt = demo.read_groundtruth(video).to_numpy().reshape(60, len(demo.BODYPARTS), 2)
     assert np.array_equal(np.isnan(gt).any(-1), ~scene.visible)
     checked = 0
-    for i, frame in enumerate(_decode(video)):
+    for i, frame in enumerate(read_frames(video)):
         for j, bp in enumerate(demo.BODYPARTS):
             if np.isnan(gt[i, j]).any() or not _clear_of_occluder(scene, i, j, 4.0):
                 continue
@@ -133,7 +122,9 @@ def test_same_seed_same_video_other_seed_other_video(tmp_path: Path, video: Path
     again = demo.make_video(tmp_path / "a" / "mouse.mp4", nframes=60, seed=3)
     other = demo.make_video(tmp_path / "b" / "mouse.mp4", nframes=60, seed=4)
     assert demo.read_groundtruth(again).equals(demo.read_groundtruth(video))
-    assert all(np.array_equal(a, b) for a, b in zip(_decode(again), _decode(video), strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(read_frames(again), read_frames(video), strict=True)
+    )
     assert not np.allclose(
         demo.read_groundtruth(other).to_numpy(),
         demo.read_groundtruth(video).to_numpy(),

@@ -7,10 +7,10 @@ import itertools
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from videoframes import read_frames
 
 from dlcflow.cli import main
 from dlcflow.core.video import video_info
@@ -41,18 +41,6 @@ DLC_TRACKS = (
     / "dlc-unittest-multianimal"
     / "montblanc_tracks.h5"
 )
-
-
-def _decode(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def _nearest(pixel: np.ndarray) -> str:
@@ -97,7 +85,7 @@ def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_video_opens_with_the_requested_frames_and_size(video: Path) -> None:
     info = video_info(video)
     assert (info.nframes, info.width, info.height) == (NFRAMES, *SIZE)
-    frames = _decode(video)
+    frames = read_frames(video)
     assert len(frames) == NFRAMES and frames[0].shape == (SIZE[1], SIZE[0], 3)
     assert demo.groundtruth_path(video) == video.with_name("mice_groundtruth.h5")
 
@@ -186,7 +174,7 @@ def test_visible_parts_sit_on_pixels_of_their_colour(video: Path, scene: mademo.
     animals = animals.reshape(NFRAMES, 3, N_PARTS, 2)
     feeder = gt.xs("single", axis=1, level="individuals").to_numpy()
     checked = {name: 0 for name in PALETTE_NAMES}
-    for i, frame in enumerate(_decode(video)):
+    for i, frame in enumerate(read_frames(video)):
         for k in range(3):
             cover = _cover(scene, i, _above(scene, i, k))
             for p, bp in enumerate(demo.BODYPARTS):
@@ -274,7 +262,9 @@ def test_same_seed_same_video_other_seed_other_video(tmp_path: Path, video: Path
     again = mademo.render_multi_animal_video(tmp_path / "a" / "m.mp4", NFRAMES, 3, SEED, SIZE)
     other = mademo.render_multi_animal_video(tmp_path / "b" / "m.mp4", NFRAMES, 3, SEED + 1, SIZE)
     assert demo.read_groundtruth(again).equals(demo.read_groundtruth(video))
-    assert all(np.array_equal(a, b) for a, b in zip(_decode(again), _decode(video), strict=True))
+    assert all(
+        np.array_equal(a, b) for a, b in zip(read_frames(again), read_frames(video), strict=True)
+    )
     assert not np.allclose(
         demo.read_groundtruth(other).to_numpy(),
         demo.read_groundtruth(video).to_numpy(),

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from videoframes import read_frames
 
 import dlcflow
 from dlcflow.cli.main import main
@@ -121,18 +122,6 @@ def _rig(tmp_path: Path, multi: bool = False, nframes: int = NFRAMES) -> tuple[s
     return config, h5
 
 
-def _read(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
-
-
 def _expected(color_rgba: np.ndarray, alpha: float = 0.8) -> np.ndarray:
     bgr = 255 * np.asarray(color_rgba[:3])[::-1]
     return BACKGROUND + (bgr - BACKGROUND) * alpha
@@ -148,7 +137,7 @@ def test_labeled_video_3d(tmp_path: Path) -> None:
     (out,) = create_labeled_video_3d(config, h5.parent, start=2, end=22)
     assert dlcflow.create_labeled_video_3d is create_labeled_video_3d
     assert out == Project3D.labeled_video_3d(h5) and out.name == "rec_DLC_3D_labeled3d.mp4"
-    frames = _read(out)
+    frames = read_frames(out)
     assert len(frames) == 20  # end - start
     assert frames[0].shape == (SIZE[1], 2 * SIZE[0] + SIZE[1], 3)  # two views + a square 3D
     colors = get_cmap(3, "jet")  # the config's colormap, one colour per body part
@@ -182,11 +171,11 @@ def test_labeled_video_3d(tmp_path: Path) -> None:
     # a video newer than the 3D file is kept; overwrite redraws
     stamp = out.stat().st_mtime_ns
     assert create_labeled_video_3d(config, [h5], start=0, end=3) == [out]
-    assert out.stat().st_mtime_ns == stamp and len(_read(out)) == 20
+    assert out.stat().st_mtime_ns == stamp and len(read_frames(out)) == 20
     create_labeled_video_3d(
         config, [h5], start=12, end=14, trailpoints=10, overwrite=True, draw_skeleton=False
     )
-    frames = _read(out)
+    frames = read_frames(out)
     assert len(frames) == 2
     # the trail: the snout 10 frames back (before start, as DLC draws it), fainter
     pix = CAMERAS[0].project(world[2])[0]
@@ -207,7 +196,7 @@ def test_missing_points_and_mismatched_lengths(tmp_path: Path) -> None:
     poses = [folder / f"rec-{c.name}{SCORER}.h5" for c in CAMERAS]
     with pytest.warns(UserWarning, match="12 frames of 2D poses but 30"):
         render_labeled_video_3d(videos, poses, h5, out, skeleton=[["snout", "ear"]], trailpoints=3)
-    frames = _read(out)
+    frames = read_frames(out)
     assert len(frames) == 12
     view2 = np.stack(frames)[:, :, SIZE[0] : 2 * SIZE[0]].astype(int)
     assert np.abs(view2 - BACKGROUND).max() < 12  # camera-2 has no points at all
@@ -216,13 +205,13 @@ def test_missing_points_and_mismatched_lengths(tmp_path: Path) -> None:
         pytest.warns(UserWarning),
     ):
         render_labeled_video_3d(videos, poses, h5, out, start=12)
-    assert len(_read(out)) == 12  # the failed call left the video as it was
+    assert len(read_frames(out)) == 12  # the failed call left the video as it was
 
 
 def test_multi_animal(tmp_path: Path) -> None:
     config, h5 = _rig(tmp_path, multi=True)
     (out,) = create_labeled_video_3d(config, [h5], end=10, view=(30, -60))
-    frames = _read(out)
+    frames = read_frames(out)
     assert len(frames) == 10 and frames[0].shape == (SIZE[1], 2 * SIZE[0] + SIZE[1], 3)
     colors = get_cmap(2, "jet")  # one colour per animal
     cam = CAMERAS[0]
@@ -326,7 +315,7 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main([*args, "--view", "20", "45", "--no-skeleton", "--trailpoints", "1"]) == 0
     out = Project3D.labeled_video_3d(h5)
     assert capsys.readouterr().out.strip() == str(out)
-    assert len(_read(out)) == 5
+    assert len(read_frames(out)) == 5
     assert main(["plot-trajectories-3d", config, str(h5)]) == 0
     assert capsys.readouterr().out.strip() == str(Project3D.trajectories_3d(h5))
     assert main(["labeled-video-3d", config, str(tmp_path / "none_DLC_3D.h5")]) == 1
@@ -343,7 +332,7 @@ def test_warnings_are_single_lines(tmp_path: Path) -> None:
         (out,) = create_labeled_video_3d(config, h5)
     texts = [str(w.message) for w in caught]
     assert any("rec-camera-2.mp4: 8 video frames but 30 frames of poses" in t for t in texts)
-    assert len(_read(out)) == 8
+    assert len(read_frames(out)) == 8
 
 
 def test_views_of_different_sizes(tmp_path: Path) -> None:
@@ -370,7 +359,7 @@ def test_views_of_different_sizes(tmp_path: Path) -> None:
         dotsize=DOTSIZE,
         panel_width=101,
     )
-    frames = _read(out)
+    frames = read_frames(out)
     height = big[1]
     width1 = round(SIZE[0] * height / SIZE[1])
     assert frames[0].shape == (height, width1 + big[0] + 102, 3)  # mp4: an even width

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.signal import medfilt
+from videoframes import read_frames
 
 from dlcflow.core.draw import colors_bgr
 from dlcflow.devtools.mademo import make_multi_animal_demo_project
@@ -232,16 +233,6 @@ def test_trajectory_plots_per_individual(
         plot_poses_file(config, h5, tmp_path / "x", video, displayedindividuals="mouse9")
 
 
-def _frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            return frames
-        frames.append(frame)
-
-
 def _isolated_points(df: pd.DataFrame, frame: int) -> list[tuple[str, float, float]]:
     """(individual, x, y) of the frame's shown points farther than two dots from any
     point of another individual (so that only one individual's colour can be there)."""
@@ -261,12 +252,12 @@ def test_labeled_video_colours_each_individual(ma: tuple[Path, Path, pd.DataFram
     config, video, df = ma
     (by_part,) = create_labeled_video(config, [video], draw_skeleton=True)
     assert by_part.name == f"mice1{SCORER}_el_bp_labeled.mp4"  # DLC's default colour: part
-    assert len(_frames(by_part)) == len(_frames(video)) == N
+    assert len(read_frames(by_part)) == len(read_frames(video)) == N
     (by_id,) = create_labeled_video(
         config, [video], keypoints_only=True, draw_skeleton=True, color_by="individual"
     )
     assert by_id.name == f"mice1{SCORER}_el_id_labeled.mp4"
-    frames = _frames(by_id)
+    frames = read_frames(by_id)
     assert len(frames) == N
     palette = np.array(colors_bgr(len(INDIVIDUALS), "rainbow"), float)
     checked = 0
@@ -291,8 +282,8 @@ def test_track_names_are_written_above_the_animals(ma: tuple[Path, Path, pd.Data
     h5 = find_pose_file(Project(config), video)
     plain_opts = LabeledVideoOptions(keypoints_only=True, color_by="individual")
     named_opts = LabeledVideoOptions(keypoints_only=True, color_by="individual", track_ids=True)
-    plain = _frames(labeled_video_file(config, video, h5, h5.parent / "a.mp4", plain_opts))
-    named = _frames(labeled_video_file(config, video, h5, h5.parent / "b.mp4", named_opts))
+    plain = read_frames(labeled_video_file(config, video, h5, h5.parent / "a.mp4", plain_opts))
+    named = read_frames(labeled_video_file(config, video, h5, h5.parent / "b.mp4", named_opts))
     assert len(plain) == len(named) == N
     diff = np.abs(named[0].astype(int) - plain[0].astype(int)).max(axis=2) > 60
     for ind in ANIMALS:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from videoframes import read_frames
 
 from dlcflow.cli import main
 from dlcflow.core.draw import colors_bgr
@@ -33,16 +34,6 @@ SCORER = "DLC_resnet50_demoJan1shuffle1_1000"
 PARTS = list(demo.BODYPARTS)
 N = 12
 SIZE = (160, 120)
-
-
-def _frames(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            return frames
-        frames.append(frame)
 
 
 def _close(a: np.ndarray, b: np.ndarray | tuple[int, ...], tol: float) -> bool:
@@ -114,8 +105,8 @@ def test_labeled_video_frames_size_and_dots(setup: tuple[Path, Path, np.ndarray]
     config, video, _ = setup
     (out,) = create_labeled_video(config, [video], draw_skeleton=True)
     assert out == video.parent / f"mouse1{SCORER}_labeled.mp4"
-    labeled = _frames(out)
-    source = _frames(video)
+    labeled = read_frames(out)
+    source = read_frames(video)
     assert len(labeled) == len(source) == N
     assert labeled[0].shape == source[0].shape == (SIZE[1], SIZE[0], 3)
     snout, _, rightear, _ = colors_bgr(4, "rainbow")
@@ -134,13 +125,13 @@ def test_labeled_video_of_cropped_analysis(setup: tuple[Path, Path, np.ndarray])
     h5 = _write_pose(video, data, crop=[20, 140, 10, 110])  # coordinates relative to the crop
     snout = colors_bgr(4, "rainbow")[0]
     out = labeled_video_file(config, video, h5)
-    frame = _frames(out)[0]
+    frame = read_frames(out)[0]
     assert frame.shape == (SIZE[1], SIZE[0], 3)
     assert _close(frame[30 + 10, 40 + 20], snout, 40)
     cropped = labeled_video_file(
         config, video, h5, h5.parent / "c.mp4", LabeledVideoOptions(displaycropped=True)
     )
-    frames = _frames(cropped)
+    frames = read_frames(cropped)
     assert len(frames) == N and frames[0].shape == (100, 120, 3)
     assert _close(frames[0][30, 40], snout, 40)
 
@@ -157,7 +148,7 @@ def test_keypoints_only_trail_and_confidence_alpha(setup: tuple[Path, Path, np.n
         h5.parent / "k.mp4",
         LabeledVideoOptions(keypoints_only=True, trailpoints=2),
     )
-    frame = _frames(out)[4]
+    frame = read_frames(out)[4]
     assert _close(frame[100, 10], (0, 0, 0), 12)  # black background
     assert _close(frame[30, 80], snout, 40)
     assert frame[30, 70].mean() > 40 and frame[30, 60].mean() > 40  # the two trail points
@@ -166,7 +157,7 @@ def test_keypoints_only_trail_and_confidence_alpha(setup: tuple[Path, Path, np.n
     out = labeled_video_file(
         config, video, h5, h5.parent / "a.mp4", LabeledVideoOptions(confidence_to_alpha=True)
     )
-    frame, src = _frames(out)[0], _frames(video)[0]
+    frame, src = read_frames(out)[0], read_frames(video)[0]
     assert _close(frame[60, 80], src[60, 80], 20)  # alpha (0.61 - 0.6) / 0.4: invisible
     assert confidence_alpha(0.6)(0.8) == pytest.approx(0.5)
     assert confidence_alpha(0.6)(0.3) == 0.0

@@ -16,6 +16,8 @@ import yaml
 from conftest import SMALL_DEMO, snakemake_workdir
 
 from dlcflow.io.labels import read_annotations
+from dlcflow.io.nwb import read_nwb
+from dlcflow.io.poses import load_poses
 from dlcflow.project.paths import Project
 from dlcflow.workflow.settings import MissingLabelsError, annotated_stems, labels_inputs
 
@@ -166,6 +168,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             "plot-likelihood.png",
             "hist.png",
         }
+        # NWB: the pose file's numbers, frame / fps timestamps (30 fps)
+        nwb = read_nwb(project.nwb_output(h5))
+        np.testing.assert_array_equal(nwb["position"].values, load_poses(h5)["position"].values)
+        assert nwb.attrs["fps"] == 30.0 and nwb.attrs["scorer"] == scorer
     # refinement: outlier frames of the held-out video, labeled, merged into iteration 1
     machine = pd.read_hdf(project.machine_labels("mouse3", iteration=0))
     outlier_pngs = sorted(project.labeled_folder("mouse3").glob("img*.png"))

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from dlcflow.cli import labeled3d, network, post, project, threed, tracking, triangulate
+from dlcflow.cli import labeled3d, network, nwb, post, project, threed, tracking, triangulate
 from dlcflow.cli.common import Command
 from dlcflow.core.log import install_plain_warnings
 from dlcflow.core.quiet import filter_native_stderr
@@ -18,6 +18,7 @@ COMMANDS: tuple[Command, ...] = (
     + network.COMMANDS
     + tracking.COMMANDS
     + post.COMMANDS
+    + nwb.COMMANDS
     + threed.COMMANDS
     + triangulate.COMMANDS
     + labeled3d.COMMANDS

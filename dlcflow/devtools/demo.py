@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -461,6 +461,16 @@ def make_demo_data(
     ]
 
 
+def style_demo_config(cfg: MutableMapping[str, Any], numframes2pick: int) -> None:
+    """The demos' frames to pick, skeleton and drawing settings, set in a project config."""
+    cfg["numframes2pick"] = int(numframes2pick)
+    cfg["skeleton"] = [list(bone) for bone in SKELETON]
+    cfg["skeleton_color"] = "white"
+    cfg["colormap"] = "rainbow"
+    cfg["dotsize"] = 6
+    cfg["alphavalue"] = 0.7
+
+
 def make_demo_project(
     outdir: str | os.PathLike[str],
     n_videos: int = 2,
@@ -488,12 +498,7 @@ def make_demo_project(
             )
         )
     cfg = read_config(config)
-    cfg["numframes2pick"] = int(numframes2pick)
-    cfg["skeleton"] = [list(bone) for bone in SKELETON]
-    cfg["skeleton_color"] = "white"
-    cfg["colormap"] = "rainbow"
-    cfg["dotsize"] = 6
-    cfg["alphavalue"] = 0.7
+    style_demo_config(cfg, numframes2pick)
     write_config(config, cfg)
     for k in range(n_videos, n_videos + n_test_videos):
         video = make_video(

@@ -48,6 +48,7 @@ from dlcflow.devtools.demo import (
     draw_disc,
     groundtruth_path,
     smooth_signal,
+    style_demo_config,
 )
 from dlcflow.devtools.render3d import board_poses, render_board_image
 from dlcflow.geometry.boards import Checkerboard
@@ -482,12 +483,7 @@ def make_3d_demo_project(
             )
         )
     cfg = read_config(config)
-    cfg["numframes2pick"] = int(numframes2pick)
-    cfg["skeleton"] = [list(bone) for bone in SKELETON]
-    cfg["skeleton_color"] = "white"
-    cfg["colormap"] = "rainbow"
-    cfg["dotsize"] = 6
-    cfg["alphavalue"] = 0.7
+    style_demo_config(cfg, numframes2pick)
     write_config(config, cfg)
     three = _project_3d(root, CAMERA_NAMES, config)
     board = Checkerboard(int(cbrow), int(cbcol), float(square_size))

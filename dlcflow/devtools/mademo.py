@@ -55,6 +55,7 @@ from dlcflow.devtools.demo import (
     draw_animal,
     draw_disc,
     smooth_signal,
+    style_demo_config,
     write_video,
 )
 from dlcflow.io.tables import to_frame
@@ -455,12 +456,7 @@ def make_multi_animal_demo_project(
         )
     cfg = read_config(config)
     cfg["uniquebodyparts"] = list(UNIQUE_BODYPARTS)
-    cfg["numframes2pick"] = int(numframes2pick)
-    cfg["skeleton"] = [list(bone) for bone in SKELETON]
-    cfg["skeleton_color"] = "white"
-    cfg["colormap"] = "rainbow"
-    cfg["dotsize"] = 6
-    cfg["alphavalue"] = 0.7
+    style_demo_config(cfg, numframes2pick)
     write_config(config, cfg)
     if n_test_videos:
         held_out = make_multi_animal_demo_data(

@@ -416,6 +416,12 @@ class Project:
         (a 2D or a 3D project's folder)."""
         return Path(root) / "kinematics-summary.csv"
 
+    @staticmethod
+    def nwb_output(data_h5: str | os.PathLike[str]) -> Path:
+        """The NWB file of a pose file, beside it: ``<data stem>.nwb`` (``<stem><scorer>.nwb``,
+        ``<stem><scorer>_el_filtered.nwb``, ``<prefix>_DLC_3D.nwb``...)."""
+        return Project.derived_output(data_h5, ".nwb")
+
     def labeled_video_output(self, data_h5: str | os.PathLike[str], color_by: str = "") -> Path:
         """DLC's labeled video of a pose file: ``<data stem>_labeled.mp4``; in a
         multi-animal project ``<data stem>_id_labeled.mp4`` (``color_by="individual"``) or

@@ -27,7 +27,15 @@ from dlcflow.project.paths import Project, list_snapshots
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
-POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers", "kinematics")
+POSTPROCESS = (
+    "filter",
+    "plots",
+    "labeled_videos",
+    "skeleton",
+    "outliers",
+    "kinematics",
+    "nwb",
+)
 
 
 class MissingLabelsError(RuntimeError):
@@ -188,6 +196,7 @@ class Settings:
     labeled_videos_filtered: bool = False  # labeled_videos.filtered: draw the _filtered poses
     outliers: OutlierOptions = field(default_factory=OutlierOptions)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    nwb: dict[str, Any] = field(default_factory=dict)  # nwb.metadata (YAML path), nwb.filtered
 
     @property
     def save_as_csv(self) -> bool:
@@ -243,6 +252,7 @@ def settings(config: dict[str, Any], demo: str = "", refined: bool = False) -> S
             {**config["outliers"], **_pick(over, "outlieralgorithm")}
         ),
         tracking=TrackingSettings(**{**config["tracking"], **dict(over.get("tracking") or {})}),
+        nwb=dict(config.get("nwb") or {}),
     )
 
 
@@ -358,6 +368,12 @@ def stage_targets(
             str(project.plot_poses_folder(v, st.destfolder or None) / f"{name}{individual}.png")
             for v, _ in analyses(project, st)
             for individual in plotted_individuals(project)
+        ]
+    if stage == "nwb":
+        exported = ("_filtered" if st.nwb.get("filtered") else "") + ".h5"
+        return [
+            str(project.nwb_output(project.derived_output(h5, exported)))
+            for _, h5 in analyses(project, st)
         ]
     if stage == "outliers":
         return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
