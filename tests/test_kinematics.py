@@ -179,6 +179,8 @@ def test_demo_groundtruth_file_and_round_trip(tmp_path) -> None:
     np.testing.assert_allclose(csv.to_numpy(), table.to_numpy(), rtol=1e-9, equal_nan=True)
     assert list(csv.columns) == list(table.columns)
     assert meta["fps"] == FPS and meta["unit"] == "px"
+    # one table in the h5: DLC's readers (pd.read_hdf without a key) read it
+    assert pd.read_hdf(out).equals(table)
     rows = summary_rows(out)
     assert rows[0]["frames"] == 120 and rows[0]["unit"] == "px"
     speeds = df["centre"]["speed"].to_numpy()

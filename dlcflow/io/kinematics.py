@@ -17,9 +17,10 @@ each body part, centre    ``x, y[, z]`` (cleaned position), ``vx, vy[, vz]``, ``
 ========================  ==========================================================
 
 Units: positions in ``unit`` (px or mm), speeds per second, accelerations per second
-squared. The h5 holds the table (pandas table format, key ``df_with_missing``) and, under
-the key ``meta``, ``fps``, ``unit`` and the source pose file. Every file is written
-atomically, the csv before the h5.
+squared. The h5 holds the table alone (pandas table format, key ``df_with_missing``), so
+``pd.read_hdf(path)`` without a key reads it as it reads DLC's files; ``fps``, ``unit``
+and the source pose file are an attribute (``kinematics_meta``) of that table. Every file
+is written atomically, the csv before the h5.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 LEVELS = ("scorer", "individuals", "bodyparts", "coords")
-META_KEY = "meta"
+META_ATTR = "kinematics_meta"
 CENTRE = "centre"
 #: The columns of ``kinematics-summary.csv``, in order.
 SUMMARY_COLUMNS = (
@@ -141,20 +142,19 @@ def save_kinematics(
     h5 = Path(h5_path)
     h5.parent.mkdir(parents=True, exist_ok=True)
     df = to_kinematics_frame(kin)
-    meta = pd.Series(
-        {
-            "fps": str(float(kin.attrs["fps"])),
-            "unit": str(kin.attrs["unit"]),
-            "source_file": str(kin.attrs.get("source_file") or ""),
-            "multianimal": str(bool(kin.attrs.get("multianimal", False))),
-        }
-    )
+    meta = {
+        "fps": float(kin.attrs["fps"]),
+        "unit": str(kin.attrs["unit"]),
+        "source_file": str(kin.attrs.get("source_file") or ""),
+        "multianimal": bool(kin.attrs.get("multianimal", False)),
+    }
     if save_as_csv:
         with atomic_path(h5.with_suffix(".csv")) as tmp:
             df.to_csv(tmp)
     with atomic_path(h5) as tmp:
         write_frame_to(df, tmp, table=True)
-        meta.to_hdf(tmp, key=META_KEY, mode="a", format="fixed")
+        with pd.HDFStore(tmp, mode="a") as store:
+            setattr(store.get_storer(HDF_KEY).attrs, META_ATTR, meta)
     return h5
 
 
@@ -166,13 +166,14 @@ def read_kinematics(h5_path: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict
     df = read_frame(p, preferred=(HDF_KEY,), error=KinematicsFileError)
     if list(df.columns.names) != list(LEVELS):
         raise KinematicsFileError(f"{p}: columns are not {', '.join(LEVELS)}")
-    try:
-        raw = pd.read_hdf(p, key=META_KEY)
-    except (KeyError, OSError, ValueError):
-        raise KinematicsFileError(f"{p}: no 'meta' key (not a dlcflow kinematics file)") from None
-    meta: dict[str, Any] = dict(raw.items())
+    with pd.HDFStore(p, mode="r") as store:
+        storer = store.get_storer(HDF_KEY) if HDF_KEY in store else None
+        raw = getattr(storer.attrs, META_ATTR, None) if storer is not None else None
+    if not isinstance(raw, dict):
+        raise KinematicsFileError(f"{p}: no {META_ATTR} (not a dlcflow kinematics file)")
+    meta: dict[str, Any] = dict(raw)
     meta["fps"] = float(meta["fps"])
-    meta["multianimal"] = meta.get("multianimal") == "True"
+    meta["multianimal"] = bool(meta.get("multianimal", False))
     return df, meta
 
 
