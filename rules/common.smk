@@ -129,7 +129,8 @@ def demo_iteration(demo):
         files += wf.stage_targets(project, stage, first, iteration=0)
     for stage in ("analyze", "filter", "plots", "labeled_videos", "skeleton"):
         files += wf.stage_targets(project, stage, first)
-    if not project.multianimal:  # the single-animal demo archives its poses in NWB too
+    if not project.multianimal:  # the single-animal demo: kinematics (its report), NWB
+        files += wf.stage_targets(project, "kinematics", first)
         files += wf.stage_targets(project, "nwb", first)
     return files
 
@@ -176,6 +177,10 @@ def demo_report_inputs(wildcards):
         "refined": wf.stage_targets(project, "analyze", refined),
         "evaluation": wf.stage_targets(project, "evaluate", first, iteration=0)
         + wf.stage_targets(project, "evaluate", refined, iteration=1),
+        # speed errors against the ground truth (single-animal demo)
+        "kinematics": (
+            [] if project.multianimal else wf.kinematics_files(project, first)
+        ),
     }
 
 
@@ -506,3 +511,10 @@ def demo3d_report_inputs(wildcards):
         "triangulated": wf3d.stage_targets_3d(three, "triangulate", settings_for),
         "two_cameras": wf3d.stage_targets_3d(two, "triangulate", settings_for),
     }
+
+
+@one_line
+def kinematics_summary_inputs(wildcards):
+    """The _kinematics.h5 of every video of the project (settings_of: demos too)."""
+    project = Project(Path(wildcards.project) / "config.yaml")
+    return wf.kinematics_files(project, settings_of(project.root))

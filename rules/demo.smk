@@ -26,6 +26,8 @@ rule demo_report:
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        kinematics=config["kinematics"],
     script:
         "../scripts/demo_report.py"
 

@@ -147,3 +147,47 @@ rule extract_outliers:
         options=options_setting("outliers"),
     script:
         "../scripts/extract_outliers.py"
+
+
+rule kinematics:
+    input:
+        user_targets("kinematics"),
+
+
+rule kinematics_file:
+    input:
+        "{folder}/{stem}{scorer}{tracks}{filtered}.h5",
+    output:
+        h5="{folder}/{stem}{scorer}{tracks}{filtered}_kinematics.h5",
+        speed="{folder}/{stem}{scorer}{tracks}{filtered}_kinematics_speed.png",
+        occupancy="{folder}/{stem}{scorer}{tracks}{filtered}_kinematics_occupancy.png",
+    log:
+        "logs/kinematics{folder}/{stem}{scorer}{tracks}{filtered}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        config=analysis_config,
+        options=analysis_options("kinematics"),
+    script:
+        "../scripts/kinematics_file.py"
+
+
+rule kinematics_summary:
+    input:
+        kinematics_summary_inputs,
+    output:
+        "{project}/kinematics-summary.csv",
+    log:
+        "{project}/logs/kinematics-summary.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    script:
+        "../scripts/kinematics_summary.py"

@@ -13,5 +13,7 @@ with rule_log(snakemake.log):
             snakemake.input.evaluation,
             refined=snakemake.input.refined,
             out=snakemake.output[0],
+            kinematics=list(getattr(snakemake.input, "kinematics", [])),
+            kinematics_options=snakemake.params.kinematics,
         )
     )

@@ -151,6 +151,9 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         assert pd.read_hdf(project.derived_output(h5, "_filtered.h5")).shape == poses.shape
         bones = pd.read_hdf(project.derived_output(h5, "_skeleton.h5"))
         assert len(bones) == 60 and "orientation" in set(bones.columns.get_level_values(-1))
+        kinematics = pd.read_hdf(project.kinematics_output(h5), "df_with_missing")
+        assert len(kinematics) == 60 and "speed" in set(kinematics.columns.get_level_values(-1))
+        assert project.kinematics_plot(h5, "speed").is_file()
         labeled = cv2.VideoCapture(str(project.derived_output(h5, "_labeled.mp4")))
         assert int(labeled.get(cv2.CAP_PROP_FRAME_COUNT)) == 60
         assert (
@@ -200,6 +203,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
             *rows[str(iteration)][5:7],
             str(len(test)),
         ]
+    summary = pd.read_csv(project.kinematics_summary(project.root))
+    assert sorted(summary["video"]) == [v.stem + scorer for v in videos]
+    assert "speed against the ground truth's" in report
+    speeds = report.split("speed against the ground truth's")[1]
+    assert all(f"\n{video.name}" in speeds for video in videos)  # an error, or why none
     videos_table = report.split("evaluation on the")[0]
     assert "mouse3.mp4    held-out      60" in videos_table
     # every video analyzed by both iterations' models, scored against the ground truth

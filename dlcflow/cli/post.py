@@ -182,6 +182,94 @@ def _extract_outliers_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extraction", choices=["kmeans", "uniform"], default=pick, help="frame choice")
 
 
+def _kinematics(args: argparse.Namespace) -> None:
+    from dlcflow.plots.kinematics import plot_kinematics
+    from dlcflow.post.kinematics import KinematicsOptions
+    from dlcflow.post.kinematicsfiles import compute_kinematics, kinematics_files
+    from dlcflow.project.paths import Project
+
+    options = KinematicsOptions(
+        pcutoff=args.pcutoff,
+        max_gap=args.max_gap,
+        window=args.window,
+        polyorder=args.polyorder,
+        centre=tuple(args.centre or ()),
+        pairs=tuple(tuple(p) for p in args.pair or ()),
+        angles=tuple(tuple(a) for a in args.angle or ()),
+        heading=tuple(args.heading or ()),
+        freeze_speed=args.freeze_speed,
+        min_freeze_s=args.min_freeze_s,
+        move_speed=args.move_speed,
+        min_move_s=args.min_move_s,
+        pixels_per_mm=args.pixels_per_mm,
+        fps=args.fps,
+        filtered=args.filtered,
+        save_as_csv=args.save_as_csv,
+    )
+    files = [v for v in args.videos if v.lower().endswith(".h5")]
+    videos = [v for v in args.videos if not v.lower().endswith(".h5")]
+    written = kinematics_files(args.config, files, options=options) if files else []
+    if videos:
+        written += compute_kinematics(
+            args.config, videos, **analysis_args(args), overwrite=args.overwrite, options=options
+        )
+    for path in written:
+        print(path)
+        if args.plots:
+            pose = path.with_name(path.name.replace("_kinematics.h5", ".h5"))
+            plot_kinematics(
+                path,
+                Project.kinematics_plot(pose, "speed"),
+                Project.kinematics_plot(pose, "occupancy"),
+                options.freeze_speed,
+                options.move_speed,
+            )
+
+
+def _kinematics_args(p: argparse.ArgumentParser) -> None:
+    """speed, acceleration, angles, bouts of pose files: <pose stem>_kinematics.h5"""
+    from dlcflow.post.kinematics import KinematicsOptions
+
+    d = workflow_defaults(KinematicsOptions)
+    video_args(p, "analyzed videos or folders, or pose files (.h5, 3D _DLC_3D.h5 too)")
+    p.add_argument("--filtered", action="store_true", help="use the _filtered pose files")
+    p.add_argument(
+        "--pcutoff",
+        type=float,
+        default=d["pcutoff"],
+        help="likelihood under it is missing (default: the config's pcutoff)",
+    )
+    p.add_argument("--max-gap", type=int, default=d["max_gap"], help="longest gap filled (frames)")
+    p.add_argument("--window", type=int, default=d["window"], help="Savitzky-Golay window (0: off)")
+    p.add_argument("--polyorder", type=int, default=d["polyorder"], help="Savitzky-Golay order")
+    p.add_argument("--centre", nargs="+", help="body parts of the centre (default: all)")
+    p.add_argument("--pair", nargs=2, action="append", metavar=("A", "B"), help="a distance")
+    angle = "a joint angle at VERTEX"
+    p.add_argument("--angle", nargs=3, action="append", metavar=("A", "VERTEX", "B"), help=angle)
+    p.add_argument("--heading", nargs=2, metavar=("TAIL", "HEAD"), help="heading from two parts")
+    speed = "(units/s)"
+    p.add_argument("--freeze-speed", type=float, default=d["freeze_speed"], help=speed)
+    p.add_argument("--min-freeze-s", type=float, default=d["min_freeze_s"], help="seconds")
+    p.add_argument("--move-speed", type=float, default=d["move_speed"], help=speed)
+    p.add_argument("--min-move-s", type=float, default=d["min_move_s"], help="seconds")
+    p.add_argument(
+        "--pixels-per-mm",
+        type=float,
+        default=d["pixels_per_mm"],
+        help="scale: lengths in mm (default: pixels)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=d["fps"],
+        help="frame rate (default: the pose file's, else the video's)",
+    )
+    csv, both = d["save_as_csv"], argparse.BooleanOptionalAction
+    p.add_argument("--save-as-csv", action=both, default=csv, help="also write a .csv")
+    p.add_argument("--plots", action="store_true", help="also draw speed and occupancy plots")
+    p.add_argument("--overwrite", action="store_true", help="compute again where done")
+
+
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("filter", _filter, _filter_args),
@@ -189,4 +277,5 @@ COMMANDS: tuple[Command, ...] = (
     ("labeled-video", _labeled_video, _labeled_video_args),
     ("analyze-skeleton", _analyze_skeleton, _analyze_skeleton_args),
     ("extract-outliers", _extract_outliers, _extract_outliers_args),
+    ("kinematics", _kinematics, _kinematics_args),
 )

@@ -19,8 +19,10 @@ from dlcflow.core.fileio import atomic_write_text
 from dlcflow.core.video import VIDEO_EXTENSIONS
 from dlcflow.data.pose import points_array
 from dlcflow.devtools.demo import read_groundtruth
+from dlcflow.io.kinematics import load_kinematics
 from dlcflow.io.poses import load_poses
 from dlcflow.io.tables import to_dataset
+from dlcflow.post.kinematics import KinematicsOptions, kinematics
 from dlcflow.project.paths import Project
 
 
@@ -43,6 +45,40 @@ def analysis_errors(h5: str | os.PathLike[str], video: str | os.PathLike[str]) -
         "within_5px": float(np.mean(d <= 5)) if d.size else float("nan"),
         "mean_likelihood_visible": float(np.nanmean(lik[:n][visible])),
         "mean_likelihood_hidden": float(np.nanmean(lik[:n][~visible])) if (~visible).any() else 0.0,
+    }
+
+
+def speed_errors(
+    kinematics_h5: str | os.PathLike[str],
+    video: str | os.PathLike[str],
+    options: KinematicsOptions | None = None,
+) -> dict[str, float]:
+    """Speed errors of a kinematics file against the same kinematics computed from the
+    video's ground truth (``options``: those the file was made with): mean absolute error
+    of the body parts' and of the centre's speed (px/s, frames where both are known), and
+    each relative to the mean true speed."""
+    (table,) = load_kinematics(kinematics_h5).values()
+    fps = float(table.attrs["fps"])
+    truth = to_dataset(read_groundtruth(Path(video).resolve()))
+    true = kinematics(truth, options, fps=fps, where=str(video))
+    n = min(len(table), true.sizes["time"])
+    parts = [str(k) for k in true["keypoints"].values]
+    pred = np.stack([table[p]["speed"].to_numpy()[:n] for p in parts], axis=1)
+    ref = true["speed"].values[:n, :, 0]
+    both = np.isfinite(pred) & np.isfinite(ref)
+    c_pred = table["centre"]["speed"].to_numpy()[:n]
+    c_ref = true["centre_speed"].values[:n, 0]
+    c_both = np.isfinite(c_pred) & np.isfinite(c_ref)
+    nan = float("nan")
+    err = float(np.mean(np.abs(pred - ref)[both])) if both.any() else nan
+    c_err = float(np.mean(np.abs(c_pred - c_ref)[c_both])) if c_both.any() else nan
+    return {
+        "speed_mae": err,
+        "speed_rel": err / float(np.mean(ref[both])) if both.any() else nan,
+        "true_speed": float(np.mean(ref[both])) if both.any() else nan,
+        "centre_mae": c_err,
+        "centre_rel": c_err / float(np.mean(c_ref[c_both])) if c_both.any() else nan,
+        "frames": float(both.any(axis=1).sum()),
     }
 
 
@@ -69,6 +105,8 @@ def demo_report(
     evaluation: Sequence[str | os.PathLike[str]],
     out: str | os.PathLike[str] | None = None,
     refined_analysis: Sequence[str | os.PathLike[str]] = (),
+    kinematics_files: Sequence[str | os.PathLike[str]] = (),
+    kinematics_options: KinematicsOptions | None = None,
 ) -> str:
     """Text report of the demo run; written to ``out`` if given. ``analysis`` are the
     first iteration's analyses, ``refined_analysis`` the second's (the same videos by the
@@ -76,7 +114,9 @@ def demo_report(
 
     It leads with the errors on every frame of every video, the robust figures; the
     evaluation on the labeled frames follows with the size of each train and test set
-    beside its error (a test set of a few frames moves a lot between iterations)."""
+    beside its error (a test set of a few frames moves a lot between iterations).
+    ``kinematics_files`` (the first model's ``_kinematics.h5``, made with
+    ``kinematics_options``) add their speed errors against the ground truth's kinematics."""
     project = Project(config)
     # videos whose frames were extracted for labeling; the others were held out (at most
     # their outlier frames were labeled, in the refinement)
@@ -114,6 +154,20 @@ def demo_report(
                 f"{100 * e['within_5px']:.1f}% within 5 px; mean likelihood "
                 f"{e['mean_likelihood_visible']:.2f} visible / "
                 f"{e['mean_likelihood_hidden']:.2f} hidden"
+            )
+    if kinematics_files:
+        lines += ["", "speed against the ground truth's (same kinematics, iteration 0 model):"]
+        for h5 in map(Path, kinematics_files):
+            video = _video_of(project, h5)
+            e = speed_errors(h5, video, kinematics_options)
+            if not e["frames"]:
+                lines.append(f"{video.name}: no frame has both speeds (points under pcutoff)")
+                continue
+            lines.append(
+                f"{video.name} ({int(e['frames'])} frames): body parts mean |speed error| "
+                f"{e['speed_mae']:.1f} px/s ({100 * e['speed_rel']:.1f}% of the mean true speed "
+                f"{e['true_speed']:.1f} px/s); centre {e['centre_mae']:.1f} px/s "
+                f"({100 * e['centre_rel']:.1f}%)"
             )
     text = "\n".join(lines) + "\n"
     if out is not None:

@@ -168,11 +168,15 @@ def write_report(
     evaluation: Sequence[str | os.PathLike[str]],
     refined: Sequence[str | os.PathLike[str]] = (),
     out: str | os.PathLike[str] | None = None,
+    kinematics: Sequence[str | os.PathLike[str]] = (),
+    kinematics_options: Mapping[str, Any] | None = None,
 ) -> str:
     """A demo's report (:func:`~dlcflow.devtools.demoreport.demo_report`, or for a
     multi-animal project :func:`~dlcflow.devtools.mademoreport.mademo_report`), written to
     ``out``: ``analysis`` are the first model's pose files (tracks), ``refined`` the
-    refined model's, ``evaluation`` the ``<scorer>-results.csv`` of both."""
+    refined model's, ``evaluation`` the ``<scorer>-results.csv`` of both; ``kinematics``
+    the single-animal demo's ``_kinematics.h5`` files, made with the workflow's
+    ``kinematics_options`` section (their speed errors against the ground truth)."""
     from dlcflow.project.paths import Project
 
     if Project(config).multianimal:
@@ -186,5 +190,15 @@ def write_report(
             refined_tracks=refined,
         )
     from dlcflow.devtools.demoreport import demo_report
+    from dlcflow.post.kinematics import KinematicsOptions
 
-    return demo_report(config, analysis, evaluation, out=out, refined_analysis=refined)
+    options = KinematicsOptions.from_config(kinematics_options or {})
+    return demo_report(
+        config,
+        analysis,
+        evaluation,
+        out=out,
+        refined_analysis=refined,
+        kinematics_files=kinematics,
+        kinematics_options=options,
+    )

@@ -399,6 +399,24 @@ class Project:
         return data.with_name(data.name[: -len(data.suffix) or None] + suffix)
 
     @staticmethod
+    def kinematics_output(data_h5: str | os.PathLike[str], suffix: str = ".h5") -> Path:
+        """Kinematics of a pose file: ``<data stem>_kinematics.h5`` (suffix ``.csv``: its
+        csv), e.g. ``<stem><scorer>_filtered_kinematics.h5``, ``<stem>..._DLC_3D_kinematics.h5``."""
+        return Project.derived_output(data_h5, f"_kinematics{suffix}")
+
+    @staticmethod
+    def kinematics_plot(data_h5: str | os.PathLike[str], kind: str) -> Path:
+        """A kinematics plot of a pose file: ``<data stem>_kinematics_<kind>.png``
+        (``speed``: speed over time with the bouts shaded; ``occupancy``: heat map)."""
+        return Project.derived_output(data_h5, f"_kinematics_{kind}.png")
+
+    @staticmethod
+    def kinematics_summary(root: str | os.PathLike[str]) -> Path:
+        """``<project folder>/kinematics-summary.csv``: one row per video and individual
+        (a 2D or a 3D project's folder)."""
+        return Path(root) / "kinematics-summary.csv"
+
+    @staticmethod
     def nwb_output(data_h5: str | os.PathLike[str]) -> Path:
         """The NWB file of a pose file, beside it: ``<data stem>.nwb`` (``<stem><scorer>.nwb``,
         ``<stem><scorer>_el_filtered.nwb``, ``<prefix>_DLC_3D.nwb``...)."""

@@ -20,13 +20,22 @@ from dlcflow.io.labels import read_annotations
 from dlcflow.plots.individuals import config_individuals
 from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
+from dlcflow.post.kinematics import KinematicsOptions
 from dlcflow.post.outliers import OutlierOptions
 from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, list_snapshots
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
-POSTPROCESS = ("filter", "plots", "labeled_videos", "skeleton", "outliers", "nwb")
+POSTPROCESS = (
+    "filter",
+    "plots",
+    "labeled_videos",
+    "skeleton",
+    "outliers",
+    "kinematics",
+    "nwb",
+)
 
 
 class MissingLabelsError(RuntimeError):
@@ -181,6 +190,7 @@ class Settings:
     strict_labels: bool = False  # dataset.strict: unlabeled folders stop the dataset
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)  # save_as_csv, engine
     filter: FilterOptions = field(default_factory=FilterOptions)
+    kinematics: KinematicsOptions = field(default_factory=KinematicsOptions)
     plots: dict[str, Any] = field(default_factory=dict)
     labeled_videos: LabeledVideoOptions = field(default_factory=LabeledVideoOptions)
     labeled_videos_filtered: bool = False  # labeled_videos.filtered: draw the _filtered poses
@@ -234,6 +244,7 @@ def settings(config: dict[str, Any], demo: str = "", refined: bool = False) -> S
         strict_labels=bool(config["dataset"]["strict"]),
         analysis=AnalysisOptions.from_config(analyze),
         filter=FilterOptions.from_config(config["filter"]),
+        kinematics=KinematicsOptions.from_config(config["kinematics"]),
         plots=dict(config["plots"]),
         labeled_videos=LabeledVideoOptions.from_config(config["labeled_videos"]),
         labeled_videos_filtered=bool(config["labeled_videos"].get("filtered", False)),
@@ -366,7 +377,26 @@ def stage_targets(
         ]
     if stage == "outliers":
         return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
+    if stage == "kinematics":
+        plots = [
+            str(project.kinematics_plot(pose, kind))
+            for pose in kinematics_inputs(project, st)
+            for kind in ("speed", "occupancy")
+        ]
+        return [str(project.kinematics_summary(project.root)), *plots]
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES + POSTPROCESS)}")
+
+
+def kinematics_inputs(project: Project, st: Settings) -> list[Path]:
+    """The pose file of each video the ``kinematics`` target reads (``_filtered`` with
+    ``kinematics.filtered``; a multi-animal project's tracks)."""
+    filtered = "_filtered" if st.kinematics.filtered else ""
+    return [project.derived_output(h5, f"{filtered}.h5") for _, h5 in analyses(project, st)]
+
+
+def kinematics_files(project: Project, st: Settings) -> list[str]:
+    """The ``_kinematics.h5`` files the project's ``kinematics-summary.csv`` sums up."""
+    return [str(project.kinematics_output(pose)) for pose in kinematics_inputs(project, st)]
 
 
 def plotted_individuals(project: Project) -> list[str]:
