@@ -29,6 +29,8 @@ import yaml
 from conftest import SMALL_DEMO
 
 from dlcflow.devtools.localslurm import LocalSlurm, SlurmError
+from dlcflow.io.nwb import read_nwb
+from dlcflow.io.tables import to_frame
 from dlcflow.project.paths import Project
 from dlcflow.workflow.settings import final_snapshot_index
 
@@ -255,6 +257,8 @@ LOADERS = {
     ".pickle": load_pickle,
     ".onnx": load_onnx,
     "log.txt": load_log,
+    # the poses, as a table: the session's identifier and start time differ by design
+    ".nwb": lambda path, _: to_frame(read_nwb(path)),
 }
 BYTES = {".png", ".csv", ".mp4", ".index", ".data", ".lock", ".snakemake_timestamp"}
 
