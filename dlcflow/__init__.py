@@ -29,6 +29,8 @@ _API = {
     "create_training_dataset_from_existing_split": "dlcflow.training.dataset",
     "train_network": "dlcflow.training.train",
     "evaluate_network": "dlcflow.post.evaluate",
+    "extract_maps": "dlcflow.inference.maps",
+    "extract_save_all_maps": "dlcflow.plots.maps",
     "analyze_videos": "dlcflow.inference.analyze",
     "convert_detections2tracklets": "dlcflow.tracking.api",
     "stitch_tracklets": "dlcflow.tracking.api",
@@ -58,6 +60,7 @@ _API = {
     "create_labeled_video_3d": "dlcflow.threed.labeled",
     "label_frames": "dlcflow.labeler",
     "refine_labels": "dlcflow.labeler",
+    "refine_frames": "dlcflow.labeler",
 }
 
 __all__ = sorted(_API)

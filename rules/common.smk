@@ -360,6 +360,18 @@ def evaluation_snapshot(wildcards):
 
 
 @one_line
+def maps_snapshot(wildcards):
+    """The final snapshot of a model folder (the one its `evaluate` job evaluates)."""
+    project = project_of(wildcards)
+    fraction, shuffle = project.parse_model_name(wildcards.model)
+    iteration = int(wildcards.iteration)
+    st = settings_of(wildcards.project, iteration)
+    return str(
+        wf.final_snapshot_index(project, fraction, shuffle, st.maxiters, iteration)
+    )
+
+
+@one_line
 def analysis_project(wildcards):
     """The project whose model analyzes videos in this folder, and its settings. A demo
     folder names its project without the checkpoint (jobs on a cluster node cannot ask

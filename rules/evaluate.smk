@@ -22,3 +22,27 @@ rule evaluate_network:
         plotting=setting("plotting"),
     script:
         "../scripts/evaluate_network.py"
+
+
+rule maps:
+    input:
+        user_targets("maps"),
+
+
+rule extract_maps:
+    input:
+        snapshot=maps_snapshot,
+        pose_cfg="{project}/dlc-models/iteration-{iteration}/{model}/test/pose_cfg.yaml",
+    output:
+        # score maps, locref and PAF images of every labeled frame (Project.evaluation_maps)
+        directory("{project}/{evalfolder}/iteration-{iteration}/{model}/maps"),
+    log:
+        "{project}/logs/{evalfolder}/iteration-{iteration}-{model}-maps.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    script:
+        "../scripts/extract_maps.py"

@@ -169,12 +169,45 @@ def _export_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="export again where it is current")
 
 
+def _extract_maps(args: argparse.Namespace) -> None:
+    from dlcflow.plots.maps import extract_save_all_maps
+
+    written = extract_save_all_maps(
+        args.config,
+        shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex,
+        comparisonbodyparts=args.comparisonbodyparts or "all",
+        extract_paf=not args.no_paf,
+        all_paf_in_one=not args.paf_per_limb,
+        rescale=args.rescale,
+        Indices=args.indices,
+        dest_folder=args.dest_folder,
+    )
+    folders = sorted({str(path.parent) for path in written})
+    print(f"{len(written)} map images in {', '.join(folders) or 'no folder'}")
+
+
+def _extract_maps_args(p: argparse.ArgumentParser) -> None:
+    """score maps, location refinement and part affinity fields on the labeled frames"""
+    p.add_argument("config", help=CONFIG_HELP)
+    model_args(p)
+    parts = "body parts whose maps are drawn, summed (default: all)"
+    p.add_argument("--comparisonbodyparts", nargs="+", metavar="PART", help=parts)
+    rows = "rows of the merged annotations (default: every labeled frame)"
+    p.add_argument("--indices", type=int, nargs="+", metavar="ROW", help=rows)
+    p.add_argument("--rescale", action="store_true", help="feed frames resized by global_scale")
+    p.add_argument("--no-paf", action="store_true", help="no part affinity field images")
+    p.add_argument("--paf-per-limb", action="store_true", help="one PAF image per limb")
+    p.add_argument("--dest-folder", help="folder of the images (default: <evaluation>/maps)")
+
+
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("create-training-dataset", _create_dataset, _create_dataset_args),
     ("train", _train, _train_args),
     ("evaluate", _evaluate, _evaluate_args),
     ("evaluate-tracks", _evaluate_tracks, _evaluate_tracks_args),
+    ("extract-maps", _extract_maps, _extract_maps_args),
     ("analyze", _analyze, _analyze_args),
     ("export", _export, _export_args),
 )

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from dlcflow.core.images import image_shape
 from dlcflow.inference.engines import Engine, predict_batch
 
-__all__ = ["predict_images", "read_image_rgb"]
+__all__ = ["predict_images", "read_image_rgb", "rescaled"]
 
 
 def read_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
@@ -27,6 +27,17 @@ def read_image_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     if img is None:
         raise FileNotFoundError(f"{path}: image missing or unreadable")
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def rescaled(image: np.ndarray, scale: float) -> np.ndarray:
+    """An image resized by ``scale`` (DLC's ``rescale`` by ``global_scale``; area
+    interpolation to shrink, bilinear to grow); the image itself when ``scale`` is 1."""
+    if scale == 1:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(image, size, interpolation=interp)
 
 
 def _as_rgb(image: np.ndarray, where: str) -> np.ndarray:
@@ -85,12 +96,7 @@ def predict_images(
                         if isinstance(item, np.ndarray)
                         else read_image_rgb(item)
                     )
-                    if scale != 1:
-                        h, w = img.shape[:2]
-                        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-                        img = cv2.resize(img, size, interpolation=interp)
-                    arrays.append(img)
+                    arrays.append(rescaled(img, scale))
                 poses = predict_batch(engine, np.stack(arrays), cfg)
                 if scale != 1:
                     poses[..., :2] /= scale

@@ -3,12 +3,21 @@
 ``dlcflow label CONFIG`` (or :func:`label_frames`) serves the project's labeled-data
 frames on 127.0.0.1 with a token in the URL; the page writes
 ``labeled-data/<video>/CollectedData_<scorer>.h5`` + ``.csv`` as DeepLabCut does.
-``dlcflow refine CONFIG`` (:func:`refine_labels`) opens the frames of
-``machinelabels-iter<N>.h5`` and merges the corrected predictions into CollectedData.
+``dlcflow refine CONFIG`` (:func:`refine_labels`; :func:`refine_frames` is DLC's older name
+of it) opens the frames of ``machinelabels-iter<N>.h5`` and merges the corrected
+predictions into CollectedData.
 The page is plain HTML/CSS/JS in ``static/``; the server is the standard library's.
 """
 
-from dlcflow.labeler.server import Labeler, label_frames, launch, refine_labels
+from dlcflow.labeler.server import Labeler, label_frames, launch, refine_frames, refine_labels
 from dlcflow.labeler.store import LabelerError, LabelStore
 
-__all__ = ["LabelStore", "Labeler", "LabelerError", "label_frames", "launch", "refine_labels"]
+__all__ = [
+    "LabelStore",
+    "Labeler",
+    "LabelerError",
+    "label_frames",
+    "launch",
+    "refine_frames",
+    "refine_labels",
+]

@@ -455,4 +455,7 @@ def refine_labels(
     launch(config, "refine", video, port, open_browser)
 
 
-__all__ = ["Labeler", "label_frames", "launch", "refine_labels"]
+#: DLC's older name of :func:`refine_labels` (its earlier user guides call it so).
+refine_frames = refine_labels
+
+__all__ = ["Labeler", "label_frames", "launch", "refine_frames", "refine_labels"]

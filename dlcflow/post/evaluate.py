@@ -58,7 +58,7 @@ from dlcflow.post.results import (
     nanmean,
     upsert_results,
 )
-from dlcflow.project.models import model_snapshots, rebase, training_fraction
+from dlcflow.project.models import model_snapshots, rebase, training_set_indices
 from dlcflow.project.paths import Project, pct
 from dlcflow.training.dataset import read_documentation
 
@@ -227,11 +227,7 @@ def evaluate_network(
         )
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)
-    if trainingsetindex == "all":
-        indices = list(range(len(project.training_fractions)))
-    else:
-        training_fraction(project, trainingsetindex)  # a bad index fails before any work
-        indices = [int(trainingsetindex)]
+    indices = training_set_indices(project, trainingsetindex)
     shuffles = [Shuffles] if isinstance(Shuffles, int) else list(Shuffles)
     collected = project.training_collected_data()
     if not collected.is_file():

@@ -31,6 +31,7 @@ __all__ = [
     "rebase",
     "select_snapshots",
     "training_fraction",
+    "training_set_indices",
 ]
 
 
@@ -62,6 +63,15 @@ def training_fraction(
             f"{len(fractions) - 1})"
         )
     return fractions[index]
+
+
+def training_set_indices(project: Project, trainingsetindex: Any) -> list[int]:
+    """The ``TrainingFraction`` indices a step runs on: every one for ``"all"`` (DLC's
+    evaluation and maps), else the one index, checked by :func:`training_fraction`."""
+    if trainingsetindex == "all":
+        return list(range(len(project.training_fractions)))
+    training_fraction(project, trainingsetindex)  # a bad index fails before any work
+    return [int(trainingsetindex)]
 
 
 @dataclass(frozen=True)

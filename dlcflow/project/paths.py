@@ -281,6 +281,20 @@ class Project:
         folder = self.evaluation_folder(fraction, shuffle, iteration)
         return folder / f"LabeledImages_{scorer}_snapshot-{training_iterations}"
 
+    def evaluation_maps(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
+        """``maps/`` in the evaluation folder: score maps, location refinement and part
+        affinity fields of the labeled frames (DLC's ``extract_save_all_maps``)."""
+        return self.evaluation_folder(fraction, shuffle, iteration) / "maps"
+
+    @staticmethod
+    def map_image_name(
+        image: str, kind: str, split: str, shuffle: int, fraction: float, snapshot: str
+    ) -> str:
+        """DLC's name of one map image: ``<image>_<kind>_<train|test>_<shuffle>_<fraction>_
+        <snapshot>.png`` (``image`` the labeled frame's file name, ``kind`` ``scmap``,
+        ``locref``, ``paf`` or ``paf_<part>_<part>``, ``snapshot`` ``snapshot-<n>``)."""
+        return f"{image}_{kind}_{split}_{shuffle}_{fraction}_{snapshot}.png"
+
     def tracking_results(
         self, fraction: float, shuffle: int, scorer: str, iteration: int | None = None
     ) -> Path:

@@ -25,7 +25,7 @@ from dlcflow.post.outliers import OutlierOptions
 from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, list_snapshots
 
-STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "analyze")
+STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "maps", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
 POSTPROCESS = (
     "filter",
@@ -347,6 +347,8 @@ def stage_targets(
             str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters), it))
             for f, s in models
         ]
+    if stage == "maps":
+        return [str(project.evaluation_maps(f, s, it)) for f, s in models]
     if project.multianimal and stage == "analyze":
         return [str(tracks) for _, tracks in analyses(project, st)]
     if stage == "analyze":
