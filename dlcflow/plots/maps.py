@@ -47,6 +47,7 @@ __all__ = [
     "extract_save_all_maps",
     "locref_figure",
     "paf_figure",
+    "save_frame_maps",
     "scoremap_figure",
 ]
 
