@@ -27,6 +27,8 @@ _API = {
     "create_training_dataset": "dlcflow.training.dataset",
     "create_multianimaltraining_dataset": "dlcflow.training.madataset",
     "create_training_dataset_from_existing_split": "dlcflow.training.dataset",
+    "create_training_model_comparison": "dlcflow.training.comparison",
+    "compare_models": "dlcflow.post.comparison",
     "train_network": "dlcflow.training.train",
     "evaluate_network": "dlcflow.post.evaluate",
     "analyze_videos": "dlcflow.inference.analyze",
