@@ -60,6 +60,7 @@ _API = {
     "create_labeled_video_3d": "dlcflow.threed.labeled",
     "label_frames": "dlcflow.labeler",
     "refine_labels": "dlcflow.labeler",
+    "SkeletonBuilder": "dlcflow.labeler",
 }
 
 __all__ = sorted(_API)

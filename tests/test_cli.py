@@ -219,6 +219,7 @@ def test_one_subcommands_arguments_only() -> None:
         "video",
         "port",
         "no_browser",
+        "skeleton",
     ]
     assert [a.dest for a in subcommands["analyze"]._actions] == ["help"]
     code = "import sys; from dlcflow.cli import build_parser; build_parser(''); "
