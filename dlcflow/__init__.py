@@ -27,6 +27,8 @@ _API = {
     "create_training_dataset": "dlcflow.training.dataset",
     "create_multianimaltraining_dataset": "dlcflow.training.madataset",
     "create_training_dataset_from_existing_split": "dlcflow.training.dataset",
+    "create_training_model_comparison": "dlcflow.training.comparison",
+    "compare_models": "dlcflow.post.comparison",
     "train_network": "dlcflow.training.train",
     "evaluate_network": "dlcflow.post.evaluate",
     "extract_maps": "dlcflow.inference.maps",
@@ -61,6 +63,7 @@ _API = {
     "label_frames": "dlcflow.labeler",
     "refine_labels": "dlcflow.labeler",
     "refine_frames": "dlcflow.labeler",
+    "SkeletonBuilder": "dlcflow.labeler",
 }
 
 __all__ = sorted(_API)

@@ -227,8 +227,11 @@ def collected_data(wildcards):
 
 @one_line
 def dataset_labels(wildcards):
+    project = project_of(wildcards)
+    if wf.comparison_model(project, wildcards.model, int(wildcards.iteration)):
+        return []  # made by create_training_model_comparison on its split, never remade
     return wf.labels_inputs(
-        project_of(wildcards),
+        project,
         oracle=is_demo(wildcards.project),
         iteration=int(wildcards.iteration),
         strict=settings_of(wildcards.project).strict_labels,
@@ -285,7 +288,30 @@ def init_snapshot(wildcards):
 
 @one_line
 def net_type(wildcards):
-    return settings_of(wildcards.project).net(project_of(wildcards))
+    """The network of a new dataset: a model comparison's shuffle has its own."""
+    project = project_of(wildcards)
+    entry = wf.comparison_model(project, wildcards.model, int(wildcards.iteration))
+    if entry is not None:
+        return entry.net_type
+    return settings_of(wildcards.project).net(project)
+
+
+@one_line
+def augmenter_type(wildcards):
+    """The augmenter of a new dataset: a model comparison's shuffle has its own."""
+    project = project_of(wildcards)
+    entry = wf.comparison_model(project, wildcards.model, int(wildcards.iteration))
+    if entry is not None:
+        return entry.augmenter_type
+    return settings_of(wildcards.project).augmenter_type
+
+
+@one_line
+def comparison_results(wildcards):
+    """The evaluations of a model comparison's shuffles (rules/evaluate.smk)."""
+    project = project_of(wildcards)
+    st = settings_of(wildcards.project, wildcards.iteration)
+    return wf.comparison_results(project, st, int(wildcards.iteration))
 
 
 @one_line

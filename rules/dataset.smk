@@ -20,7 +20,7 @@ rule training_dataset:
         runtime=30,
     params:
         net_type=net_type,
-        augmenter_type=setting("augmenter_type"),
+        augmenter_type=augmenter_type,
         pose_cfg=setting("pose_cfg"),
         init_weights=init_weights,
         bodyparts=body_parts,

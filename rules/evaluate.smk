@@ -46,3 +46,22 @@ rule extract_maps:
         runtime=60,
     script:
         "../scripts/extract_maps.py"
+
+
+rule model_comparison:
+    input:
+        comparison_results,
+    output:
+        "{project}/{evalfolder}/iteration-{iteration}/training_model_comparison.csv",
+    log:
+        "{project}/logs/{evalfolder}/iteration-{iteration}-model-comparison.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        maxiters=setting("maxiters"),
+    script:
+        "../scripts/model_comparison.py"

@@ -5,6 +5,7 @@ from pathlib import Path
 from dlcflow.project.paths import Project
 from dlcflow.training.dataset import create_training_dataset
 from dlcflow.workflow.rulelog import rule_log
+from dlcflow.workflow.settings import check_rebuildable
 
 with rule_log(snakemake.log):
     project = Project(Path(snakemake.wildcards.project) / "config.yaml")
@@ -14,6 +15,7 @@ with rule_log(snakemake.log):
             f"{project.config_path}: asked for iteration {snakemake.wildcards.iteration}, "
             f"but the project is at iteration {project.iteration}"
         )
+    check_rebuildable(project, snakemake.wildcards.model, project.iteration)
     create_training_dataset(
         project.config_path,
         Shuffles=[shuffle],

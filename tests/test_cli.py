@@ -141,7 +141,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 def test_every_option_has_help_with_its_default() -> None:
     formatter = HelpFormatter("dlcflow")
     subcommands = _subcommands(build_parser())
-    assert len(subcommands) == 33
+    assert len(subcommands) == 35
     for name, sub in subcommands.items():
         for action in sub._actions:
             if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
@@ -219,6 +219,7 @@ def test_one_subcommands_arguments_only() -> None:
         "video",
         "port",
         "no_browser",
+        "skeleton",
     ]
     assert [a.dest for a in subcommands["analyze"]._actions] == ["help"]
     code = "import sys; from dlcflow.cli import build_parser; build_parser(''); "

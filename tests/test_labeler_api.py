@@ -538,3 +538,37 @@ def test_cli_label_prints_a_url_and_serves(config: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- skeleton builder ----------------------------------------------------------------------
+def test_skeleton_read_saved_checked_and_the_rest_of_config_kept(
+    lab: Labeler, config: Path
+) -> None:
+    before = dict(read_config(config))
+    text = config.read_text()
+    status, data, _ = request(lab, "GET", "/api/skeleton")
+    assert status == 200 and data["skeleton"] == [[a, b] for a, b in before["skeleton"] or []]
+    edges = [["snout", "leftear"], ["rightear", "snout"], ["leftear", "snout"]]
+    status, data, _ = request(lab, "POST", "/api/skeleton", {"skeleton": edges})
+    assert status == 200, data
+    assert data["skeleton"] == [["snout", "leftear"], ["rightear", "snout"]]  # repeat dropped
+    after = read_config(config)
+    assert [list(e) for e in after["skeleton"]] == data["skeleton"]
+    assert {k: v for k, v in after.items() if k != "skeleton"} == {
+        k: v for k, v in before.items() if k != "skeleton"
+    }
+    kept = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert kept and all(line in config.read_text() for line in kept)  # comments kept
+    for bad, cause in (
+        ([["snout", "whisker"]], "'whisker' is not a body part"),
+        ([["snout", "snout"]], "joins a body part to itself"),
+        ([["snout"]], "give two body parts"),
+    ):
+        status, data, _ = request(lab, "POST", "/api/skeleton", {"skeleton": bad})
+        assert status == 400 and cause in data["error"] and "\n" not in data["error"]
+    assert [list(e) for e in read_config(config)["skeleton"]] == [
+        ["snout", "leftear"],
+        ["rightear", "snout"],
+    ]
+    status, _, _ = request(lab, "POST", "/api/skeleton", {"skeleton": []}, token=None)
+    assert status == 403

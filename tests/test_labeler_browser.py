@@ -18,6 +18,7 @@ from dlcflow.io.labels import row_index, write_machine_labels
 from dlcflow.io.tables import pose_columns
 from dlcflow.labeler import Labeler
 from dlcflow.labeling.frames import extract_frames
+from dlcflow.project.config import read_config, write_config
 from dlcflow.project.paths import Project
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -224,3 +225,48 @@ def test_refine_move_prediction_and_merge(browser: Any, config: Path, tmp_path: 
     # an explicit save merges every machine-labeled frame, as DLC's refine Save does
     other = [f for f in frames if f != first][0]
     assert df.loc[("labeled-data", "mouse1", other), ("oracle", "rightear", "x")] == 90
+
+
+def test_skeleton_builder_adds_and_removes_edges_by_clicking(
+    browser: Any, config: Path, tmp_path: Path
+) -> None:
+    cfg = read_config(config)
+    cfg["skeleton"] = []
+    write_config(config, cfg)
+    with Labeler(config, skeleton=True) as lab:
+        page = _open(browser, lab.url)
+        assert page.evaluate("window.labeler.skeleton.on")  # opened in the builder
+        page.click("#skeleton-mode")  # off: clicks place body parts again
+        points = {"snout": (40.0, 30.0), "leftear": (80.0, 60.0), "rightear": (100.0, 20.0)}
+        for x, y in points.values():
+            page.mouse.click(*_client_xy(page, x, y))
+        page.click("#skeleton-mode")
+        for a, b in [
+            ("snout", "leftear"),
+            ("snout", "rightear"),
+            ("leftear", "rightear"),
+            ("leftear", "snout"),  # the same edge again: removed
+        ]:
+            page.mouse.click(*_client_xy(page, *points[a]))
+            page.mouse.click(*_client_xy(page, *points[b]))
+        assert page.evaluate("window.labeler.skeleton.edges") == [
+            ["snout", "rightear"],
+            ["leftear", "rightear"],
+        ]
+        # the builder's clicks neither placed nor moved a point
+        placed = page.evaluate(
+            "[...window.labeler.labels.get(window.labeler.frames[window.labeler.idx][0])]"
+            ".map(([k, p]) => [k.split('\\t')[1], p.x, p.y])"
+        )
+        assert sorted(p[0] for p in placed) == sorted(points)
+        for bp, x, y in placed:  # where the clicks put them (sub-pixel view rounding)
+            assert (x, y) == pytest.approx(points[bp], abs=0.01)
+        _screenshot(page, tmp_path, "skeleton.png")
+        page.click("#skeleton-save")
+        _wait(page, "document.getElementById('skeleton-status').textContent.includes('saved:')")
+        assert not page.errors, page.errors
+    after = read_config(config)
+    assert [list(e) for e in after["skeleton"]] == [["snout", "rightear"], ["leftear", "rightear"]]
+    assert {k: v for k, v in after.items() if k != "skeleton"} == {
+        k: v for k, v in cfg.items() if k != "skeleton"
+    }

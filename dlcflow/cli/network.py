@@ -33,6 +33,42 @@ def _create_dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-weights", default="imagenet", help="imagenet, none or a file")
 
 
+def _model_comparison(args: argparse.Namespace) -> None:
+    from dlcflow.training.comparison import create_training_model_comparison
+
+    shuffles = create_training_model_comparison(
+        args.config,
+        trainindex=args.trainindex,
+        num_shuffles=args.num_shuffles,
+        net_types=args.net_types,
+        augmenter_types=args.augmenter_types,
+        init_weights=args.init_weights,
+    )
+    print(" ".join(str(s) for s in shuffles))
+
+
+def _model_comparison_args(p: argparse.ArgumentParser) -> None:
+    """one shuffle per network x augmenter on one split (DLC's model comparison)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--net-types", nargs="+", default=["resnet_50"], help="networks to compare")
+    p.add_argument("--augmenter-types", nargs="+", default=["imgaug"], help="augmenters to compare")
+    p.add_argument("--num-shuffles", type=int, default=1, help="splits, each with every pair")
+    p.add_argument("--trainindex", type=int, default=0, help="index into TrainingFraction")
+    p.add_argument("--init-weights", default="imagenet", help="imagenet, none or a file")
+
+
+def _compare_models(args: argparse.Namespace) -> None:
+    from dlcflow.post.comparison import compare_models
+
+    compare_models(args.config, iteration=args.iteration)
+
+
+def _compare_models_args(p: argparse.ArgumentParser) -> None:
+    """the evaluated errors of a model comparison's shuffles in one table"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("--iteration", type=int, help="the config's iteration when not given")
+
+
 def _train(args: argparse.Namespace) -> None:
     from dlcflow.training.train import train_network
 
@@ -204,8 +240,10 @@ def _extract_maps_args(p: argparse.ArgumentParser) -> None:
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("create-training-dataset", _create_dataset, _create_dataset_args),
+    ("create-training-model-comparison", _model_comparison, _model_comparison_args),
     ("train", _train, _train_args),
     ("evaluate", _evaluate, _evaluate_args),
+    ("compare-models", _compare_models, _compare_models_args),
     ("evaluate-tracks", _evaluate_tracks, _evaluate_tracks_args),
     ("extract-maps", _extract_maps, _extract_maps_args),
     ("analyze", _analyze, _analyze_args),

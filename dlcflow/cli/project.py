@@ -102,20 +102,37 @@ def _label(args: argparse.Namespace) -> None:
     from dlcflow.labeler import launch
 
     mode = "refine" if args.command == "refine" else "label"
-    launch(args.config, mode, video=args.video, port=args.port, open_browser=not args.no_browser)
+    launch(
+        args.config,
+        mode,
+        video=args.video,
+        port=args.port,
+        open_browser=not args.no_browser,
+        skeleton=getattr(args, "skeleton", False),
+    )
 
 
-def _label_args(p: argparse.ArgumentParser) -> None:
-    """label frames in the browser (a local web page)"""
+def _labeler_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help=CONFIG_HELP)
     p.add_argument("--video", help="labeled-data folder to open first (default: the first)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
 
 
+def _label_args(p: argparse.ArgumentParser) -> None:
+    """label frames in the browser (a local web page)"""
+    _labeler_args(p)
+    p.add_argument(
+        "--skeleton",
+        action="store_true",
+        help="open the skeleton builder: click two body parts to add or remove an edge of "
+        "config.yaml's skeleton (DLC's SkeletonBuilder)",
+    )
+
+
 def _refine_args(p: argparse.ArgumentParser) -> None:
     """correct machine labels (machinelabels-iter<N>.h5) in the browser"""
-    _label_args(p)
+    _labeler_args(p)
 
 
 def _refine_tracks(args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from dlcflow.io.labels import LabelError
+from dlcflow.labeler.skeleton import read_skeleton, save_skeleton
 from dlcflow.labeler.store import IMAGE_SUFFIXES, LabelerError, LabelStore, Mode
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -191,6 +192,8 @@ class LabelerHandler(BaseHTTPRequestHandler):
             self._json(self.server.store.info())
         elif path.startswith("/api/video/"):
             self._json(self.server.store.video_data(path[len("/api/video/") :]))
+        elif path == "/api/skeleton":
+            self._json({"skeleton": read_skeleton(self.server.store.project)})
         elif path.startswith("/files/"):
             self._file(path[len("/files/") :])
         else:
@@ -243,7 +246,8 @@ class LabelerHandler(BaseHTTPRequestHandler):
 
     # -- POST --------------------------------------------------------------------------------
     def do_POST(self) -> None:  # noqa: N802 (stdlib name)
-        """``/api/save`` and ``/api/remove`` (JSON bodies, token header required)."""
+        """``/api/save``, ``/api/remove``, ``/api/skeleton`` (JSON bodies, token header
+        required)."""
         self._body_read = False
         admitted = self._admit()
         if admitted is None:
@@ -290,6 +294,8 @@ class LabelerHandler(BaseHTTPRequestHandler):
         elif path == "/api/remove":
             result = store.remove_frame(str(body.get("video", "")), str(body.get("frame", "")))
             self._json(result)
+        elif path == "/api/skeleton":
+            self._json({"skeleton": save_skeleton(store.project, body.get("skeleton"))})
         else:
             self._error(404, f"not found: {path}")
 
@@ -361,7 +367,9 @@ class Labeler(Serving):
         video: str | None = None,
         token: str | None = None,
         verbose: bool = False,
+        skeleton: bool = False,
     ):
+        self.skeleton = skeleton
         self.store = LabelStore(config, mode)
         videos = self.store.videos()
         if not any(self.store.frames(v) for v in videos):
@@ -394,6 +402,7 @@ class Labeler(Serving):
     def url(self) -> str:
         """The page's URL, token included."""
         extra = f"&video={quote(self.video)}" if self.video else ""
+        extra += "&skeleton=1" if self.skeleton else ""
         return f"http://127.0.0.1:{self.port}/?token={self.token}{extra}"
 
 
@@ -411,9 +420,11 @@ def launch(
     video: str | None = None,
     port: int = 0,
     open_browser: bool = True,
+    skeleton: bool = False,
 ) -> None:
-    """Serve the labeler until Ctrl+C: print the URL, open the browser unless told not to."""
-    labeler = Labeler(config, mode, port=port, video=video)
+    """Serve the labeler until Ctrl+C: print the URL, open the browser unless told not to
+    (``skeleton``: the page opens in the skeleton builder)."""
+    labeler = Labeler(config, mode, port=port, video=video, skeleton=skeleton)
     project = labeler.store.project
     print(f"dlcflow {mode}: {project.config_path}")
     print(f"    {labeler.url}")
@@ -455,7 +466,22 @@ def refine_labels(
     launch(config, "refine", video, port, open_browser)
 
 
+def SkeletonBuilder(  # noqa: N802 (DLC's name)
+    config_path: str | os.PathLike[str], port: int = 0, open_browser: bool = True
+) -> None:
+    """Draw the skeleton on a labeled frame and save it to config.yaml's ``skeleton``
+    (DLC's ``SkeletonBuilder(config_path)``): the labeler, opened in its skeleton mode."""
+    launch(config_path, "label", None, port, open_browser, skeleton=True)
+
+
 #: DLC's older name of :func:`refine_labels` (its earlier user guides call it so).
 refine_frames = refine_labels
 
-__all__ = ["Labeler", "label_frames", "launch", "refine_frames", "refine_labels"]
+__all__ = [
+    "Labeler",
+    "SkeletonBuilder",
+    "label_frames",
+    "launch",
+    "refine_frames",
+    "refine_labels",
+]

@@ -316,6 +316,16 @@ class Project:
         prefix = str(self.cfg.get("eval_prefix") or "evaluation-results")
         return self.root / prefix / f"iteration-{it}" / "CombinedEvaluation-results.csv"
 
+    def model_comparison_log(self) -> Path:
+        """``training_model_comparison.log`` in the project folder: which shuffle of
+        ``create_training_model_comparison`` has which network and augmenter (DLC's)."""
+        return self.root / "training_model_comparison.log"
+
+    def model_comparison_table(self, iteration: int | None = None) -> Path:
+        """``<eval folder>/iteration-<N>/training_model_comparison.csv`` (dlcflow's): the
+        errors of the compared shuffles side by side."""
+        return self.combined_evaluation(iteration).with_name("training_model_comparison.csv")
+
     # -- training outputs ---------------------------------------------------------------
     def train_folder(self, fraction: float, shuffle: int, iteration: int | None = None) -> Path:
         return self.model_folder(fraction, shuffle, iteration) / "train"

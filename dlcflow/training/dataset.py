@@ -512,15 +512,32 @@ def create_training_dataset_from_existing_split(
     if from_shuffle in shuffle_list:
         raise DatasetError(f"shuffle {from_shuffle} is the source split; pick other shuffles")
     settings = model_settings(project, net_type, augmenter_type, posecfg_template, init_weights)
+    return build_on_split(project, settings, fraction, shuffle_list, train, test, userfeedback, doc)
+
+
+def build_on_split(
+    project: Project,
+    settings: ModelSettings,
+    fraction: float,
+    shuffles: Sequence[int],
+    train: np.ndarray,
+    test: np.ndarray,
+    userfeedback: bool = False,
+    source: Path | None = None,
+) -> list[Split]:
+    """The datasets of ``shuffles`` at ``fraction``, all on one split (``train``,
+    ``test``: rows of the merged annotations; ``source``: where the split came from, for
+    the error when the labeled frames have changed since)."""
     data = merged_annotations(project)
     if train.size + test.size != len(data):
         raise DatasetError(
-            f"{doc}: its split covers {train.size + test.size} frames but the project now "
-            f"has {len(data)} labeled frames; create a new split instead"
+            f"{source or project.config_path}: its split covers {train.size + test.size} "
+            f"frames but the project now has {len(data)} labeled frames; create a new split "
+            "instead"
         )
-    n = len(shuffle_list)
+    n = len(shuffles)
     splits = _explicit_splits(
-        [train] * n, [test] * n, shuffle_list, len(data), fractions=[fraction] * n
+        [train] * n, [test] * n, list(shuffles), len(data), fractions=[fraction] * n
     )
     return _build(project, data, splits, settings, userfeedback)
 

@@ -24,6 +24,7 @@ from dlcflow.post.kinematics import KinematicsOptions
 from dlcflow.post.outliers import OutlierOptions
 from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, list_snapshots
+from dlcflow.training.comparison import ComparisonEntry, comparison_entries
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "maps", "analyze")
 # Videos dlcflow writes itself (labeled videos), never analyzed, as in DLC.
@@ -328,7 +329,8 @@ def stage_targets(
     """Files that stand for a finished stage of ``project`` (at ``iteration``, by default
     the project's current one; frames, labels and analysis have no iteration)."""
     it = iteration
-    models = [(f, s) for f in project.training_fractions for s in st.shuffles]
+    nets = model_nets(project, st, it)
+    models = list(nets)
     if stage == "frames":
         return [str(project.frames_manifest(s)) for s in project.video_stems()]
     if stage == "check_labels":
@@ -342,11 +344,13 @@ def stage_targets(
     if stage == "train":
         return [str(final_snapshot_index(project, f, s, st.maxiters, it)) for f, s in models]
     if stage == "evaluate":
-        net = st.net(project)
-        return [
+        results = [
             str(project.evaluation_results(f, s, project.scorer_name(s, net, st.maxiters), it))
-            for f, s in models
+            for (f, s), net in nets.items()
         ]
+        if comparison_entries(project, it):
+            results.append(str(project.model_comparison_table(it)))
+        return results
     if stage == "maps":
         return [str(project.evaluation_maps(f, s, it)) for f, s in models]
     if project.multianimal and stage == "analyze":
@@ -389,6 +393,56 @@ def stage_targets(
     raise ValueError(f"unknown stage {stage!r}; known: {', '.join(STAGES + POSTPROCESS)}")
 
 
+def model_nets(
+    project: Project, st: Settings, iteration: int | None = None
+) -> dict[tuple[float, int], str]:
+    """The network of each (training fraction, shuffle) the workflow trains: the
+    settings' shuffles at every ``TrainingFraction`` with the settings' network, and the
+    shuffles of the iteration's model comparison (``training_model_comparison.log``)
+    with their own."""
+    net = st.net(project)
+    nets = {(f, s): net for f in project.training_fractions for s in st.shuffles}
+    for entry in comparison_entries(project, iteration):
+        nets[training_fraction(project, entry.trainsetindex), entry.shuffle] = entry.net_type
+    return nets
+
+
+def comparison_model(project: Project, model: str, iteration: int) -> ComparisonEntry | None:
+    """The comparison entry of a model folder name; None for the settings' models."""
+    fraction, shuffle = project.parse_model_name(model)
+    for entry in comparison_entries(project, iteration):
+        if entry.shuffle == shuffle and training_fraction(project, entry.trainsetindex) == fraction:
+            return entry
+    return None
+
+
+def check_rebuildable(project: Project, model: str, iteration: int) -> None:
+    """ValueError for a model comparison's shuffle: its split is the comparison's, so
+    only ``create_training_model_comparison`` makes its dataset."""
+    entry = comparison_model(project, model, iteration)
+    if entry is not None:
+        raise ValueError(
+            f"{project.pose_cfg(*project.parse_model_name(model), 'train', iteration)}: "
+            f"shuffle {entry.shuffle} of a model comparison ({project.model_comparison_log()}) "
+            "is missing; make it again with create_training_model_comparison"
+        )
+
+
+def comparison_results(project: Project, st: Settings, iteration: int) -> list[str]:
+    """The evaluation results of the compared shuffles, which their table is made from."""
+    return [
+        str(
+            project.evaluation_results(
+                training_fraction(project, e.trainsetindex),
+                e.shuffle,
+                project.scorer_name(e.shuffle, e.net_type, st.maxiters),
+                iteration,
+            )
+        )
+        for e in comparison_entries(project, iteration)
+    ]
+
+
 def kinematics_inputs(project: Project, st: Settings) -> list[Path]:
     """The pose file of each video the ``kinematics`` target reads (``_filtered`` with
     ``kinematics.filtered``; a multi-animal project's tracks)."""
@@ -411,7 +465,9 @@ def plotted_individuals(project: Project) -> list[str]:
 def analyses(project: Project, st: Settings) -> list[tuple[Path, Path]]:
     """(video, pose file) of every video to analyze, with the model of ``st``; the pose
     file of a multi-animal project is its stitched tracks (``_el.h5`` and the like)."""
-    scorer = project.scorer_name(st.analysis_shuffle, st.net(project), st.maxiters)
+    fraction = training_fraction(project, st.trainingsetindex)
+    net = model_nets(project, st).get((fraction, st.analysis_shuffle), st.net(project))
+    scorer = project.scorer_name(st.analysis_shuffle, net, st.maxiters)
     dest = st.destfolder or None
     if project.multianimal:
         method = st.tracking.method(project)

@@ -2,6 +2,7 @@
 // server as DeepLabCut's CollectedData (an ES module; view.js draws the frame).
 import { FrameView, keyOf, splitKey } from "./view.js";
 import { installKeys } from "./keys.js";
+import { createSkeleton } from "./skeleton.js";
 
 const token = document.querySelector('meta[name="dlcflow-token"]').content;
 const $ = (id) => document.getElementById(id);
@@ -34,10 +35,12 @@ const view = new FrameView(canvas, () => {
     dot: S.dot,
     threshold: S.threshold,
     multianimal: !!(S.info && S.info.multianimal),
+    edges: S.skeleton.on ? S.skeleton.edges : [],
   };
 });
 S.view = view; // tests click at image positions through view.toCanvas
 const draw = () => view.draw();
+S.skeleton = createSkeleton(api, draw, (text) => ($("skeleton-status").textContent = text));
 function fit() {
   view.fit();
   updateInfo();
@@ -400,6 +403,10 @@ canvas.addEventListener("pointerdown", (e) => {
     return;
   }
   if (e.button !== 0) return;
+  if (S.skeleton.on) {
+    if (hit) S.skeleton.click(splitKey(hit)[1]);
+    return;
+  }
   if (!editable(name)) {
     $("banner").hidden = false;
     return;
@@ -553,6 +560,9 @@ function setupControls() {
   $("help-close").addEventListener("click", () => toggleHelp(false));
   $("help").addEventListener("click", (e) => e.target === $("help") && toggleHelp(false));
   $("fit-btn").addEventListener("click", fit);
+  $("skeleton-mode").addEventListener("change", (e) => S.skeleton.toggle(e.target.checked));
+  $("skeleton-save").addEventListener("click", () =>
+    S.skeleton.save().catch((err) => setStatus("error", err.message)));
   $("copy-prev-btn").addEventListener("click", copyPrevious);
   $("remove-btn").addEventListener("click", removeFrame);
   $("frame-list").addEventListener("click", (e) => {
@@ -579,6 +589,8 @@ async function start() {
     S.info = await api("/api/project");
     S.timings.project = performance.now();
     setupControls();
+    await S.skeleton.load();
+    if (url.searchParams.get("skeleton")) $("skeleton-mode").click();
     const wanted = url.searchParams.get("video");
     const names = S.info.videos.map((v) => v.name);
     const first = names.includes(wanted) ? wanted :

@@ -115,6 +115,7 @@ export class FrameView {
     ctx.drawImage(s.img, 0, 0);
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const r = radius(s.dot);
+    this.edges(s);
     for (const [k, pt] of s.points) {
       const [ind, bp] = splitKey(k);
       const { cx, cy } = this.toCanvas(pt.x, pt.y);
@@ -143,6 +144,26 @@ export class FrameView {
       if (k === s.hover) this.tag(cx + r + 4, cy, (ind ? `${ind} ` : "") + bp, pt.p);
     }
     ctx.globalAlpha = 1;
+  }
+
+  edges(s) {
+    // the skeleton's edges between the points of each individual (skeleton builder)
+    const { ctx } = this;
+    ctx.lineWidth = 2;
+    for (const [a, b] of s.edges || []) {
+      for (const [k, pa] of s.points) {
+        const [ind, bp] = splitKey(k);
+        const pb = bp === a ? s.points.get(keyOf(ind, b)) : null;
+        if (!pb) continue;
+        const p = this.toCanvas(pa.x, pa.y);
+        const q = this.toCanvas(pb.x, pb.y);
+        ctx.strokeStyle = s.colors[a] || "#ffffff";
+        ctx.beginPath();
+        ctx.moveTo(p.cx, p.cy);
+        ctx.lineTo(q.cx, q.cy);
+        ctx.stroke();
+      }
+    }
   }
 
   tag(x, y, text, p) {
