@@ -469,7 +469,9 @@ def test_lock_refuses_second_run_then_ctrl_c_and_rerun_incomplete(labeled_demo: 
     """While a run trains, a second run on the same outputs is refused by Snakemake's
     lock; Ctrl-C stops the first (its SLURM job cancelled); --rerun-incomplete finishes."""
     before = newest_snapshot(labeled_demo)
-    maxiters = before + 60
+    # far enough that the training is still running when the refused second run (a
+    # Snakemake start, tens of seconds on a busy machine) returns and Ctrl-C is sent
+    maxiters = before + 160
     target = train_target(labeled_demo, maxiters)
 
     def second_run_then_ctrl_c(first: subprocess.Popen[str]) -> None:

@@ -30,6 +30,7 @@ single-animal projects and the multi-animal ones of :mod:`dlcflow.devtools.madem
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -546,16 +547,9 @@ def oracle_label(
     """
     project = Project(config)
     folder = project.labeled_folder(stem)
-    frames = (
-        sorted(
-            (int(m.group(1)), p.name)
-            for p in folder.iterdir()
-            if p.is_file() and (m := _FRAME_RE.match(p.name))
-        )
-        if folder.is_dir()
-        else []
-    )
-    if not frames:
+    found = folder.iterdir() if folder.is_dir() else []
+    frames = sorted((int(m.group(1)), p.name) for p in found if (m := _FRAME_RE.match(p.name)))
+    if not frames and not _no_outliers_found(project, stem):
         raise DemoError(f"{folder}: no extracted frames (img<N>.png) to label")
     gt_path = Path(groundtruth) if groundtruth is not None else _find_groundtruth(project, stem)
     gt = to_dataset(read_groundtruth(gt_path))
@@ -588,6 +582,12 @@ def oracle_label(
     out = project.collected_data(stem)
     write_annotations(to_frame(labels), out)
     return out
+
+
+def _no_outliers_found(project: Project, stem: str) -> bool:
+    """Whether the outlier extraction of ``stem`` ran and found no frame (an empty table)."""
+    record = project.outliers_record(stem)
+    return record.is_file() and not json.loads(record.read_text()).get("extracted")
 
 
 def oracle_label_project(config: str | os.PathLike[str]) -> list[Path]:

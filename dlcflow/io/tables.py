@@ -190,7 +190,7 @@ def to_frame(ds: xr.Dataset, scorer: str | None = None) -> pd.DataFrame:
     parts = [pos]
     if len(coords) > len(space):
         parts.append(points_array(ds, keys, "confidence")[..., None])
-    values = np.concatenate(parts, axis=2).reshape(pos.shape[0], -1)
+    values = np.concatenate(parts, axis=2).reshape(pos.shape[0], len(tuples))
     time = ds["time"].values
     if ds.attrs.get("rows") == IMAGE_ROWS:
         rows = [tuple(str(t).split("/")) for t in time]
