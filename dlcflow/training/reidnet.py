@@ -1,5 +1,7 @@
 """The re-identification network of Lauer et al. 2022 in Keras: a small transformer
-encoder over the feature tokens of one detection's keypoints, trained with a triplet loss.
+encoder over the feature tokens of one detection's keypoints, trained with a triplet loss;
+and the backbone of a trained pose network that gives those features
+(:func:`backbone_feature_model`).
 
 :func:`build_reid_encoder`: tokens ``(n_keypoints, feature_dim)`` → a dense projection to
 ``dim`` → ``depth`` blocks of Keras ``MultiHeadAttention`` + feed-forward (pre-norm,
@@ -11,11 +13,36 @@ residual) → the mean over the keypoints → a dense embedding, L2-normalised.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+from typing import Any
+
 import keras
 import numpy as np
 from keras import layers, ops
 
-__all__ = ["build_reid_encoder", "embed", "train_reid", "triplet_loss"]
+from dlcflow.training import backbones, manets, nets
+
+__all__ = [
+    "backbone_feature_model",
+    "build_reid_encoder",
+    "embed",
+    "train_reid",
+    "triplet_loss",
+]
+
+
+def backbone_feature_model(
+    pose_cfg: Mapping[str, Any], snapshot_prefix: str | os.PathLike[str]
+) -> tuple[keras.Model, int]:
+    """The backbone of a trained multi-animal snapshot: image ``(B, H, W, 3)`` RGB 0..255
+    → its stride-16 feature map, and that stride (the features re-identification samples
+    at the keypoints)."""
+    model = manets.load_trained_multi_model(pose_cfg, snapshot_prefix)
+    net_type = manets.backbone_type(pose_cfg)
+    probe = backbones.build_backbone(net_type, keras.Input((None, None, 3)))
+    name = probe.features._keras_history.operation.name
+    return keras.Model(model.inputs[0], model.get_layer(name).output), nets.BACKBONE_STRIDE
 
 
 def build_reid_encoder(
