@@ -193,19 +193,24 @@ def transformer_reID(  # noqa: N802 (DeepLabCut's name)
     train_batch_size: int = 64,
     ckpt_folder: str | os.PathLike[str] = "",
     destfolder: str | os.PathLike[str] | None = None,
+    *,
+    snapshotindex: int | None = None,
+    strength: float = REID_STRENGTH,
 ) -> list[Path]:
     """DeepLabCut's ``transformer_reID``: for each video's tracklets, an appearance
     embedding from the backbone of the project's network at the keypoints, trained on the
     video's triplets (saved as ``dlc_transreid_<train_epochs>.keras`` in ``ckpt_folder``,
     default the model's train folder), used in stitching: ``<stem><scorer>_el_tr.h5``
-    (``_bx``, ``_sk``). Returns the tracks files."""
+    (``_bx``, ``_sk``). Returns the tracks files. Beyond DLC's arguments:
+    ``snapshotindex`` (default: the config's) and ``strength``, the weight of the
+    appearance term (:data:`REID_STRENGTH`)."""
     from dlcflow.training import reidnet  # noqa: PLC0415 (pulls in TensorFlow / Keras)
 
     project = Project(config)
     if not project.multianimal:
         raise ValueError(f"{project.config_path}: not a multi-animal project (multianimalproject)")
     setup, (model,) = model_snapshots(
-        project, shuffle, trainingsetindex, None, modelprefix, allow_all=False
+        project, shuffle, trainingsetindex, snapshotindex, modelprefix, allow_all=False
     )
     backbone, stride = reidnet.backbone_feature_model(
         load_pose_cfg(setup.test_cfg_path), model.snapshot
@@ -231,6 +236,7 @@ def transformer_reID(  # noqa: N802 (DeepLabCut's name)
                 stride,
                 out,
                 n_tracks=n_tracks,
+                strength=strength,
                 checkpoint=Project.reid_checkpoint(folder, train_epochs),
                 n_triplets=n_triplets,
                 train_frac=train_frac,
