@@ -3,9 +3,13 @@ appearance term of stitching, on a tiny rendered scene with known identities."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
+from test_matrain import ma_project  # noqa: F401 (a tiny trained multi-animal project)
 
 from dlcflow.data.pose import make_poses
 from dlcflow.inference.reid import collect_tokens, train_embedding
@@ -124,3 +128,40 @@ def test_reid_keeps_identities_where_distance_stitching_swaps() -> None:
     assert scores["weight"] == reid
     with pytest.raises(ValueError, match="appearance must be at least 0"):
         StitchParams(embedder=embedder, appearance=-1.0)
+
+
+def test_transformer_reid_on_a_trained_project(ma_project: Path) -> None:  # noqa: F811
+    """DLC's call on a tiny trained project: the backbone's features at the tracklets'
+    keypoints, the encoder saved in the train folder, the tracks in ``_el_tr.h5``."""
+    from dlcflow.inference.reid import transformer_reID
+    from dlcflow.io.tracklets import write_tracklets
+    from dlcflow.project.models import model_snapshots
+    from dlcflow.project.paths import Project
+    from dlcflow.training.train import train_network
+
+    train_network(ma_project, maxiters=2, saveiters=2, displayiters=1, seed=0)
+    project = Project(ma_project)
+    _, (model,) = model_snapshots(project, 1, 0, None, "", allow_all=False)
+    video = project.root / "videos" / "arena.avi"
+    rng = np.random.default_rng(0)
+    tracklets: dict = {}
+    for k in range(3):  # three animals seen in all five frames, kept apart
+        start = np.array([15.0 + 25 * k, 20.0])
+        tracklets[k] = {}
+        for f in range(5):
+            arr = np.full((3, 4), -1.0)
+            arr[:, :2] = start + [[0, 0], [6, 3], [12, 6]] + rng.normal(0, 0.3, (3, 2))
+            arr[:, 2] = 0.9
+            tracklets[k][f"frame{f:04d}"] = arr
+    write_tracklets(tracklets, Project.tracklets_output(video, model.scorer, "ellipse"))
+    (out,) = transformer_reID(
+        ma_project, [video], n_triplets=20, train_epochs=1, train_batch_size=8
+    )
+    assert out == Project.reid_tracks_output(video, model.scorer, "ellipse")
+    assert out.name.endswith(model.scorer + "_el_tr.h5")
+    df = pd.read_hdf(out)
+    assert df.shape == (5, 3 * 3 * 3)
+    assert list(df.columns.unique("individuals")) == ["m1", "m2", "m3"]
+    firsts = np.sort(df.xs("nose", level="bodyparts", axis=1).xs("x", level="coords", axis=1))
+    np.testing.assert_allclose(firsts[0], [15.0, 40.0, 65.0], atol=1.5)  # no track lost
+    assert Project.reid_checkpoint(model.snapshot.parent, 1).is_file()
