@@ -36,6 +36,7 @@ _API = {
     "analyze_videos": "dlcflow.inference.analyze",
     "convert_detections2tracklets": "dlcflow.tracking.api",
     "stitch_tracklets": "dlcflow.tracking.api",
+    "transformer_reID": "dlcflow.inference.reid",
     "evaluate_tracks": "dlcflow.post.trackeval",
     "AnalysisOptions": "dlcflow.inference.analyze",
     "filterpredictions": "dlcflow.post.filters",

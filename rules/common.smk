@@ -422,6 +422,18 @@ def analysis_inputs(wildcards):
     return inputs
 
 
+@one_line
+def reid_inputs(wildcards):
+    """The tracklets, the video and the snapshot whose backbone gives the features."""
+    inputs = analysis_inputs(wildcards)
+    w = wildcards
+    return {
+        "tracklets": f"{w.folder}/{w.stem}{w.scorer}{w.tracker}.pickle",
+        "video": inputs["video"],
+        "snapshot": inputs["snapshot"],
+    }
+
+
 def analysis_setting(name):
     @one_line
     def value(wildcards):

@@ -1,6 +1,7 @@
 # Multi-animal video analysis, one rule per stage (DLC's files):
 # video -> _full.pickle (detections) -> _assemblies.pickle -> _el.pickle (tracklets;
-# _bx, _sk for the box and skeleton trackers) -> _el.h5 (stitched tracks).
+# _bx, _sk for the box and skeleton trackers) -> _el.h5 (stitched tracks); with
+# re-identification (target reid) -> _el_tr.h5.
 
 
 rule detect_video:
@@ -82,3 +83,29 @@ rule stitch_tracklets:
         save_as_csv=analysis_setting("save_as_csv"),
     script:
         "../scripts/stitch_tracklets.py"
+
+
+rule reid:
+    input:
+        user_targets("reid"),
+
+
+rule transformer_reid:
+    input:
+        unpack(reid_inputs),
+    output:
+        "{folder}/{stem}{scorer}{tracker}_tr.h5",
+    log:
+        "logs/reid{folder}/{stem}{scorer}{tracker}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 4
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        config=analysis_config,
+        trainingsetindex=analysis_setting("trainingsetindex"),
+        tracking=analysis_setting("tracking"),
+    script:
+        "../scripts/transformer_reid.py"

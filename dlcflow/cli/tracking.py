@@ -119,9 +119,59 @@ def _stitch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="output (default: <video><scorer>_el.h5 beside it)")
 
 
+def _reid(args: argparse.Namespace) -> None:
+    from dlcflow.inference.reid import transformer_reID
+
+    written = transformer_reID(
+        args.config,
+        args.videos,
+        videotype=args.videotype,
+        shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex,
+        track_method=args.track_method,
+        n_tracks=args.n_tracks,
+        n_triplets=args.n_triplets,
+        train_frac=args.train_frac,
+        train_epochs=args.train_epochs,
+        train_batch_size=args.train_batch_size,
+        destfolder=args.destfolder,
+        strength=args.strength,
+    )
+    for path in written:
+        print(path)
+
+
+def _reid_args(p: argparse.ArgumentParser) -> None:
+    """re-identify animals by appearance and stitch with it (_el_tr.h5; transformer_reID)"""
+    from dlcflow.inference.reid import REID_STRENGTH
+    from dlcflow.project.paths import TRACKER_SUFFIXES
+
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("videos", nargs="+", help="videos (files or folders) whose tracklets to use")
+    p.add_argument("--videotype", default="", help="video extension in folders")
+    p.add_argument("--shuffle", type=int, default=1, help="shuffle of the model")
+    p.add_argument("--trainingsetindex", type=int, default=0, help="training fraction index")
+    p.add_argument(
+        "--track-method", choices=list(TRACKER_SUFFIXES), default="ellipse", help="tracker"
+    )
+    p.add_argument("--n-tracks", type=int, help="tracks (default: the config's individuals)")
+    p.add_argument("--n-triplets", type=int, default=1000, help="triplets mined per video")
+    p.add_argument("--train-frac", type=float, default=0.8, help="share of triplets trained on")
+    p.add_argument("--train-epochs", type=int, default=100, help="training epochs")
+    p.add_argument("--train-batch-size", type=int, default=64, help="triplets per batch")
+    p.add_argument("--destfolder", help="folder of the tracklets (default: beside the video)")
+    p.add_argument(
+        "--strength",
+        type=float,
+        default=REID_STRENGTH,
+        help="weight of the appearance term, pixels per unit of cosine dissimilarity",
+    )
+
+
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("assemble", _assemble, _assemble_args),
     ("track", _track, _track_args),
     ("stitch", _stitch, _stitch_args),
+    ("transformer-reid", _reid, _reid_args),
 )

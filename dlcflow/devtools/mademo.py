@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -346,11 +346,15 @@ def simulate_group(
 
 # -- rendering and files ------------------------------------------------------------------
 def render_group_frame(
-    scene: GroupScene, i: int, noise: bool = True, animals: Collection[int] | None = None
+    scene: GroupScene,
+    i: int,
+    noise: bool = True,
+    animals: Collection[int] | None = None,
+    colors: Sequence[dict[str, tuple[int, int, int]]] | None = None,
 ) -> np.ndarray:
     """Frame ``i`` of a group scene (BGR uint8): the background, the feeder, then the mice
-    bottom to top (only those in ``animals``, when given). Sensor noise is seeded by
-    (seed, frame)."""
+    bottom to top (only those in ``animals``, when given; each in ``colors[k]`` when
+    given, else all in the demo's colours). Sensor noise is seeded by (seed, frame)."""
     img = scene.background.copy()
     r = scene.feeder_radius
     draw_disc(img, scene.feeder, r, FEEDER_COLORS["rim"])
@@ -365,7 +369,7 @@ def render_group_frame(
             scene.head_yaw[i, k],
             scene.tail_bend[i, k],
             float(scene.scales[k]),
-            COLORS,
+            COLORS if colors is None else colors[k],
         )
     return add_sensor_noise(img, scene.seed, i) if noise else img
 

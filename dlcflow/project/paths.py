@@ -410,6 +410,20 @@ class Project:
         return Project.analysis_output(video, scorer, destfolder, tracker_suffix(method) + ".h5")
 
     @staticmethod
+    def reid_tracks_output(
+        video: str | os.PathLike[str], scorer: str, method: str, destfolder: _Dir = None
+    ) -> Path:
+        """Tracks stitched with re-identification: ``<stem><scorer>_el_tr.h5`` (``_bx``,
+        ``_sk``), DLC's ``transformer_reID`` output."""
+        return Project.analysis_output(video, scorer, destfolder, tracker_suffix(method) + "_tr.h5")
+
+    @staticmethod
+    def reid_checkpoint(folder: str | os.PathLike[str], epochs: int) -> Path:
+        """The re-identification encoder in ``folder`` (default of DLC's ``ckpt_folder``:
+        the model's train folder): ``dlc_transreid_<epochs>.keras``."""
+        return Path(folder) / f"dlc_transreid_{int(epochs)}.keras"
+
+    @staticmethod
     def groundtruth_file(video: str | os.PathLike[str]) -> Path:
         """A video's ground truth beside it: ``<video folder>/<stem>_groundtruth.h5``."""
         v = Path(video)

@@ -9,7 +9,8 @@ that returns tracks on every input it can read.
 2. chains the tracklets by DLC's min-cost flow (:mod:`dlcflow.tracking.stitchgraph`): gaps
    up to ``max_gap`` (default ``int(1.5 *`` DLC's data-driven gap ``)``), integer costs
    ``int(100 * weight)``, the weight the centroid distance (times 0.01 between tracklets of
-   one identity, when the tracklets have identities) or ``weight_func``;
+   one identity, when the tracklets have identities) or ``weight_func``, plus, with
+   re-identification, an appearance term (:mod:`dlcflow.tracking.appearance`);
 3. puts the residuals back (:mod:`dlcflow.tracking.residuals`); orders the tracks by
    identity as DLC does, and carries the unique parts (``single``) through.
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ import xarray as xr
 
 from dlcflow.core.options import check_bool, check_int
 from dlcflow.data.pose import SINGLE, make_poses
+from dlcflow.tracking.appearance import Embedder, appearance_weight
 from dlcflow.tracking.residuals import add_back, prestitch
 from dlcflow.tracking.stitchgraph import (
     WeightFunc,
@@ -79,7 +81,9 @@ class StitchParams:
 
     ``max_gap`` None or 0: from the data, as DLC computes it. ``weight_func(earlier,
     later)`` on two :class:`~dlcflow.tracking.tracklet.Tracklet` objects: a number that is
-    lower the likelier the two are one animal (None: DLC's distance weight)."""
+    lower the likelier the two are one animal (None: DLC's distance weight). ``embedder``
+    (re-identification, :mod:`dlcflow.tracking.appearance`) with ``appearance`` > 0 adds
+    ``appearance`` times the embeddings' cosine dissimilarity to that weight (0: off)."""
 
     min_length: int = 10
     split_tracklets: bool = True
@@ -87,6 +91,8 @@ class StitchParams:
     max_gap: int | None = None
     weight_func: Callable[[Tracklet, Tracklet], float] | None = None
     add_back_residuals: bool = True
+    embedder: Embedder | None = None
+    appearance: float = 0.0
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -97,6 +103,12 @@ class StitchParams:
             check_bool(owner, name, getattr(self, name))
         if self.weight_func is not None and not callable(self.weight_func):
             raise ValueError(f"{owner}: weight_func must be callable or None")
+        if self.embedder is not None and not callable(self.embedder):
+            raise ValueError(f"{owner}: embedder must be callable or None")
+        if isinstance(self.appearance, bool) or not isinstance(self.appearance, Real):
+            raise ValueError(f"{owner}: appearance must be a number, not {self.appearance!r}")
+        if not self.appearance >= 0:
+            raise ValueError(f"{owner}: appearance must be at least 0, not {self.appearance}")
 
 
 @dataclass(frozen=True)
@@ -158,10 +170,14 @@ def _pieces(tracklets: Sequence[Tracklet], split: bool) -> list[Tracklet]:
 
 def _weight(params: StitchParams, nodes: Sequence[Tracklet]) -> WeightFunc:
     if params.weight_func is not None:
-        return params.weight_func
-    if any(t.identity != NO_IDENTITY for t in nodes):
-        return identity_weight(distance_weight)
-    return distance_weight
+        base = params.weight_func
+    elif any(t.identity != NO_IDENTITY for t in nodes):
+        base = identity_weight(distance_weight)
+    else:
+        base = distance_weight
+    if params.embedder is None or not params.appearance:
+        return base
+    return appearance_weight(params.embedder, float(params.appearance), base)
 
 
 def _chain_tracks(nodes: Sequence[Tracklet], chains: Sequence[Sequence[int]]) -> list[Tracklet]:

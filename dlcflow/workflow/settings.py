@@ -36,6 +36,7 @@ POSTPROCESS = (
     "outliers",
     "kinematics",
     "nwb",
+    "reid",
 )
 
 
@@ -381,6 +382,12 @@ def stage_targets(
             str(project.nwb_output(project.derived_output(h5, exported)))
             for _, h5 in analyses(project, st)
         ]
+    if stage == "reid":
+        if not project.multianimal:
+            raise ValueError(
+                f"{project.config_path}: re-identification (reid) is for multi-animal projects"
+            )
+        return [str(project.derived_output(h5, "_tr.h5")) for _, h5 in analyses(project, st)]
     if stage == "outliers":
         return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
     if stage == "kinematics":
