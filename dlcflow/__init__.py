@@ -37,6 +37,8 @@ _API = {
     "convert_detections2tracklets": "dlcflow.tracking.api",
     "stitch_tracklets": "dlcflow.tracking.api",
     "transformer_reID": "dlcflow.inference.reid",
+    "create_video_with_all_detections": "dlcflow.plots.detections",
+    "create_video_from_pickled_tracks": "dlcflow.plots.detections",
     "evaluate_tracks": "dlcflow.post.trackeval",
     "AnalysisOptions": "dlcflow.inference.analyze",
     "filterpredictions": "dlcflow.post.filters",

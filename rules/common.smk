@@ -434,6 +434,23 @@ def reid_inputs(wildcards):
     }
 
 
+@one_line
+def detections_video_inputs(wildcards):
+    """The video and its detections (_full.pickle)."""
+    w = wildcards
+    return {
+        "video": analysis_inputs(w)["video"],
+        "full": f"{w.folder}/{w.stem}{w.scorer}_full.pickle",
+    }
+
+
+@one_line
+def tracklets_video_inputs(wildcards):
+    """The video and its tracklets (the tracker of the tracking settings)."""
+    project, st = analysis_project(wildcards)
+    return wf.tracklet_video_inputs(project, st, wildcards.folder, wildcards.stem)
+
+
 def analysis_setting(name):
     @one_line
     def value(wildcards):

@@ -109,3 +109,57 @@ rule transformer_reid:
         tracking=analysis_setting("tracking"),
     script:
         "../scripts/transformer_reid.py"
+
+
+# Diagnostic videos (DLC's files): every detection of the _full.pickle before assembly
+# (target detection_videos) and the tracklets before stitching (target tracklet_videos).
+
+
+rule detection_videos:
+    input:
+        user_targets("detection_videos"),
+
+
+rule detections_video:
+    input:
+        unpack(detections_video_inputs),
+    output:
+        "{folder}/{stem}{scorer}_full.mp4",
+    log:
+        "logs/detections_video{folder}/{stem}{scorer}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        config=analysis_config,
+    script:
+        "../scripts/detections_video.py"
+
+
+rule tracklet_videos:
+    input:
+        user_targets("tracklet_videos"),
+
+
+rule tracklets_video:
+    input:
+        unpack(tracklets_video_inputs),
+    output:
+        "{folder}/{stem}/{stem}DLClabeled{ext}",
+    log:
+        "logs/tracklets_video{folder}/{stem}{ext}.log",
+    wildcard_constraints:
+        ext=r"\.[A-Za-z0-9]+",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        config=analysis_config,
+    script:
+        "../scripts/tracklets_video.py"

@@ -1,4 +1,5 @@
-"""The ``dlcflow`` subcommands of the multi-animal stages on files: assemble, track, stitch.
+"""The ``dlcflow`` subcommands of the multi-animal stages on files: assemble, track, stitch,
+re-identification, and the diagnostic videos of detections and tracklets.
 
 Each reads DLC's file of the stage before (a user's own DLC files work as they are) and
 writes DLC's file of its stage beside it, or at ``--out``. The settings come from the
@@ -168,10 +169,68 @@ def _reid_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _detections_video(args: argparse.Namespace) -> None:
+    from dlcflow.plots.detections import create_video_with_all_detections
+
+    written = create_video_with_all_detections(
+        args.config,
+        args.videos,
+        videotype=args.videotype,
+        shuffle=args.shuffle,
+        trainingsetindex=args.trainingsetindex,
+        displayedbodyparts=args.displayedbodyparts or "all",
+        cropping=args.cropping,
+        destfolder=args.destfolder,
+        modelprefix=args.modelprefix,
+        confidence_to_alpha=args.confidence_to_alpha,
+    )
+    for path in written:
+        print(path)
+
+
+def _detections_video_args(p: argparse.ArgumentParser) -> None:
+    """every detection of the _full.pickle drawn on the video (_full.mp4)"""
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("videos", nargs="+", help="videos (files or folders) whose detections to draw")
+    p.add_argument("--videotype", default="", help="video extension in folders")
+    p.add_argument("--shuffle", type=int, default=1, help="shuffle of the model")
+    p.add_argument("--trainingsetindex", type=int, default=0, help="training fraction index")
+    p.add_argument("--displayedbodyparts", nargs="+", help="body parts drawn (default: all)")
+    p.add_argument(
+        "--cropping", type=int, nargs=4, metavar=("X1", "X2", "Y1", "Y2"), help="analysis crop"
+    )
+    p.add_argument("--destfolder", help="folder of the detections (default: beside the video)")
+    p.add_argument("--modelprefix", default="", help="model folder prefix")
+    p.add_argument(
+        "--confidence-to-alpha", action="store_true", help="opacity = detection confidence"
+    )
+
+
+def _tracklets_video(args: argparse.Namespace) -> None:
+    from dlcflow.plots.detections import create_video_from_pickled_tracks
+
+    print(
+        create_video_from_pickled_tracks(
+            args.video, args.pickle_file, args.destfolder, args.output_name, args.pcutoff
+        )
+    )
+
+
+def _tracklets_video_args(p: argparse.ArgumentParser) -> None:
+    """tracklets (_el/_bx/_sk.pickle) drawn on the video, one colour per tracklet"""
+    p.add_argument("video", help="the video the tracklets were made of")
+    p.add_argument("pickle_file", help="tracklets, <video><scorer>_el.pickle (_bx, _sk)")
+    p.add_argument("--destfolder", default="", help="folder (default: <video without ext>/)")
+    p.add_argument("--output-name", default="", help="file name (default: <stem>DLClabeled.mp4)")
+    p.add_argument("--pcutoff", type=float, default=0.6, help="least likelihood drawn")
+
+
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("assemble", _assemble, _assemble_args),
     ("track", _track, _track_args),
     ("stitch", _stitch, _stitch_args),
     ("transformer-reid", _reid, _reid_args),
+    ("detections-video", _detections_video, _detections_video_args),
+    ("tracklets-video", _tracklets_video, _tracklets_video_args),
 )

@@ -17,13 +17,14 @@ from typing import Any
 from dlcflow.core.videofiles import list_videos
 from dlcflow.inference.analyze import AnalysisOptions
 from dlcflow.io.labels import read_annotations
+from dlcflow.plots.detections import full_video_output, tracklets_video_output
 from dlcflow.plots.individuals import config_individuals
 from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
 from dlcflow.post.kinematics import KinematicsOptions
 from dlcflow.post.outliers import OutlierOptions
 from dlcflow.project.models import training_fraction
-from dlcflow.project.paths import Project, list_snapshots
+from dlcflow.project.paths import Project, list_snapshots, tracker_suffix
 from dlcflow.training.comparison import ComparisonEntry, comparison_entries
 
 STAGES = ("frames", "check_labels", "dataset", "train", "evaluate", "maps", "analyze")
@@ -37,6 +38,8 @@ POSTPROCESS = (
     "kinematics",
     "nwb",
     "reid",
+    "detection_videos",
+    "tracklet_videos",
 )
 
 
@@ -388,6 +391,10 @@ def stage_targets(
                 f"{project.config_path}: re-identification (reid) is for multi-animal projects"
             )
         return [str(project.derived_output(h5, "_tr.h5")) for _, h5 in analyses(project, st)]
+    if stage in ("detection_videos", "tracklet_videos"):
+        return [
+            str(diagnostic_video(project, st, stage, *s)) for s in diagnostic_sources(project, st)
+        ]
     if stage == "outliers":
         return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
     if stage == "kinematics":
@@ -544,3 +551,37 @@ def declared_snapshot(snapshot_index: str | os.PathLike[str]) -> tuple[int, int]
     if prefix.name not in names:
         raise FileNotFoundError(f"{snapshot_index}: snapshot not found")
     return iteration, names.index(prefix.name)
+
+
+# -- multi-animal diagnostic videos (detection_videos, tracklet_videos) ----------------------
+def diagnostic_sources(project: Project, st: Settings) -> list[tuple[Path, Path, Path]]:
+    """(video, ``_full.pickle``, tracklets ``_el.pickle`` of the tracking settings' tracker)
+    of every video to analyze; ValueError (one line) in a single-animal project."""
+    if not project.multianimal:
+        raise ValueError(
+            f"{project.config_path}: detection and tracklet videos are for multi-animal projects"
+        )
+    tracker = tracker_suffix(st.tracking.method(project))
+    out = []
+    for video, tracks in analyses(project, st):
+        base = tracks.name[: -len(tracker + ".h5")]
+        out.append((video, tracks.with_name(base + "_full.pickle"), tracks.with_suffix(".pickle")))
+    return out
+
+
+def diagnostic_video(
+    project: Project, st: Settings, stage: str, video: Path, full: Path, tracklets: Path
+) -> Path:
+    """The video of ``stage``: ``<stem><scorer>_full.mp4`` beside the detections, or DLC's
+    ``<tracklets folder>/<stem>/<stem>DLClabeled<ext>`` of the tracklets."""
+    if stage == "detection_videos":
+        return full_video_output(full)
+    return tracklets_video_output(video, tracklets.parent / video.stem)
+
+
+def tracklet_video_inputs(project: Project, st: Settings, folder: str, stem: str) -> dict:
+    """The video and tracklets whose tracklet video is ``<folder>/<stem>/<stem>DLClabeled*``."""
+    for video, _, tracklets in diagnostic_sources(project, st):
+        if tracklets.parent == Path(folder) and video.stem == stem:
+            return {"video": str(video), "tracklets": str(tracklets)}
+    raise ValueError(f"{folder}/{stem}: not one of the videos to analyze of {project.config_path}")

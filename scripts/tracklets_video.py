@@ -1,0 +1,11 @@
+"""Snakemake adapter: a video's tracklets drawn on it (<stem>/<stem>DLClabeled.mp4)."""
+
+from dlcflow.plots.detections import tracklets_video_file
+from dlcflow.project.paths import Project
+from dlcflow.workflow.rulelog import rule_log
+
+with rule_log(snakemake.log):
+    pcutoff = float(Project(snakemake.params.config).cfg.get("pcutoff", 0.6))
+    tracklets_video_file(
+        snakemake.input.video, snakemake.input.tracklets, snakemake.output[0], pcutoff
+    )
