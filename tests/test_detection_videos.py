@@ -14,8 +14,9 @@ import cv2
 import matplotlib
 import numpy as np
 import pytest
+import yaml
 from conftest import write_video
-from test_workflow import snakemake
+from test_workflow import REPO, snakemake
 
 import dlcflow
 from dlcflow.cli import main
@@ -23,6 +24,7 @@ from dlcflow.io import labels
 from dlcflow.plots.detections import detections_video_file
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
+from dlcflow.workflow.settings import settings, stage_targets
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-unittest-multianimal"
 SCORER = "DLC_resnet50_MontBlancDec16shuffle1_30000"
@@ -214,7 +216,7 @@ def test_bad_input_is_one_line_naming_the_file(
 def test_snakemake_targets_on_a_trained_project(tmp_path: Path) -> None:
     """``snakemake detection_videos tracklet_videos`` on a tiny project: training, detection,
     assembly and tracking run as rules, then the two videos with DLC's names; a
-    single-animal project asking for them gets one line."""
+    single-animal project asking for them gets one line (the targets' error)."""
     video = write_video(tmp_path / "arena.mp4", nframes=8, size=(96, 80))
     config = Path(
         create_new_project(
@@ -240,6 +242,7 @@ def test_snakemake_targets_on_a_trained_project(tmp_path: Path) -> None:
         "init_weights=none",
         "train={maxiters: 2, saveiters: 2, displayiters: 1}",
         "pose_cfg={crop_size: [64, 64], batch_size: 2}",
+        "analyze={engine: tensorflow}",  # no ONNX export
     )
     run = snakemake("detection_videos", "tracklet_videos", "--config", f"project={config}", *small)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -251,7 +254,10 @@ def test_snakemake_targets_on_a_trained_project(tmp_path: Path) -> None:
         count, size, _ = _frames(out, ())
         assert (count, size) == (8, (96, 80)), out
 
-    single = Path(create_new_project("one", "me", [video], working_directory=tmp_path / "s"))
-    run = snakemake("-n", "detection_videos", "--config", f"project={single}")
-    assert run.returncode != 0
-    assert "detection and tracklet videos are for multi-animal projects" in run.stderr
+    single = Project(create_new_project("one", "me", [video], working_directory=tmp_path / "s"))
+    workflow = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    st = settings({**workflow, "project": str(single.config_path)})
+    for stage in ("detection_videos", "tracklet_videos"):
+        with pytest.raises(ValueError, match="videos are for multi-animal projects") as err:
+            stage_targets(single, stage, st)
+        assert str(single.config_path) in str(err.value) and "\n" not in str(err.value)

@@ -345,7 +345,7 @@ def tracklets_video_file(
         )
     every = [xy for t in shown for xy in t.values()]
     _check_fits(where, info, np.concatenate(every) if every else np.zeros((0, 2)), info.nframes)
-    palette = colors_bgr(len(shown), "rainbow")
+    palette = colors_bgr(len(shown), "rainbow")[: len(shown)]
 
     def draw(frame: np.ndarray, index: int) -> None:
         for color, frames in zip(palette, shown, strict=True):
