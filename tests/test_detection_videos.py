@@ -67,7 +67,7 @@ def _frames(path: Path, wanted: tuple[int, ...]) -> tuple[int, tuple[int, int], 
         if not ok:
             break
         if index in wanted:
-            frames[index] = frame.astype(int)
+            frames[index] = frame.astype(np.int16)
         index += 1
     size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
     cap.release()
@@ -134,6 +134,52 @@ def test_every_detection_is_drawn_in_its_body_parts_colour(birds: tuple[Path, Pa
     stamp = out.stat().st_mtime_ns
     assert dlcflow.create_video_with_all_detections(config, [video]) == [out]
     assert out.stat().st_mtime_ns == stamp
+
+
+def test_displayed_parts_and_confidence_as_opacity(
+    birds: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """``displayedbodyparts=["center"]``, ``confidence_to_alpha=True``, ``destfolder``:
+    the detections read from and the video written to ``destfolder``; only the centre's
+    detections drawn, in the colormap's one colour, blended with opacity = confidence."""
+    config, video = birds
+    shutil.copy(FIXTURES / "montblanc_full.pickle", tmp_path / f"montblanc{SCORER}_full.pickle")
+    (out,) = dlcflow.create_video_with_all_detections(
+        config,
+        [video],
+        displayedbodyparts=["center"],
+        destfolder=tmp_path,
+        confidence_to_alpha=True,
+    )
+    assert out == tmp_path / f"montblanc{SCORER}_full.mp4"
+    with (FIXTURES / "montblanc_full.pickle").open("rb") as fh:
+        full = pickle.load(fh)
+
+    def partial(i: int) -> bool:  # a centre neither hidden nor opaque
+        conf = full[f"frame{i:03d}"]["confidence"][4]
+        return bool(((conf >= 0.6) & (conf < 0.95)).any())
+
+    count, _, frames = _frames(out, tuple(i for i in range(NFRAMES) if partial(i)))
+    assert count == NFRAMES
+    colour = _bgr(matplotlib.colormaps["rainbow"](0.0)[:3])
+    blended = untouched = 0
+    for index, img in frames.items():
+        frame = full[f"frame{index:03d}"]
+        grey = (5 * index) % 256
+        centres = frame["coordinates"][0][4]
+        conf = frame["confidence"][4].ravel()
+        for (x, y), c in zip(np.rint(centres).astype(int), conf, strict=True):
+            if c >= 0.6 and _background(index, x, y):
+                expected = grey * (1 - c) + colour * c
+                assert np.abs(img[y, x] - expected).max() <= 25, (index, c)
+                blended += int(c < 0.95)
+        drawn = centres[conf >= 0.6]
+        heads = frame["coordinates"][0][0][frame["confidence"][0].ravel() >= 0.6]
+        for x, y in np.rint(heads[_far(heads, drawn, 12 + 4)]).astype(int):
+            if _background(index, x, y):
+                assert np.abs(img[y, x] - grey).max() <= 12, index
+                untouched += 1
+    assert blended >= 4 and untouched >= 10
 
 
 def test_tracklets_are_drawn_one_colour_each(birds: tuple[Path, Path], capsys) -> None:
@@ -209,7 +255,13 @@ def test_bad_input_is_one_line_naming_the_file(
     assert main(["tracklets-video", str(short), str(tracklets), "--destfolder", str(tmp_path)])
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert str(tracklets) in line and "frame 179" in line
+    args = ["detections-video", str(config), str(video), "--destfolder", str(tmp_path)]
+    assert main(args) == 1  # no detections there
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"no montblancDLC*_full.pickle of {video}" in line
     assert not out.exists() and not list(tmp_path.glob("*DLClabeled*"))
+    written = {p.name for p in tmp_path.iterdir() if p.suffix == ".mp4"}  # temp files too
+    assert written == {"short.mp4", "small.mp4"}
 
 
 @pytest.mark.workflow
