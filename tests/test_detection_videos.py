@@ -20,6 +20,7 @@ from test_workflow import REPO, snakemake
 
 import dlcflow
 from dlcflow.cli import main
+from dlcflow.core.videofiles import list_videos
 from dlcflow.io import labels
 from dlcflow.plots.detections import detections_video_file
 from dlcflow.project.create import create_new_project
@@ -130,6 +131,7 @@ def test_every_detection_is_drawn_in_its_body_parts_colour(birds: tuple[Path, Pa
                 assert np.abs(img[y, x] - grey).max() <= 12, (index, x, y)
                 checked["far"] += 1
     assert checked["coloured"] >= 20 and checked["under cutoff"] >= 3 and checked["far"] >= 900
+    assert list_videos(video.parent) == [video]  # never analyzed as a video of its own
     # an existing video is kept, as DLC does
     stamp = out.stat().st_mtime_ns
     assert dlcflow.create_video_with_all_detections(config, [video]) == [out]
@@ -190,6 +192,7 @@ def test_tracklets_are_drawn_one_colour_each(birds: tuple[Path, Path], capsys) -
     assert main(["tracklets-video", str(video), str(tracklets)]) == 0
     out = video.parent / "montblanc" / "montblancDLClabeled.mp4"
     assert capsys.readouterr().out.strip() == str(out)
+    assert list_videos(out) == []  # a derived video, never analyzed
     count, size, frames = _frames(out, CHECKED)
     assert (count, size) == (NFRAMES, SIZE)
     with tracklets.open("rb") as fh:

@@ -16,8 +16,9 @@ from dlcflow.core.video import VIDEO_EXTENSIONS
 __all__ = ["DERIVED_VIDEOS", "list_videos", "video_suffix"]
 
 #: Stem endings of the videos dlcflow and DLC make from analyses (labeled videos, DLC's
-#: ``_full`` videos of all detections): never analyzed again.
-DERIVED_VIDEOS = ("_labeled", "_full")
+#: ``_full`` videos of all detections, ``<stem>DLClabeled`` tracklet videos): never
+#: analyzed again.
+DERIVED_VIDEOS = ("_labeled", "_full", "DLClabeled")
 
 Videos = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
