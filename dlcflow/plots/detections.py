@@ -36,6 +36,7 @@ from dlcflow.core.draw import Color, colors_bgr, draw_points
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoInfo, VideoReader, VideoWriter, video_info
 from dlcflow.core.videofiles import list_videos
+from dlcflow.inference.batches import count_frames
 from dlcflow.io.fullpickle import FULL_SUFFIX, FullPickle, frame_index, read_full_pickle
 from dlcflow.io.poses import analysis_crop, read_meta
 from dlcflow.io.tracklets import read_tracklets
@@ -85,8 +86,9 @@ def tracklets_video_output(
 
 def _check_fits(where: Path, info: VideoInfo, xy: np.ndarray, nframes: int) -> None:
     """ValueError (one line) when the video is not the one the pickle ``where`` was made
-    of: another frame count, or points beyond its frame."""
-    if nframes != info.nframes:
+    of: another frame count (the header's, else the frames counted as ``robust_nframes``
+    analyses count them), or points beyond its frame."""
+    if nframes != info.nframes and nframes != count_frames(info.path):
         raise ValueError(
             f"{where}: holds {nframes} frames, but the video {info.path} has {info.nframes}"
         )
