@@ -382,5 +382,5 @@ async function main() {
   document.body.dataset.ready = "1";
 }
 
-window.tracks = { state, actions, setCursor, setPair, jumpSwap };
+window.tracks = { state, actions, setCursor, setPair, jumpSwap, drawFrame };
 main();
