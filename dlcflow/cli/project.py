@@ -167,27 +167,26 @@ def _refine_tracks_args(p: argparse.ArgumentParser) -> None:
         "--min-swap-len",
         type=float,
         default=2,
-        help="mark body-part swaps of more than this many crossings (DLC's default: 2)",
+        help="mark body-part swaps of more than this many crossings, as DLC counts them",
     )
     p.add_argument(
         "--min-tracklet-len",
         type=int,
         default=2,
-        help="a pickle's tracklets of this many frames or fewer are dropped (default: 2)",
+        help="a pickle's tracklets of this many frames or fewer are dropped",
     )
     p.add_argument(
         "--max-gap",
         type=int,
         default=2,
-        help="fill gaps of up to this many frames by a spline, likelihood 0.01 (0: all gaps; "
-        "default: 2, DLC's)",
+        help="fill gaps of up to this many frames by a spline, likelihood 0.01 (0: all gaps)",
     )
     p.add_argument(
         "--trail-len",
         type=int,
         default=0,
         help="draw each part's positions over this many frames around the current one "
-        "(default: 0, none, DLC's; its guide uses 50)",
+        "(0: no trail; DLC's guide uses 50)",
     )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
