@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from dlcflow.cli.main import build_parser
+from dlcflow.core.video import VideoWriter
 from dlcflow.io.tracklets import read_tracklets
 from dlcflow.labeler.tracks import TrackEditError, backup_path, open_tracks
 from dlcflow.labeler.trackserver import TrackLabeler, refine_tracklets
@@ -298,6 +299,44 @@ def test_refine_tracklets_fills_a_tracks_file(montblanc: tuple[Path, Path, Path]
     assert before
     session.swap("bird1", "bird2", 0)
     assert pairs(session.swaps()["pairs"], {}) == pairs(before, rename)
+
+
+def test_a_body_part_swap_over_http_and_its_undo(
+    montblanc: tuple[Path, Path, Path], capsys: pytest.CaptureFixture
+) -> None:
+    config, _, h5 = montblanc
+    video = h5.with_name("montblanc.mp4")
+    with VideoWriter(video, fps=30, size=(64, 48)) as writer:
+        for _ in range(20):
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+    dlc = pd.read_hdf(h5)
+    lab = refine_tracklets(config, h5, video, max_gap=0, serve=False)
+    try:
+        assert "has 20 frames, the tracks 180" in capsys.readouterr().err  # DLC's warning
+        body = {"individuals": ["bird1", "bird3"], "bodyparts": ["head", "tail"]}
+        state = request(lab, "/api/swap", {**body, "start": 20, "stop": 29})
+        assert state["edits"][-1] == {"op": "swap_parts", **body, "start": 20, "stop": 29}
+        table = lab.session.to_frame()
+        filled, _ = fill_gaps(dlc.to_numpy().reshape(180, -1, 3), 0)
+        ref = pd.DataFrame(filled.reshape(180, -1), columns=dlc.columns)
+        head1, tail3 = (SCORER, "bird1", "head"), (SCORER, "bird3", "tail")
+
+        def part(df: pd.DataFrame, key: tuple[str, str, str]) -> np.ndarray:
+            return df.iloc[:, [k for k, c in enumerate(df.columns) if c[:3] == key]].to_numpy()
+
+        np.testing.assert_array_equal(part(table, head1)[20:30], part(ref, tail3)[20:30])
+        np.testing.assert_array_equal(part(table, tail3)[20:30], part(ref, head1)[20:30])
+        np.testing.assert_array_equal(part(table, head1)[30:], part(ref, head1)[30:])
+        # the timeline follows: bird1's mean x over frames 20..29 uses bird3's tail now
+        tl = request(lab, "/api/timeline?columns=18")
+        parts = table[SCORER]["bird1"].xs("x", axis=1, level="coords").to_numpy()[20:30]
+        assert tl["tracks"]["bird1"]["x"][2] == pytest.approx(np.nanmean(parts), abs=0.05)
+        request(lab, "/api/undo", {})
+        np.testing.assert_array_equal(lab.session.to_frame().to_numpy(), ref.to_numpy())
+    finally:
+        lab.close()
+    with pytest.raises(TrackEditError, match="bird1 has no body part 'wing'"):
+        open_tracks(h5, config).swap_parts(["bird1", "bird2"], ["wing", "head"], 0, 5)
 
 
 def test_a_pickle_needs_a_multianimal_config(montblanc: tuple[Path, Path, Path]) -> None:

@@ -148,6 +148,14 @@ def test_trail_and_swaps_of_refine_tracklets(browser: Any, tmp_path: Path) -> No
         first = next(p["individuals"] for p in pairs if 9 in p["frames"])
         assert page.evaluate("() => [window.tracks.state.a, window.tracks.state.b]") == first
         assert {"mouse1", "mouse3"} in [set(p["individuals"]) for p in pairs]
+        # W: that pair's body parts exchanged from this crossing to the next (frames 10..14)
+        pair = next(p for p in pairs if 9 in p["frames"])
+        page.keyboard.press("w")
+        page.wait_for_selector("#status[data-state='dirty']")
+        assert poll(page, "() => window.tracks.state.timeline.nedits === 2")
+        last = lab.session.edits[-1].describe()
+        assert last == {"op": "swap_parts", "individuals": pair["individuals"],
+                        "bodyparts": pair["bodyparts"], "start": 10, "stop": 14}  # fmt: skip
         page.keyboard.press("n")
         assert poll(page, "() => window.tracks.state.frame.frame === 15")
         page.keyboard.press("p")

@@ -80,14 +80,18 @@ class _Edit:
     start: int
     stop: int
     old: np.ndarray | None = field(default=None, repr=False)
+    parts: tuple[str, ...] = ()  # a body-part swap: the part of each individual
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "op": self.op,
             "individuals": list(self.individuals),
             "start": self.start,
             "stop": self.stop,
         }
+        if self.parts:
+            out["bodyparts"] = list(self.parts)
+        return out
 
 
 def _round_list(values: np.ndarray, decimals: int) -> list[float | None]:
@@ -366,6 +370,47 @@ class TrackSession:
             self._swaps = None
             return self._state()
 
+    def _part(self, ind: str, part: Any) -> int:
+        try:
+            return self.bodyparts[ind].index(str(part))
+        except ValueError:
+            raise TrackEditError(
+                f"{ind} has no body part {part!r}; it has: {', '.join(self.bodyparts[ind])}"
+            ) from None
+
+    def _swap_part_rows(self, edit: _Edit) -> None:
+        (one, two), (p1, p2) = edit.individuals, edit.parts
+        c1 = self._cols[one][self._part(one, p1)]
+        c2 = self._cols[two][self._part(two, p2)]
+        a, b = edit.start, edit.stop
+        rows = self.data[a : b + 1]
+        tmp = rows[:, c1].copy()
+        rows[:, c1] = rows[:, c2]
+        rows[:, c2] = tmp
+        for ind in {one, two}:
+            self._sums[ind][a : b + 1] = self._frame_sums(ind, a, b)
+
+    def swap_parts(self, individuals: Any, bodyparts: Any, start: Any, stop: Any) -> dict[str, Any]:
+        """Exchange x, y and likelihood of one body part of one individual with one of
+        another over frames ``[start, stop]``: DLC's swap of a pair of body-part tracklets
+        (its key S, between the pair's crossings around the current frame)."""
+        pair, parts = list(individuals or ()), list(bodyparts or ())
+        if len(pair) != 2 or len(parts) != 2:
+            raise TrackEditError("a body-part swap needs two individuals and two body parts")
+        one, two = self._individual(pair[0]), self._individual(pair[1])
+        p1, p2 = self.bodyparts[one][self._part(one, parts[0])], str(parts[1])
+        self._part(two, p2)
+        if (one, p1) == (two, p2):
+            raise TrackEditError(f"cannot swap {one} {p1} with itself")
+        a, b = self._range(start, stop)
+        with self._lock:
+            edit = _Edit("swap_parts", (one, two), a, b, parts=(p1, p2))
+            self._swap_part_rows(edit)
+            self.edits.append(edit)
+            self.dirty = True
+            self._swaps = None
+            return self._state()
+
     def delete(self, individual: Any, start: Any, stop: Any) -> dict[str, Any]:
         """Set one individual to NaN (x, y, likelihood) over frames ``[start, stop]``."""
         ind = self._individual(individual)
@@ -388,6 +433,8 @@ class TrackSession:
             edit = self.edits.pop()
             if edit.op == "swap":
                 self._swap_rows(*edit.individuals, edit.start, edit.stop)
+            elif edit.op == "swap_parts":
+                self._swap_part_rows(edit)
             else:
                 cols = self._cols[edit.individuals[0]].ravel()
                 self.data[edit.start : edit.stop + 1, cols] = edit.old

@@ -7,7 +7,8 @@ columns; ``/api/frame?frame=i`` body-part positions of one frame (and their trai
 ``trail_len``); ``/api/swaps`` the body-part swaps DLC's ``find_swapping_bodypart_pairs``
 finds; ``/api/image?frame=i``
 that video frame as JPEG (404 when the video is not found). POST (JSON, token header)
-``/api/swap`` ``{"individuals": [a, b], "start": f[, "stop": g]}`` (no stop: to the end),
+``/api/swap`` ``{"individuals": [a, b], "start": f[, "stop": g]}`` (no stop: to the end;
+with ``"bodyparts": [p, q]``: part p of a and part q of b exchanged over ``[f, g]``),
 ``/api/delete`` ``{"individual": a, "start": f, "stop": g}``, ``/api/undo``, ``/api/save``,
 ``/api/mark`` ``{"start": f[, "stop": g][, "on": true|false]}`` (frames for training; no
 ``on``: toggle), ``/api/train`` (save, then add the marked frames to the training data as
@@ -27,7 +28,8 @@ from typing import Any
 
 import cv2
 
-from dlcflow.core.video import VideoError, VideoReader
+from dlcflow.core.log import log
+from dlcflow.core.video import VideoError, VideoReader, video_info
 from dlcflow.labeler.server import (
     LabelerHandler,
     LabelerHTTPServer,
@@ -133,6 +135,12 @@ class TrackHandler(LabelerHandler):
             pair = body.get("individuals")
             if not isinstance(pair, list) or len(pair) != 2:
                 raise TrackEditError("swap needs two individuals: {'individuals': [a, b]}")
+            if "bodyparts" in body:
+                parts = body["bodyparts"]
+                if not isinstance(parts, list):
+                    raise TrackEditError("bodyparts must be a list: {'bodyparts': [p, q]}")
+                self._json(session.swap_parts(pair, parts, body.get("start"), body.get("stop")))
+                return
             self._json(session.swap(pair[0], pair[1], body.get("start"), body.get("stop")))
         elif path == "/api/delete":
             self._json(session.delete(body.get("individual"), body.get("start"), body.get("stop")))
@@ -193,6 +201,7 @@ class TrackLabeler(Serving):
                 raise TrackEditError(f"{self.video}: video not found")
         else:
             self.video = find_video(self.session.path, self.session.scorer, project)
+        self._check_length()
         self.token = token or secrets.token_urlsafe(32)
         where = project.config_path if project is not None else None
         try:
@@ -203,6 +212,22 @@ class TrackLabeler(Serving):
                 "pick another --port or leave it out for a free one"
             ) from None
         self._thread: threading.Thread | None = None
+
+    def _check_length(self) -> None:
+        """Say so when the video's frame count and the tracks' differ by 5% or more (as
+        DLC's window does: OpenCV's count is approximate, so it goes on)."""
+        if self.video is None:
+            return
+        try:
+            n = video_info(self.video).nframes
+        except VideoError:
+            return
+        tracks = self.session.nframes
+        if n and abs(n - tracks) >= 0.05 * tracks:
+            log(
+                f"dlcflow refine-tracks: {self.video.name} has {n} frames, the tracks {tracks}: "
+                "is it their video? (continuing)"
+            )
 
     @property
     def url(self) -> str:

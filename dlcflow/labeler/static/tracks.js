@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   info: null, timeline: null, cursor: 0, a: null, b: null, frame: null, image: null,
-  canvases: {}, marked: new Set(), swaps: { pairs: [], frames: [] },
+  canvases: {}, marked: new Set(), swaps: { pairs: [], frames: [] }, pair: null,
 };
 
 async function api(path, body) {
@@ -166,8 +166,25 @@ function jumpSwap(dir) {
     : [...frames].reverse().find((f) => f < state.cursor);
   if (next === undefined) return;
   const pair = state.swaps.pairs.find((p) => p.frames.includes(next - 1));
-  if (pair && pair.individuals[0] !== pair.individuals[1]) setPair(...pair.individuals);
+  if (pair) {
+    setPair(...pair.individuals);
+    state.pair = pair;
+    $("swap-pair").textContent = pair.individuals.map((ind, i) => `${ind} ${pair.bodyparts[i]}`).join(" ⇄ ");
+  }
   setCursor(next);
+}
+
+// W: exchange the two body parts of the current swap pair between its crossings around
+// the cursor (DLC's S; dlcflow swaps the frames after one crossing up to the next one)
+function swapParts() {
+  const pair = state.pair;
+  if (!pair) { setStatus("no swap pair: jump to a swap with N or P first", "error"); return queue; }
+  const f = state.cursor;
+  const before = pair.frames.filter((c) => c + 1 <= f);
+  const after = pair.frames.filter((c) => c >= f);
+  const start = before.length ? before[before.length - 1] + 1 : 0;
+  const stop = after.length ? after[0] : state.info.nframes - 1;
+  return edit("/api/swap", { individuals: pair.individuals, bodyparts: pair.bodyparts, start, stop });
 }
 
 // the frames marked for training, on a strip above the timelines (same frame scale)
@@ -332,6 +349,7 @@ function onKey(ev) {
   else if (key === "d") actions.deleteRange();
   else if (key === "t") { if (ev.shiftKey) actions.markRange(); else actions.markFrame(); }
   else if (key === "n") jumpSwap(1);
+  else if (key === "w") swapParts();
   else if (key === "p") jumpSwap(-1);
   else return;
   ev.preventDefault();
@@ -374,6 +392,7 @@ async function main() {
   document.addEventListener("keydown", onKey);
   $("next-swap-btn").addEventListener("click", () => jumpSwap(1));
   $("prev-swap-btn").addEventListener("click", () => jumpSwap(-1));
+  $("swap-parts-btn").addEventListener("click", swapParts);
   window.addEventListener("resize", () => { loadTimeline(); drawMarks(); drawSwaps(); });
   showState(info);
   await loadTimeline();
@@ -382,5 +401,5 @@ async function main() {
   document.body.dataset.ready = "1";
 }
 
-window.tracks = { state, actions, setCursor, setPair, jumpSwap, drawFrame };
+window.tracks = { state, actions, setCursor, setPair, jumpSwap, swapParts, drawFrame };
 main();
