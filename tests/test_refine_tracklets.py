@@ -29,7 +29,7 @@ from dlcflow.tracking.refine import (
 )
 from dlcflow.tracking.tracklet import Tracklet
 
-FIXTURES = Path("/work/shared/fixtures/dlc-unittest-multianimal")
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-unittest-multianimal"
 SCORER = "DLC_resnet50_MontBlancDec16shuffle1_30000"
 BIRDS = ["bird1", "bird2", "bird3"]
 CONFIG = """\

@@ -9,7 +9,9 @@ from :meth:`TrackSession.frame`.
 
 Edits change the array in memory and go onto an undo list: swap two individuals from a
 frame on or over an inclusive frame range ``[start, stop]``, delete a stretch of one
-individual (NaN). :meth:`TrackSession.save` writes the file back as DLC's refine-tracklets
+individual (NaN), exchange one body part of one individual with one of another over a
+range (:meth:`TrackSession.swap_parts`, DLC's swap of a pair of body-part tracklets).
+:meth:`TrackSession.save` writes the file back as DLC's refine-tracklets
 window does (``TrackletManager.save`` in DLC 2.3.11: the loaded ``_el.h5`` itself,
 rewritten whole with ``to_hdf(key="df_with_missing", format="table", mode="w")``; DLC
 keeps no backup). dlcflow writes the same file, atomically, and first copies the original
