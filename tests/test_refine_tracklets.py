@@ -145,6 +145,30 @@ def test_a_crossing_in_x_only_is_no_swap() -> None:
     assert find_swapping_bodypart_pairs(xy, [0, 1, 0], min_swap_len=0) == []
 
 
+def test_swaps_on_dlcs_montblanc_tracks_match_the_all_pairs_definition() -> None:
+    """On DLC's stitched montblanc tracks (13 rows, 180 frames): the pairs and frames
+    equal those of DLC's definition evaluated on every pair of rows at once (sign of the
+    x and y differences, > 0 against <= 0, flipping between t and t + 1)."""
+    dlc = pd.read_hdf(FIXTURES / "montblanc_tracks.h5")
+    data = dlc.to_numpy().reshape(180, -1, 3)
+    xy = data[:, :, :2].swapaxes(0, 1)
+    owner = [k // 4 for k in range(13)]  # bird1..3 (4 parts each), single
+    diff = xy[:, None] - xy[None]  # (13, 13, 180, 2)
+    with np.errstate(invalid="ignore"):
+        above, below = diff > 0, diff <= 0
+    flips = ((above[:, :, :-1] & below[:, :, 1:]) | (below[:, :, :-1] & above[:, :, 1:])).all(3)
+    for min_swap_len in (0, 2, 4):
+        want = [
+            (a, b, tuple(np.flatnonzero(flips[a, b])))
+            for a in range(13)
+            for b in range(a)
+            if owner[a] != owner[b] and flips[a, b].sum() > min_swap_len
+        ]
+        got = find_swapping_bodypart_pairs(xy, owner, min_swap_len)
+        assert [(s.first, s.second, s.frames) for s in got] == want
+    assert len(find_swapping_bodypart_pairs(xy, owner, 2)) > 0
+
+
 # -- the placement of tracklets ----------------------------------------------------------
 def tracklet(frames: range, x: float, p: float = 0.9, key: int = 0) -> Tracklet:
     n = len(frames)

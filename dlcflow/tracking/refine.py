@@ -221,15 +221,16 @@ class Swap:
     frames: tuple[int, ...]
 
 
-def _crossings(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Frames t where the differences of x and of y between ``a`` and ``b`` ``(frames,
-    2)`` both change sign from t to t + 1 (missing values never cross)."""
-    sub = a - b
+def _crossings(a: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """``(n_others, frames - 1)``: whether the differences of x and of y between ``a``
+    ``(frames, 2)`` and each of ``others`` ``(n, frames, 2)`` both change sign from t to
+    t + 1 (DLC's sign: > 0 against <= 0; missing values never cross)."""
+    sub = a[None] - others
+    valid = ~np.isnan(sub)
     with np.errstate(invalid="ignore"):
         pos = sub > 0
-        neg = sub <= 0
-    cross = (neg[1:] & pos[:-1]) | (pos[1:] & neg[:-1])
-    return np.flatnonzero(cross.all(axis=1))
+    cross = (pos[:, 1:] != pos[:, :-1]) & valid[:, 1:] & valid[:, :-1]
+    return cross.all(axis=2)
 
 
 def find_swapping_bodypart_pairs(
@@ -242,12 +243,15 @@ def find_swapping_bodypart_pairs(
     array = np.asarray(xy, dtype=np.float64)
     if array.ndim != 3 or array.shape[2] != 2 or array.shape[0] != len(row_individual):
         raise ValueError(f"xy of shape {array.shape} for {len(row_individual)} rows")
+    owner = np.asarray(row_individual)
     found = []
-    for a in range(array.shape[0]):
-        for b in range(a):
-            if row_individual[a] == row_individual[b]:
-                continue
-            frames = _crossings(array[a], array[b])
-            if frames.size > min_swap_len:
-                found.append(Swap(a, b, tuple(int(f) for f in frames)))
+    for a in range(1, array.shape[0]):
+        others = np.flatnonzero(owner[:a] != owner[a])
+        if not others.size:
+            continue
+        cross = _crossings(array[a], array[others])
+        counts = cross.sum(axis=1)
+        for k in np.flatnonzero(counts > min_swap_len):
+            frames = tuple(int(f) for f in np.flatnonzero(cross[k]))
+            found.append(Swap(a, int(others[k]), frames))
     return found

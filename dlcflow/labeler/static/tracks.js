@@ -279,8 +279,8 @@ function edit(path, body) {
     try {
       showState(await api(path, body));
       await loadTimeline();
-      await loadSwaps();
       await loadFrame();
+      await loadSwaps();
     } catch (err) {
       setStatus(err.message, "error");
     }
