@@ -159,19 +159,25 @@ function drawSwaps() {
 }
 
 // N / P: the cursor to the next / previous swap (the first frame after the crossing),
-// A and B to the two individuals of a pair that crosses there
+// A and B to the two individuals of a pair that crosses there; after the edits asked
+// before it (whose swaps it must see)
 function jumpSwap(dir) {
+  queue = queue.then(() => jumpNow(dir));
+  return queue;
+}
+
+function jumpNow(dir) {
   const frames = state.swaps.frames.map((f) => f + 1);
   const next = dir > 0 ? frames.find((f) => f > state.cursor)
     : [...frames].reverse().find((f) => f < state.cursor);
-  if (next === undefined) return;
+  if (next === undefined) return undefined;
   const pair = state.swaps.pairs.find((p) => p.frames.includes(next - 1));
   if (pair) {
     setPair(...pair.individuals);
     state.pair = pair;
     $("swap-pair").textContent = pair.individuals.map((ind, i) => `${ind} ${pair.bodyparts[i]}`).join(" ⇄ ");
   }
-  setCursor(next);
+  return setCursor(next);
 }
 
 // W: exchange the two body parts of the current swap pair between its crossings around
