@@ -67,6 +67,7 @@ _API = {
     "refine_labels": "dlcflow.labeler",
     "refine_frames": "dlcflow.labeler",
     "SkeletonBuilder": "dlcflow.labeler",
+    "refine_tracklets": "dlcflow.labeler.trackserver",
 }
 
 __all__ = sorted(_API)

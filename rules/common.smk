@@ -177,6 +177,10 @@ def demo_report_inputs(wildcards):
         "refined": wf.stage_targets(project, "analyze", refined),
         "evaluation": wf.stage_targets(project, "evaluate", first, iteration=0)
         + wf.stage_targets(project, "evaluate", refined, iteration=1),
+        # the refined model's tracks stitched with re-identification (multi-animal demo)
+        "reid": (
+            wf.stage_targets(project, "reid", refined) if project.multianimal else []
+        ),
         # speed errors against the ground truth (single-animal demo)
         "kinematics": (
             [] if project.multianimal else wf.kinematics_files(project, first)

@@ -14,6 +14,7 @@ with rule_log(snakemake.log):
             refined=snakemake.input.refined,
             out=snakemake.output[0],
             kinematics=list(getattr(snakemake.input, "kinematics", [])),
+            reid=list(getattr(snakemake.input, "reid", [])),
             kinematics_options=snakemake.params.kinematics,
         )
     )

@@ -98,6 +98,17 @@ def test_multi_animal_demo_end_to_end(tmp_path: Path) -> None:
                 for name in ("trajectory", "plot", "plot-likelihood", "hist"):
                     for individual in ("mouse1", "mouse2", "single"):  # DLC's names
                         assert (plots / f"{name}{individual}.png").is_file()
+    # the refined model's tracklets stitched with re-identification, scored beside
+    assert "rule transformer_reid:" in said
+    block = report.split("stitched with re-identification")[1]
+    for stem in ("mice1", "mice2", "mice3"):
+        video = project.root / "videos" / f"{stem}.mp4"
+        tracks = project.derived_output(project.tracks_output(video, scorer, "ellipse"), "_tr.h5")
+        assert tracks.name.endswith(f"{scorer}_el_tr.h5")
+        assert len(pd.read_hdf(tracks)) == SMALL["nframes"]
+        scores = score_track_file(tracks, groundtruth_path(video.resolve()))
+        cells = next(x for x in block.splitlines() if x.startswith(f"{stem}.mp4")).split()
+        assert cells[7] == f"{scores.idf1:.3f}" and cells[8] == str(scores.switches)
 
 
 def test_demos_have_their_own_folders(tmp_path: Path) -> None:

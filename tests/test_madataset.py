@@ -93,7 +93,7 @@ def _edit(config: Path, **values: object) -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"individuals": ["m1"]}, "individuals lists 1 \\(m1\\): a multi-animal project needs"),
+        ({"individuals": []}, "individuals is empty: a multi-animal project needs one or more"),
         ({"multianimalbodyparts": []}, "multianimalbodyparts is empty \\(only uniquebodyparts"),
         (
             {

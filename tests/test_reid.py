@@ -130,9 +130,10 @@ def test_reid_keeps_identities_where_distance_stitching_swaps() -> None:
         StitchParams(embedder=embedder, appearance=-1.0)
 
 
-def test_transformer_reid_on_a_trained_project(ma_project: Path) -> None:  # noqa: F811
+def test_transformer_reid_on_a_trained_project(ma_project: Path, capsys) -> None:  # noqa: F811
     """DLC's call on a tiny trained project: the backbone's features at the tracklets'
-    keypoints, the encoder saved in the train folder, the tracks in ``_el_tr.h5``."""
+    keypoints, the encoder saved in the train folder (a progress line per epoch report),
+    the tracks in ``_el_tr.h5``; tracklets that share no frame are stitched without it."""
     from dlcflow.inference.reid import transformer_reID
     from dlcflow.io.tracklets import write_tracklets
     from dlcflow.project.models import model_snapshots
@@ -165,3 +166,13 @@ def test_transformer_reid_on_a_trained_project(ma_project: Path) -> None:  # noq
     firsts = np.sort(df.xs("nose", level="bodyparts", axis=1).xs("x", level="coords", axis=1))
     np.testing.assert_allclose(firsts[0], [15.0, 40.0, 65.0], atol=1.5)  # no track lost
     assert Project.reid_checkpoint(model.snapshot.parent, 1).is_file()
+    assert "epoch 1/1  loss " in capsys.readouterr().err
+    # one animal, tracked in two pieces that share no frame: nothing to learn from
+    alone = {0: {k: v for k, v in tracklets[0].items() if k < "frame0002"}}
+    alone[1] = {k: v for k, v in tracklets[0].items() if k > "frame0002"}
+    write_tracklets(alone, Project.tracklets_output(video, model.scorer, "ellipse"))
+    (out,) = transformer_reID(ma_project, [video], n_triplets=20, train_epochs=1)
+    assert "no two tracklets share a frame" in capsys.readouterr().err
+    df = pd.read_hdf(out)
+    present = df.xs("likelihood", level="coords", axis=1).notna().any(axis=1)
+    assert present.tolist() == [True, True, False, True, True]

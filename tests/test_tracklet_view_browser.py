@@ -117,3 +117,62 @@ def test_mark_frames_and_add_them_to_the_training_data(
     labels = pd.read_hdf(project.machine_labels("mice1"))
     assert [row[2] for row in labels.index] == pngs and labels.columns.nlevels == 4
     assert backup_path(tracks).is_file()  # saved first
+
+
+def test_trail_and_swaps_of_refine_tracklets(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    """DLC's refine_tracklets options: the frame view draws the trail; a swap of two mice
+    over frames 10..14 crosses every body-part pair twice, marked and reached with N."""
+    config, tracks = make_tracks_project(tmp_path)
+    with TrackLabeler(tracks, config, trail_len=20, min_swap_len=1, max_gap=0) as lab:
+        lab.session.swap("mouse1", "mouse3", 10, 14)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(lab.url)
+        page.wait_for_selector("body[data-ready='1']", timeout=15000)
+        assert page.evaluate("() => window.tracks.state.swaps.frames") == [9, 14]
+        ticks = page.evaluate(
+            """() => { const c = document.getElementById('swaps-canvas');
+                       const d = c.getContext('2d').getImageData(0, 0, c.width, 1).data;
+                       let n = 0;
+                       for (let i = 0; i < d.length; i += 4) n += d[i] > 200 && d[i + 1] > 150;
+                       return n; }"""
+        )
+        assert ticks >= 4  # two yellow ticks on the swaps strip
+        page.click("#timelines canvas", position={"x": 1, "y": 1})  # cursor near 0
+        page.evaluate("() => window.tracks.setCursor(0)")
+        page.keyboard.press("n")
+        assert poll(page, "() => window.tracks.state.frame.frame === 10")
+        # A and B: the first pair crossing there (the exchange moves mouse2's pairs too)
+        pairs = lab.session.swaps()["pairs"]
+        first = next(p["individuals"] for p in pairs if 9 in p["frames"])
+        assert page.evaluate("() => [window.tracks.state.a, window.tracks.state.b]") == first
+        assert {"mouse1", "mouse3"} in [set(p["individuals"]) for p in pairs]
+        # W: that pair's body parts exchanged from this crossing to the next (frames 10..14)
+        pair = next(p for p in pairs if 9 in p["frames"])
+        page.keyboard.press("w")
+        page.wait_for_selector("#status[data-state='dirty']")
+        assert poll(page, "() => window.tracks.state.timeline.nedits === 2")
+        last = lab.session.edits[-1].describe()
+        assert last == {"op": "swap_parts", "individuals": pair["individuals"],
+                        "bodyparts": pair["bodyparts"], "start": 10, "stop": 14}  # fmt: skip
+        page.keyboard.press("n")
+        assert poll(page, "() => window.tracks.state.frame.frame === 15")
+        page.keyboard.press("p")
+        assert poll(page, "() => window.tracks.state.frame.frame === 10")
+        # the trail: the frame drawn with and without it differs along the trail
+        changed = page.evaluate(
+            """() => { const t = window.tracks, c = document.getElementById('frame-canvas');
+                       const ctx = c.getContext('2d');
+                       const px = () => ctx.getImageData(0, 0, c.width, c.height).data;
+                       const trail = t.state.frame.trail, on = px();
+                       delete t.state.frame.trail; t.drawFrame(); const off = px();
+                       t.state.frame.trail = trail; t.drawFrame();
+                       let n = 0;
+                       for (let i = 0; i < on.length; i += 4)
+                         n += on[i] !== off[i] || on[i + 1] !== off[i + 1];
+                       return [n, trail.start, trail.stop]; }"""
+        )
+        assert changed[0] > 100 and changed[1:] == [0, 20]
+        page.close()
+        assert not errors, errors

@@ -136,17 +136,58 @@ def _refine_args(p: argparse.ArgumentParser) -> None:
 
 
 def _refine_tracks(args: argparse.Namespace) -> None:
-    from dlcflow.labeler.trackserver import refine_tracks
+    from dlcflow.labeler.trackserver import refine_tracklets
 
-    refine_tracks(args.config, args.tracks, port=args.port, open_browser=not args.no_browser)
+    refine_tracklets(
+        args.config,
+        args.tracks,
+        args.video,
+        min_swap_len=args.min_swap_len,
+        min_tracklet_len=args.min_tracklet_len,
+        max_gap=args.max_gap,
+        trail_len=args.trail_len,
+        port=args.port,
+        open_browser=not args.no_browser,
+    )
 
 
 def _refine_tracks_args(p: argparse.ArgumentParser) -> None:
-    """swap identities and delete stretches of multi-animal tracks (_el.h5) in the browser;
-    "Add to training data" saves them and extracts the frames marked with T as outlier
-    frames labeled by the refined tracks (check them with dlcflow refine, then dlcflow merge)"""
+    """refine multi-animal tracks (_el.h5) or tracklets (_el.pickle) in the browser, as
+    DLC's refine_tracklets: swap identities, delete stretches, see the body-part swaps and
+    trails; "Add to training data" saves them and extracts the frames marked with T as
+    outlier frames labeled by the refined tracks (check them with dlcflow refine, then
+    dlcflow merge)"""
     p.add_argument("config", help=CONFIG_HELP)
-    p.add_argument("tracks", help="the tracks file, <video><scorer>_el.h5 (saved in place)")
+    p.add_argument(
+        "tracks",
+        help="<video><scorer>_el.h5 (saved in place) or _el.pickle (saved to _el.h5 beside it)",
+    )
+    p.add_argument("--video", help="the video (default: found beside the file or in the project)")
+    p.add_argument(
+        "--min-swap-len",
+        type=float,
+        default=2,
+        help="mark body-part swaps of more than this many crossings, as DLC counts them",
+    )
+    p.add_argument(
+        "--min-tracklet-len",
+        type=int,
+        default=2,
+        help="a pickle's tracklets of this many frames or fewer are dropped",
+    )
+    p.add_argument(
+        "--max-gap",
+        type=int,
+        default=2,
+        help="fill gaps of up to this many frames by a spline, likelihood 0.01 (0: all gaps)",
+    )
+    p.add_argument(
+        "--trail-len",
+        type=int,
+        default=0,
+        help="draw each part's positions over this many frames around the current one "
+        "(0: no trail; DLC's guide uses 50)",
+    )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     p.add_argument("--no-browser", action="store_true", help="only print the URL")
 

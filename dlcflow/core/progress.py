@@ -50,8 +50,9 @@ class Progress:
     """Reports iterations ``start + 1 .. total`` of a loop.
 
     ``every``: seconds between lines; ``clock``: seconds, monotonic (``time.monotonic``);
-    ``emit``: receives each line (:func:`dlcflow.core.log.log`). Call :meth:`update` after
-    each iteration; it returns the line it emitted, if any.
+    ``emit``: receives each line (:func:`dlcflow.core.log.log`); ``unit``: what is counted
+    (``iteration``, ``epoch``). Call :meth:`update` after each iteration; it returns the
+    line it emitted, if any.
     """
 
     def __init__(
@@ -61,8 +62,11 @@ class Progress:
         every: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         emit: Callable[[str], None] = log,
+        unit: str = "iteration",
     ) -> None:
         self.start, self.total, self.every = int(start), int(total), float(every)
+        self.unit = unit
+        self.per = "it" if unit == "iteration" else unit
         self.clock, self.emit = clock, emit
         self.t0 = self.t_mark = clock()
         self.it_mark = self.start
@@ -71,17 +75,17 @@ class Progress:
     def line(self, iteration: int, loss: float | None, lr: float | None, now: float) -> str:
         """The report of ``iteration`` at time ``now``: the speed since the last line and
         the time left at that speed (after the first iteration: how long it took)."""
-        parts = [f"iteration {iteration}/{self.total}"]
+        parts = [f"{self.unit} {iteration}/{self.total}"]
         if loss is not None:
             parts.append(f"loss {loss:.4f}")
         if lr is not None:
             parts.append(f"lr {lr:g}")
         done, took = iteration - self.it_mark, now - self.t_mark
         if iteration == self.start + 1:
-            parts.append(f"first iteration took {format_duration(took)}")
+            parts.append(f"first {self.unit} took {format_duration(took)}")
         elif done > 0 and took > 0:
             rate = done / took
-            parts.append(f"{format_rate(rate)} it/s")
+            parts.append(f"{format_rate(rate)} {self.per}/s")
             parts.append(f"elapsed {format_duration(now - self.t0)}")
             parts.append(f"left {format_duration((self.total - iteration) / rate)}")
         else:

@@ -170,13 +170,15 @@ def write_report(
     out: str | os.PathLike[str] | None = None,
     kinematics: Sequence[str | os.PathLike[str]] = (),
     kinematics_options: Mapping[str, Any] | None = None,
+    reid: Sequence[str | os.PathLike[str]] = (),
 ) -> str:
     """A demo's report (:func:`~dlcflow.devtools.demoreport.demo_report`, or for a
     multi-animal project :func:`~dlcflow.devtools.mademoreport.mademo_report`), written to
     ``out``: ``analysis`` are the first model's pose files (tracks), ``refined`` the
     refined model's, ``evaluation`` the ``<scorer>-results.csv`` of both; ``kinematics``
     the single-animal demo's ``_kinematics.h5`` files, made with the workflow's
-    ``kinematics_options`` section (their speed errors against the ground truth)."""
+    ``kinematics_options`` section (their speed errors against the ground truth); ``reid``
+    the multi-animal demo's refined tracks stitched with re-identification (``_el_tr.h5``)."""
     from dlcflow.project.paths import Project
 
     if Project(config).multianimal:
@@ -188,6 +190,7 @@ def write_report(
             [assembly_results_of(csv) for csv in evaluation],
             out=out,
             refined_tracks=refined,
+            reid_tracks=reid,
         )
     from dlcflow.devtools.demoreport import demo_report
     from dlcflow.post.kinematics import KinematicsOptions

@@ -116,11 +116,14 @@ def mademo_report(
     out: str | os.PathLike[str] | None = None,
     gate_px: float | None = None,
     refined_tracks: Sequence[str | os.PathLike[str]] = (),
+    reid_tracks: Sequence[str | os.PathLike[str]] = (),
 ) -> str:
     """Text report of a multi-animal demo run; written to ``out`` if given. ``tracks`` are
     stitched tracks files of the project's videos (each scored against the ground truth
     beside the video it was made from), ``refined_tracks`` those of the refined model (a
-    table of their own), ``evaluation`` assembly-results csv files."""
+    table of their own), ``reid_tracks`` the last model's tracks stitched with
+    re-identification (``_el_tr.h5``, a table beside the one without), ``evaluation``
+    assembly-results csv files."""
     project = Project(config)
     lines = [f"dlcflow multi-animal demo: {project.root}"]
     if evaluation:
@@ -135,6 +138,14 @@ def mademo_report(
             f"identity tracking on every frame, against the rendered ground truth{model}",
             "(one track per animal for the whole video, as IDF1 chooses it; kept: frames "
             "where every animal is on its own track):",
+        ]
+        lines += identity_table(scores, kinds)
+    if reid_tracks:
+        scores, kinds = _scores(project, reid_tracks, gate_px)
+        lines += [
+            "",
+            "the same, stitched with re-identification (transformer_reID: an appearance",
+            "embedding learned from the tracklets of each video, _el_tr.h5):",
         ]
         lines += identity_table(scores, kinds)
     text = "\n".join(lines) + "\n"

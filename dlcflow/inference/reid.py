@@ -13,7 +13,9 @@ From the tracklets of a video (``<stem><scorer>_el.pickle``, ``_bx``, ``_sk``):
    triplets give its accuracy (anchor closer to the positive than to the negative);
 3. :func:`reid_stitch_file`: stitching (:func:`dlcflow.tracking.pipeline.stitch_file`)
    with the appearance term of :class:`~dlcflow.tracking.stitch.StitchParams`, into
-   DLC's ``<stem><scorer>_el_tr.h5``.
+   DLC's ``<stem><scorer>_el_tr.h5``. Tracklets without a triplet (no two share a frame,
+   e.g. an empty video; DLC stops there) leave nothing to learn: they are stitched
+   without the appearance term, with a line that says so.
 """
 
 from __future__ import annotations
@@ -105,6 +107,10 @@ def _triplet_tokens(
     return a, p, n
 
 
+class NoTripletsError(ValueError):
+    """No two tracklets share a frame: there is nothing to tell the animals apart by."""
+
+
 def train_embedding(
     table: TokenTable,
     tracklets: Sequence[Tracklet],
@@ -121,7 +127,7 @@ def train_embedding(
     available = [t for t in tracklets if all(int(f) in table.frames for f in t.inds)]
     triplets = mine_triplets(available, n_triplets, seed)
     if not triplets:
-        raise ValueError(
+        raise NoTripletsError(
             "no triplets: no two tracklets share a frame, so there is nothing to tell the "
             "animals apart by"
         )
@@ -163,7 +169,11 @@ def reid_stitch_file(
     except TrackletError as err:
         raise ValueError(f"{tracklets_pickle}: {err}") from None
     table = collect_tokens(tracklets, frames, features, stride)
-    encoder, accuracy = train_embedding(table, tracklets, **train_args)
+    try:
+        encoder, accuracy = train_embedding(table, tracklets, **train_args)
+    except NoTripletsError as err:
+        log(f"{tracklets_pickle.name}: {err}; stitched without re-identification")
+        return stitch_file(project, tracklets_pickle, n_tracks, out), float("nan")
     log(f"{tracklets_pickle.name}: re-identification triplet accuracy {accuracy:.3f} (held out)")
     if checkpoint is not None:
         with atomic_path(checkpoint) as tmp:

@@ -3,8 +3,14 @@
 DeepLabCut's maDLC reads ``individuals``, ``multianimalbodyparts`` and
 ``uniquebodyparts`` (``bodyparts: MULTI!``). A config that says ``multianimalproject:
 true`` without them (a single-animal project switched by hand), unique parts without
-animal parts, or a single individual cannot make part-affinity networks: each stops with
-one line naming the config file.
+animal parts, or no individual cannot make part-affinity networks: each stops with one
+line naming the config file.
+
+One individual is allowed, as in DLC: a multi-animal project of one animal (the usual way
+to get unique body parts, or a network trained with DLC's multi-animal augmentation, for
+one animal). Its analysis keeps the most confident detection of each body part in each
+frame instead of assembling (``max_n_individuals`` 1) and one tracklet instead of
+tracking (``topktoretain`` 1), as DLC 2.3 does.
 """
 
 from __future__ import annotations
@@ -35,11 +41,10 @@ def check_multianimal(project: Project) -> None:
             f"{where}: multianimalbodyparts is empty ({what}): a multi-animal project needs "
             "the body parts every animal has"
         )
-    if len(individuals) < 2:
+    if not individuals:
         raise MultiAnimalConfigError(
-            f"{where}: individuals lists {len(individuals)} "
-            f"({', '.join(map(str, individuals)) or 'none'}): a multi-animal project needs "
-            "two or more; for one animal use a single-animal project"
+            f"{where}: individuals is empty: a multi-animal project needs one or more "
+            "individuals (the animals of its multianimalbodyparts)"
         )
     for names, what in ((individuals, "individuals"), (multi + unique, "body parts")):
         twice = sorted({str(n) for n in names if list(names).count(n) > 1})

@@ -30,6 +30,7 @@ __all__ = [
     "TRACKER_SUFFIXES",
     "Project",
     "tracker_suffix",
+    "refined_tracklets_path",
     "frame_name",
     "pct",
 ]
@@ -558,3 +559,11 @@ def tracker_suffix(method: str) -> str:
     except KeyError:
         known = ", ".join(TRACKER_SUFFIXES)
         raise ValueError(f"unknown track_method {method!r}; known: {known}") from None
+
+
+def refined_tracklets_path(tracklets: str | os.PathLike[str]) -> Path:
+    """Where refining a tracklet pickle saves its tracks: ``<stem><scorer>_el.pickle`` →
+    ``<stem><scorer>_el.h5`` beside it (DLC's ``TrackletManager.save``, which replaces
+    "pickle" by "h5" in the name; a tracks ``.h5`` is saved in place)."""
+    p = Path(tracklets)
+    return p.with_suffix(".h5") if p.suffix == ".pickle" else p

@@ -7,7 +7,8 @@ and the backbone of a trained pose network that gives those features
 ``dim`` → ``depth`` blocks of Keras ``MultiHeadAttention`` + feed-forward (pre-norm,
 residual) → the mean over the keypoints → a dense embedding, L2-normalised.
 :func:`train_reid` fits it on anchor, positive and negative tokens with the triplet loss
-``max(0, |a - p|² - |a - n|² + margin)``; :func:`embed` applies it. Seeded by
+``max(0, |a - p|² - |a - n|² + margin)``, with a progress line per ``PROGRESS_SECONDS``
+(``epoch K/N  loss L ...``); :func:`embed` applies it. Seeded by
 ``keras.utils.set_random_seed``, so a training is repeatable on one machine.
 """
 
@@ -21,7 +22,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from dlcflow.core.progress import Progress
 from dlcflow.training import backbones, manets, nets
+from dlcflow.training.trainloop import PROGRESS_SECONDS
 
 __all__ = [
     "backbone_feature_model",
@@ -111,7 +114,20 @@ def train_reid(
     model = keras.Model(inputs, stacked)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=triplet_loss(margin))
     dummy = np.zeros((shape[0], 1), dtype=np.float32)
-    model.fit(arrays, dummy, epochs=int(epochs), batch_size=int(batch_size), verbose=0)
+    progress = Progress(0, int(epochs), PROGRESS_SECONDS, unit="epoch")
+
+    class _Report(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            progress.update(epoch + 1, (logs or {}).get("loss"))
+
+    model.fit(
+        arrays,
+        dummy,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        verbose=0,
+        callbacks=[_Report()],
+    )
     return encoder
 
 

@@ -5,7 +5,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   info: null, timeline: null, cursor: 0, a: null, b: null, frame: null, image: null,
-  canvases: {}, marked: new Set(),
+  canvases: {}, marked: new Set(), swaps: { pairs: [], frames: [] }, pair: null,
 };
 
 async function api(path, body) {
@@ -134,6 +134,65 @@ function drawTimelines() {
   }
 }
 
+// the body-part swaps the server finds (DLC's find_swapping_bodypart_pairs), on a strip
+// above the timelines: one tick per crossing frame
+async function loadSwaps() {
+  state.swaps = await api("/api/swaps");
+  const n = state.swaps.pairs.length;
+  $("swap-count").textContent = `${n} swapping pair${n === 1 ? "" : "s"}`;
+  drawSwaps();
+}
+
+function drawSwaps() {
+  const canvas = $("swaps-canvas");
+  if (!state.info) return;
+  const n = state.info.nframes;
+  const w = Math.max(50, Math.round(canvas.clientWidth || 1000));
+  canvas.width = w;
+  const h = canvas.height, ctx = canvas.getContext("2d");
+  const fx = (f) => (f / n) * w;
+  ctx.clearRect(0, 0, w, h);
+  ctx.fillStyle = "#e7b63c";
+  for (const f of state.swaps.frames) ctx.fillRect(fx(f + 1), 0, Math.max(2, fx(f + 2) - fx(f + 1)), h);
+  ctx.fillStyle = "#ef5a5a";
+  ctx.fillRect(Math.floor(fx(state.cursor + 0.5)), 0, 2, h);
+}
+
+// N / P: the cursor to the next / previous swap (the first frame after the crossing),
+// A and B to the two individuals of a pair that crosses there; after the edits asked
+// before it (whose swaps it must see)
+function jumpSwap(dir) {
+  queue = queue.then(() => jumpNow(dir));
+  return queue;
+}
+
+function jumpNow(dir) {
+  const frames = state.swaps.frames.map((f) => f + 1);
+  const next = dir > 0 ? frames.find((f) => f > state.cursor)
+    : [...frames].reverse().find((f) => f < state.cursor);
+  if (next === undefined) return undefined;
+  const pair = state.swaps.pairs.find((p) => p.frames.includes(next - 1));
+  if (pair) {
+    setPair(...pair.individuals);
+    state.pair = pair;
+    $("swap-pair").textContent = pair.individuals.map((ind, i) => `${ind} ${pair.bodyparts[i]}`).join(" ⇄ ");
+  }
+  return setCursor(next);
+}
+
+// W: exchange the two body parts of the current swap pair between its crossings around
+// the cursor (DLC's S; dlcflow swaps the frames after one crossing up to the next one)
+function swapParts() {
+  const pair = state.pair;
+  if (!pair) { setStatus("no swap pair: jump to a swap with N or P first", "error"); return queue; }
+  const f = state.cursor;
+  const before = pair.frames.filter((c) => c + 1 <= f);
+  const after = pair.frames.filter((c) => c >= f);
+  const start = before.length ? before[before.length - 1] + 1 : 0;
+  const stop = after.length ? after[0] : state.info.nframes - 1;
+  return edit("/api/swap", { individuals: pair.individuals, bodyparts: pair.bodyparts, start, stop });
+}
+
 // the frames marked for training, on a strip above the timelines (same frame scale)
 function drawMarks() {
   const canvas = $("marks-canvas");
@@ -156,6 +215,7 @@ async function setCursor(f) {
   $("cursor").value = state.cursor;
   drawTimelines();
   drawMarks();
+  drawSwaps();
   await loadFrame();
 }
 
@@ -178,6 +238,25 @@ function drawFrame() {
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   if (img) ctx.drawImage(img, 0, 0);
   const inds = state.info.individuals;
+  // trails: each part over the trail_len frames around this one
+  const trail = state.frame.trail;
+  if (trail) {
+    ctx.lineWidth = 2;
+    for (const [ind, parts] of Object.entries(trail.individuals)) {
+      ctx.strokeStyle = `hsla(${hue(inds.indexOf(ind))}, 80%, 60%, .7)`;
+      for (const points of parts) {
+        ctx.beginPath();
+        let pen = false;
+        for (const p of points) {
+          if (p === null) { pen = false; continue; }
+          if (pen) ctx.lineTo(p[0], p[1]); else ctx.moveTo(p[0], p[1]);
+          pen = true;
+        }
+        ctx.stroke();
+      }
+    }
+    ctx.lineWidth = 1;
+  }
   for (const [ind, parts] of Object.entries(state.frame.individuals)) {
     const k = inds.indexOf(ind);
     ctx.fillStyle = `hsl(${hue(k)}, 80%, 60%)`;
@@ -207,6 +286,7 @@ function edit(path, body) {
       showState(await api(path, body));
       await loadTimeline();
       await loadFrame();
+      await loadSwaps();
     } catch (err) {
       setStatus(err.message, "error");
     }
@@ -274,6 +354,9 @@ function onKey(ev) {
   else if (key === "r") actions.swapRange();
   else if (key === "d") actions.deleteRange();
   else if (key === "t") { if (ev.shiftKey) actions.markRange(); else actions.markFrame(); }
+  else if (key === "n") jumpSwap(1);
+  else if (key === "w") swapParts();
+  else if (key === "p") jumpSwap(-1);
   else return;
   ev.preventDefault();
 }
@@ -313,12 +396,16 @@ async function main() {
   $("mark-range-btn").addEventListener("click", actions.markRange);
   $("train-btn").addEventListener("click", actions.train);
   document.addEventListener("keydown", onKey);
-  window.addEventListener("resize", () => { loadTimeline(); drawMarks(); });
+  $("next-swap-btn").addEventListener("click", () => jumpSwap(1));
+  $("prev-swap-btn").addEventListener("click", () => jumpSwap(-1));
+  $("swap-parts-btn").addEventListener("click", swapParts);
+  window.addEventListener("resize", () => { loadTimeline(); drawMarks(); drawSwaps(); });
   showState(info);
   await loadTimeline();
+  await loadSwaps();
   await setCursor(0);
   document.body.dataset.ready = "1";
 }
 
-window.tracks = { state, actions, setCursor, setPair };
+window.tracks = { state, actions, setCursor, setPair, jumpSwap, swapParts, drawFrame };
 main();
