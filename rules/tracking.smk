@@ -109,3 +109,27 @@ rule transformer_reid:
         tracking=analysis_setting("tracking"),
     script:
         "../scripts/transformer_reid.py"
+
+
+rule outliers_raw:
+    input:
+        user_targets("outliers_raw"),
+
+
+rule extract_raw_outliers:
+    input:
+        unpack(raw_outlier_inputs),
+    output:
+        "{project}/labeled-data/{video}/.dlcflow-raw-outliers-iter{iteration}.json",
+    log:
+        "{project}/logs/outliers_raw/iteration-{iteration}-{video}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        options=setting("outliers_raw"),
+    script:
+        "../scripts/extract_raw_outliers.py"

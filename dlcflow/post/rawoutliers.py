@@ -72,6 +72,7 @@ from dlcflow.post.outliers import (
 from dlcflow.project.paths import Project, frame_name
 
 __all__ = [
+    "RAW_OUTLIER_DEFAULTS",
     "RAW_SOURCES",
     "RawOutlierError",
     "assembly_areas",
@@ -82,6 +83,17 @@ __all__ = [
 
 #: the workflow's ``outliers_raw.source``: which pickle of a video is searched
 RAW_SOURCES = {"assemblies": ASSEMBLIES_SUFFIX, "detections": FULL_SUFFIX}
+#: the workflow's ``outliers_raw`` section: ``source`` and the function's defaults. The
+#: assemblies by default: odd skeletons are the assembly errors a refined model learns
+#: from, and with DLC's ``pcutoff`` of 0.1 nearly every frame of the detections has a
+#: weak peak (99 of montblanc's 180 frames)
+RAW_OUTLIER_DEFAULTS: dict[str, object] = {
+    "source": "assemblies",
+    "pcutoff": 0.1,
+    "percentiles": [5, 95],
+    "with_annotations": True,
+    "extraction_algo": "kmeans",
+}
 
 
 class RawOutlierError(ValueError):
