@@ -25,7 +25,7 @@ from dlcflow.post.rawoutliers import RawOutlierError, find_outliers_in_raw_data
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
-from dlcflow.workflow.settings import settings, stage_targets
+from dlcflow.workflow.settings import analyses, raw_outlier_inputs, settings, stage_targets
 
 SCORER = "DLC_resnet50_MontBlancDec16shuffle1_30000"
 BIRDS = ["bird1", "bird2", "bird3"]
@@ -206,29 +206,42 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "missing.mp4" in err and "\n" not in err
 
 
+def test_workflow_reads_the_pickle_of_its_source(tmp_path: Path) -> None:
+    config, videos = _project(tmp_path, numframes2pick=3)
+    base = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert base["outliers_raw"]["source"] == "assemblies"
+    for source, suffix in (("assemblies", "_assemblies.pickle"), ("detections", "_full.pickle")):
+        st = settings({**base, "outliers_raw": {**base["outliers_raw"], "source": source}})
+        inputs = raw_outlier_inputs(Project(config), st, "montblanc")
+        tracks = analyses(Project(config), st)[0][1]
+        assert inputs["video"] == str(videos / "montblanc.mp4")
+        assert inputs["pickle"] == str(tracks).replace("_el.h5", suffix)
+    (target,) = stage_targets(Project(config), "outliers_raw", st)
+    assert target == str(Project(config).raw_outliers_record("montblanc", 0))
+
+
 def test_outliers_raw_target_on_a_trained_project(ma_project: Path) -> None:  # noqa: F811
-    """The workflow trains (2 iterations), detects and assembles, then extracts the odd
-    assemblies' frames."""
-    run = snakemake("outliers_raw", "--config", f"project={ma_project}", *SMALL)
+    """The workflow trains (2 iterations), detects, then extracts the frames of the
+    detections (``source: detections``; ``pcutoff`` 1: every frame with a detection)."""
+    raw = "outliers_raw={source: detections, pcutoff: 1.0}"
+    run = snakemake("outliers_raw", "--config", f"project={ma_project}", raw, *SMALL)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "rule extract_raw_outliers:" in run.stdout + run.stderr
     project = Project(ma_project)
     record = json.loads(project.raw_outliers_record("arena", 0).read_text())
-    assemblies = _load(Path(record["pickle_file"]))
-    assert record["pickle_file"].endswith("shuffle1_2_assemblies.pickle")
-    areas = [
-        (f, np.prod(np.nanmax(a[:, :2], axis=0) - np.nanmin(a[:, :2], axis=0)))
-        for f, animals in assemblies.items()
-        if f != "single"
-        for a in animals
-        if not np.isnan(a[:, :2]).all()
+    assert record["pickle_file"].endswith("shuffle1_2_full.pickle")
+    full = _load(Path(record["pickle_file"]))
+    expected = [
+        int(key[5:])
+        for key, frame in full.items()
+        if key != "metadata" and np.concatenate(frame["confidence"]).size
     ]
-    expected: list[int] = []
-    if areas:
-        lo, up = np.percentile([a for _, a in areas], [5, 95], method="nearest")
-        expected = sorted({f for f, a in areas if a < lo or a > up})
     assert record["qualified"] == len(expected)
     new = [f for f in expected if f > 3]  # img0-3.png are the labeled frames
     assert record["extracted"] == new
+    labels = project.machine_labels("arena")
     if new:
-        assert len(pd.read_hdf(project.machine_labels("arena"))) >= len(expected)
+        df = pd.read_hdf(labels)
+        assert [r[2] for r in df.index] == ["img4.png"]
+        assert (project.labeled_folder("arena") / "img4.png").is_file()
+    else:
+        assert not labels.exists()
