@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import MA_FIXTURE, write_video
 from test_matrain import ma_project  # noqa: F401 (a tiny trained multi-animal project)
+from test_tracking_cli import _birds_config
 from test_workflow import REPO, snakemake
 from test_workflow_ma import SMALL
 
@@ -38,19 +39,7 @@ def _load(path: Path) -> dict:
 
 def _project(tmp_path: Path, numframes2pick: int, nframes: int = 180) -> tuple[Path, Path]:
     """montblanc's body parts, a 180-frame video, DLC's pickles under DLC's names."""
-    video = write_video(tmp_path / "montblanc.mp4", nframes=nframes)
-    config = Path(
-        create_new_project(
-            "MontBlanc",
-            "dlc",
-            [video],
-            working_directory=tmp_path,
-            multianimal=True,
-            individuals=BIRDS,
-            bodyparts=["head", "tail", "leftwing", "rightwing"],
-            unique_bodyparts=["center"],
-        )
-    )
+    config = _birds_config(tmp_path, nframes=nframes)
     cfg = read_config(config)
     cfg["numframes2pick"] = numframes2pick
     write_config(config, cfg)

@@ -187,17 +187,22 @@ def _raw_outliers(args: argparse.Namespace) -> None:
 
 def _raw_outliers_args(p: argparse.ArgumentParser) -> None:
     """outlier frames from a _full.pickle or _assemblies.pickle (find_outliers_in_raw_data)"""
+    from dlcflow.post.rawoutliers import RAW_OUTLIER_DEFAULTS as DEFAULTS  # the workflow's
+
     p.add_argument("config", help=CONFIG_HELP)
     p.add_argument("pickle_file", help="<video><scorer>_full.pickle or _assemblies.pickle")
     p.add_argument("video", help="the video the pickle was made from")
     p.add_argument(
-        "--pcutoff", type=float, default=0.1, help="_full.pickle: least detection confidence"
+        "--pcutoff",
+        type=float,
+        default=DEFAULTS["pcutoff"],
+        help="_full.pickle: least detection confidence",
     )
     p.add_argument(
         "--percentiles",
         type=float,
         nargs=2,
-        default=[5.0, 95.0],
+        default=DEFAULTS["percentiles"],
         metavar=("LOW", "HIGH"),
         help="_assemblies.pickle: the box-area percentiles outside which an animal is odd",
     )
@@ -207,7 +212,7 @@ def _raw_outliers_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--extraction-algo",
         choices=["kmeans", "uniform"],
-        default="kmeans",
+        default=DEFAULTS["extraction_algo"],
         help="how numframes2pick frames are chosen",
     )
     p.add_argument(

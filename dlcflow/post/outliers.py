@@ -287,6 +287,19 @@ def write_outlier_frames(
     return written, rows, images
 
 
+def new_frames(project: Project, stem: str, qualified: Sequence[int], nframes: int) -> list[int]:
+    """The qualified frames whose PNG is not in ``labeled-data/<stem>/`` yet (says how
+    many are, and when none is left)."""
+    folder = project.labeled_folder(stem)
+    existing = {p.name for p in png_frames(folder)}
+    candidates = [i for i in qualified if frame_name(i, nframes) not in existing]
+    if len(candidates) < len(qualified):
+        log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
+    if not candidates:
+        log(f"{stem}: no new frames to extract")
+    return candidates
+
+
 def extract_outliers_file(
     config: str | os.PathLike[str],
     h5_path: str | os.PathLike[str],
@@ -335,10 +348,7 @@ def extract_outliers_file(
     stem = video.stem
     folder = project.labeled_folder(stem)
     nframes = video_info(video).nframes or len(df)
-    existing = {p.name for p in png_frames(folder)}
-    candidates = [i for i in qualified if frame_name(i, nframes) not in existing]
-    if len(candidates) < len(qualified):
-        log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
+    candidates = new_frames(project, stem, qualified, nframes)
     summary = {
         "video": str(video),
         "pose_file": str(h5),
@@ -349,7 +359,6 @@ def extract_outliers_file(
         "extracted": [],
     }
     if not candidates:
-        log(f"{stem}: no new frames to extract")
         write_record(record, summary)
         return []
     algorithm = "uniform" if outlieralgorithm == "list" else opts.extractionalgorithm

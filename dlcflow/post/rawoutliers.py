@@ -31,8 +31,9 @@ Where dlcflow differs from DLC (its files are the same):
 - DLC writes the assemblies' labels without likelihood and leaves ``single`` empty;
   dlcflow writes the likelihood and the unique body parts of the assemblies' ``single``.
 - DLC fails on an ``_assemblies.pickle`` without animals (nothing to take percentiles
-  of) and when a frame holds more animals than individuals; dlcflow finds no outlier in
-  the first case and keeps the first animals in the second (with a warning).
+  of), and a frame with more animals than individuals overflows its label columns (or
+  fails); dlcflow finds no outlier in the first case and keeps the first animals in the
+  second (with a warning).
 - DLC names the PNGs with a width from the pickle's entry count and leaves frame 0 out of
   the k-means choice; dlcflow zero-fills to the video's frame count as
   ``extract_outlier_frames`` does and keeps ``[start, stop)`` whole.
@@ -59,11 +60,12 @@ from dlcflow.io.fullpickle import FULL_SUFFIX, FullPickle, read_full_pickle
 from dlcflow.io.labels import LABELED_DATA
 from dlcflow.io.poses import read_meta
 from dlcflow.io.tables import IMAGE_ROWS, to_frame
-from dlcflow.labeling.frames import frame_range, png_frames
+from dlcflow.labeling.frames import frame_range
 from dlcflow.post.outlierdetect import EXTRACTION_ALGORITHMS
 from dlcflow.post.outliers import (
     ensure_in_video_sets,
     label_shift,
+    new_frames,
     pick_frames,
     with_project_columns,
     write_outlier_frames,
@@ -352,9 +354,7 @@ def find_outliers_in_raw_data(
     numframes = int(cfg.get("numframes2pick", 20))
     inside = [i for i in qualified if first <= i < last]
     log(f"{stem}: {len(inside)} frame(s) with {statistic} among frames {first}-{last - 1}")
-    folder = project.labeled_folder(stem)
-    existing = {p.name for p in png_frames(folder)}
-    candidates = [i for i in inside if frame_name(i, nframes) not in existing]
+    candidates = new_frames(project, stem, inside, nframes)
     summary: dict[str, object] = {
         "video": str(video),
         "pickle_file": str(pickle_file),
@@ -365,7 +365,6 @@ def find_outliers_in_raw_data(
         "extracted": [],
     }
     if not candidates:
-        log(f"{stem}: no new frames to extract")
         write_record(record, summary)
         return []
     scorer = _scorer(pickle_file, stem, RAW_SOURCES[kind], project.scorer)
@@ -390,7 +389,7 @@ def find_outliers_in_raw_data(
     ensure_in_video_sets(project, video, meta_crop, copy_videos)
     h5_out = project.machine_labels(stem)
     labels = f" and {h5_out.name}" if with_annotations else ""
-    log(f"{stem}: wrote {len(written)} outlier frames{labels} to {folder}")
+    log(f"{stem}: wrote {len(written)} outlier frames{labels} to {project.labeled_folder(stem)}")
     done = {**summary, "extracted": written}
     if with_annotations:
         done["machine_labels"] = str(h5_out)
