@@ -46,6 +46,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +77,11 @@ from dlcflow.project.paths import Project, frame_name
 __all__ = [
     "RAW_OUTLIER_DEFAULTS",
     "RAW_SOURCES",
+    "LabelRows",
     "RawOutlierError",
     "assembly_areas",
+    "assembly_labels",
+    "detection_labels",
     "find_outliers_in_raw_data",
     "odd_assembly_frames",
     "uncertain_frames",
@@ -161,25 +165,35 @@ def _layout(project: Project) -> tuple[list[str], list[str], list[str], list[str
     return multi, unique, [*multi, *unique], individuals
 
 
-def _labels(
-    project: Project, position: np.ndarray, confidence: np.ndarray, frames: list[int], **kw: Any
-) -> pd.DataFrame:
-    """Label rows ``(labeled-data, video, imgNNN.png)`` of arrays (frame, space, part, ind)."""
-    stem, nframes, scorer, shift = kw["stem"], kw["nframes"], kw["scorer"], kw["shift"]
-    _, unique, keypoints, individuals = _layout(project)
-    position = position + np.asarray(shift, dtype=float)[None, :, None, None]
-    images = [f"{LABELED_DATA}/{stem}/{frame_name(i, nframes)}" for i in frames]
-    ds = make_poses(
-        position,
-        confidence,
-        keypoints=keypoints,
-        individuals=individuals,
-        time=images,
-        scorer=scorer,
-        unique_keypoints=unique,
-    )
-    ds.attrs["rows"] = IMAGE_ROWS
-    return to_frame(ds)
+@dataclass(frozen=True)
+class LabelRows:
+    """Where machine labels go: the project, the video's stem and frame count (PNG
+    names), the analysis scorer, and the shift from the analysis's crop to the frames'."""
+
+    project: Project
+    stem: str
+    nframes: int
+    scorer: str
+    shift: tuple[float, float] = (0.0, 0.0)
+
+    def table(
+        self, position: np.ndarray, confidence: np.ndarray, frames: list[int]
+    ) -> pd.DataFrame:
+        """Rows ``(labeled-data, video, imgNNN.png)`` of arrays (frame, space, part, ind)."""
+        _, unique, keypoints, individuals = _layout(self.project)
+        position = position + np.asarray(self.shift, dtype=float)[None, :, None, None]
+        images = [f"{LABELED_DATA}/{self.stem}/{frame_name(i, self.nframes)}" for i in frames]
+        ds = make_poses(
+            position,
+            confidence,
+            keypoints=keypoints,
+            individuals=individuals,
+            time=images,
+            scorer=self.scorer,
+            unique_keypoints=unique,
+        )
+        ds.attrs["rows"] = IMAGE_ROWS
+        return to_frame(ds)
 
 
 def _empty_arrays(project: Project, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,13 +203,13 @@ def _empty_arrays(project: Project, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assembly_labels(
-    project: Project, assemblies: Mapping[Any, Any], frames: list[int], where: Path, **kw: Any
+    rows: LabelRows, assemblies: Mapping[Any, Any], frames: list[int], where: Path
 ) -> pd.DataFrame:
     """Machine labels of ``frames``: the k-th animal on the k-th individual, the unique
     body parts of ``single`` on ``single``."""
-    multi, unique, _, _ = _layout(project)
-    n_ind = len(project.individuals)
-    pos, conf = _empty_arrays(project, len(frames))
+    multi, unique, _, _ = _layout(rows.project)
+    n_ind = len(rows.project.individuals)
+    pos, conf = _empty_arrays(rows.project, len(frames))
     singles = assemblies.get(SINGLE, {})
     for r, index in enumerate(frames):
         animals = list(assemblies.get(index, []))
@@ -211,17 +225,15 @@ def assembly_labels(
         if unique and index in singles:
             pos[r, :, len(multi) :, -1] = singles[index][:, :2].T
             conf[r, len(multi) :, -1] = singles[index][:, 2]
-    return _labels(project, pos, conf, frames, **kw)
+    return rows.table(pos, conf, frames)
 
 
-def detection_labels(
-    project: Project, full: FullPickle, frames: list[int], **kw: Any
-) -> pd.DataFrame:
+def detection_labels(rows: LabelRows, full: FullPickle, frames: list[int]) -> pd.DataFrame:
     """Machine labels of ``frames``: per body part, the k-th most confident detection on
     the k-th individual; a unique body part's most confident one on ``single``."""
-    multi, _, _, _ = _layout(project)
-    n_ind = len(project.individuals)
-    pos, conf = _empty_arrays(project, len(frames))
+    multi, _, _, _ = _layout(rows.project)
+    n_ind = len(rows.project.individuals)
+    pos, conf = _empty_arrays(rows.project, len(frames))
     for r, index in enumerate(frames):
         frame = full.frames.get(index)
         if frame is None:
@@ -237,7 +249,7 @@ def detection_labels(
             elif len(order):
                 pos[r, :, j, -1] = xy[order[0]]
                 conf[r, j, -1] = c[order[0]]
-    return _labels(project, pos, conf, frames, **kw)
+    return rows.table(pos, conf, frames)
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -371,13 +383,13 @@ def find_outliers_in_raw_data(
     # the analysis's _meta.pickle (<stem><scorer>_meta.pickle) says how it was cropped
     pose_file = pickle_file.with_name(pickle_file.name[: -len(RAW_SOURCES[kind])] + ".h5")
     box, shift, meta_crop = label_shift(project, stem, read_meta(pose_file))
-    kw = {"stem": stem, "nframes": nframes, "scorer": scorer, "shift": shift}
+    target = LabelRows(project, stem, nframes, scorer, shift)
 
     def rows(frames: list[int]) -> pd.DataFrame:
         table = (
-            detection_labels(project, full, frames, **kw)
+            detection_labels(target, full, frames)
             if kind == "detections"
-            else assembly_labels(project, data, frames, pickle_file, **kw)
+            else assembly_labels(target, data, frames, pickle_file)
         )
         return with_project_columns(project, table, pickle_file)
 
