@@ -21,6 +21,7 @@ from test_workflow import REPO, snakemake
 from test_workflow_ma import SMALL
 
 from dlcflow.cli import main
+from dlcflow.io.assemblies import write_assemblies
 from dlcflow.io.fullpickle import FullPickleError
 from dlcflow.post.rawoutliers import RawOutlierError, find_outliers_in_raw_data
 from dlcflow.project.config import read_config, write_config
@@ -181,6 +182,20 @@ def test_bad_input_one_line_and_nothing_written(tmp_path: Path) -> None:
     workflow = settings(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
     with pytest.raises(ValueError, match="outliers_raw .* is for multi-animal projects"):
         stage_targets(Project(single), "outliers_raw", workflow)
+
+
+def test_no_animals_no_outliers_where_dlc_fails(tmp_path: Path) -> None:
+    """DLC takes percentiles of nothing (and fails) for a video without animals; dlcflow
+    finds no outlier, writes its record and no frame."""
+    config, videos = _project(tmp_path, numframes2pick=5)
+    empty = write_assemblies({}, videos / f"montblanc{SCORER}_assemblies.pickle")
+    record = tmp_path / "record.json"
+    assert find_outliers_in_raw_data(config, empty, videos / "montblanc.mp4", record=record) == []
+    summary = json.loads(record.read_text())
+    assert summary["qualified"] == 0 and summary["extracted"] == []
+    assert not list(Project(config).labeled_folder("montblanc").glob("img*.png"))
+    with pytest.raises(ValueError, match=r"percentiles \(95, 5\) need 0 <= lower <= upper"):
+        find_outliers_in_raw_data(config, empty, videos / "montblanc.mp4", percentiles=(95, 5))
 
 
 def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -138,17 +138,26 @@ def assembly_areas(assemblies: Mapping[Any, Any]) -> tuple[np.ndarray, np.ndarra
     return np.asarray(frames, dtype=int), np.asarray(areas, dtype=float)
 
 
+def _bounds(percentiles: Sequence[float]) -> tuple[float, float]:
+    """The lower and upper percentile (ValueError unless 0 <= lower <= upper <= 100)."""
+    try:
+        lo_q, up_q = (float(q) for q in percentiles)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"percentiles {percentiles!r} must be a lower and an upper bound"
+        ) from None
+    if not 0 <= lo_q <= up_q <= 100:
+        raise ValueError(f"percentiles {tuple(percentiles)} need 0 <= lower <= upper <= 100")
+    return lo_q, up_q
+
+
 def odd_assembly_frames(
     assemblies: Mapping[Any, Any], percentiles: Sequence[float] = (5, 95)
 ) -> list[int]:
     """Frames with an animal whose bounding-box area is under the lower or over the upper
     percentile of all animals' areas (DLC's ``find_outlier_assemblies``, criterion
     ``area``, ``np.percentile(..., "nearest")``), sorted; none without animals."""
-    if len(percentiles) != 2:
-        raise ValueError(f"percentiles {tuple(percentiles)} must be a lower and an upper bound")
-    lo_q, up_q = (float(q) for q in percentiles)
-    if not 0 <= lo_q <= up_q <= 100:
-        raise ValueError(f"percentiles {tuple(percentiles)} need 0 <= lower <= upper <= 100")
+    lo_q, up_q = _bounds(percentiles)
     frames, areas = assembly_areas(assemblies)
     known = ~np.isnan(areas)
     if not known.any():
@@ -330,6 +339,7 @@ def find_outliers_in_raw_data(
         raise ValueError(
             f"extraction_algo {extraction_algo!r} is not one of {', '.join(EXTRACTION_ALGORITHMS)}"
         )
+    _bounds(percentiles)
     project = Project(config)
     if not project.multianimal:
         raise RawOutlierError(
