@@ -53,6 +53,7 @@ _API = {
     "plot_kinematics": "dlcflow.plots.kinematics",
     "extract_outlier_frames": "dlcflow.post.outliers",
     "OutlierOptions": "dlcflow.post.outliers",
+    "find_outliers_in_raw_data": "dlcflow.post.rawoutliers",
     "merge_datasets": "dlcflow.post.merge",
     "export_nwb": "dlcflow.post.nwbexport",
     "read_nwb": "dlcflow.io.nwb",

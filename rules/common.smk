@@ -367,6 +367,12 @@ def outlier_inputs(wildcards):
 
 
 @one_line
+def raw_outlier_inputs(wildcards):
+    st = settings_of(wildcards.project, wildcards.iteration)
+    return wf.raw_outlier_inputs(project_of(wildcards), st, wildcards.video)
+
+
+@one_line
 def pose_cfg_of_model(wildcards):
     return str(
         Path(wildcards.project)

@@ -163,3 +163,27 @@ rule tracklets_video:
         config=analysis_config,
     script:
         "../scripts/tracklets_video.py"
+
+
+rule outliers_raw:
+    input:
+        user_targets("outliers_raw"),
+
+
+rule extract_raw_outliers:
+    input:
+        unpack(raw_outlier_inputs),
+    output:
+        "{project}/labeled-data/{video}/.dlcflow-raw-outliers-iter{iteration}.json",
+    log:
+        "{project}/logs/outliers_raw/iteration-{iteration}-{video}.log",
+    conda:
+        "../envs/dlcflow.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        options=setting("outliers_raw"),
+    script:
+        "../scripts/extract_raw_outliers.py"

@@ -141,7 +141,7 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 def test_every_option_has_help_with_its_default() -> None:
     formatter = HelpFormatter("dlcflow")
     subcommands = _subcommands(build_parser())
-    assert len(subcommands) == 38
+    assert len(subcommands) == 39
     for name, sub in subcommands.items():
         for action in sub._actions:
             if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:

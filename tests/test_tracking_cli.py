@@ -21,8 +21,8 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-un
 SCORER = "DLC_resnet50_MontBlancDec16shuffle1_30000"
 
 
-def _birds_config(tmp_path: Path, parts: list[str] | None = None) -> Path:
-    video = write_video(tmp_path / "montblanc.mp4", nframes=4)
+def _birds_config(tmp_path: Path, parts: list[str] | None = None, nframes: int = 4) -> Path:
+    video = write_video(tmp_path / "montblanc.mp4", nframes=nframes)
     config = Path(
         create_new_project(
             "MontBlanc",

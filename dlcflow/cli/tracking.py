@@ -1,5 +1,6 @@
 """The ``dlcflow`` subcommands of the multi-animal stages on files: assemble, track, stitch,
-re-identification, and the diagnostic videos of detections and tracklets.
+re-identification, the diagnostic videos of detections and tracklets, and outlier frames
+from the raw data.
 
 Each reads DLC's file of the stage before (a user's own DLC files work as they are) and
 writes DLC's file of its stage beside it, or at ``--out``. The settings come from the
@@ -225,6 +226,57 @@ def _tracklets_video_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pcutoff", type=float, default=0.6, help="least likelihood drawn")
 
 
+def _raw_outliers(args: argparse.Namespace) -> None:
+    from dlcflow.post.rawoutliers import find_outliers_in_raw_data
+
+    written = find_outliers_in_raw_data(
+        args.config,
+        args.pickle_file,
+        args.video,
+        pcutoff=args.pcutoff,
+        percentiles=tuple(args.percentiles),
+        with_annotations=not args.no_annotations,
+        extraction_algo=args.extraction_algo,
+        copy_videos=args.copy_videos,
+    )
+    print(f"{len(written)} outlier frames extracted: {' '.join(map(str, written))}")
+
+
+def _raw_outliers_args(p: argparse.ArgumentParser) -> None:
+    """outlier frames from a _full.pickle or _assemblies.pickle (find_outliers_in_raw_data)"""
+    from dlcflow.post.rawoutliers import RAW_OUTLIER_DEFAULTS as DEFAULTS  # the workflow's
+
+    p.add_argument("config", help=CONFIG_HELP)
+    p.add_argument("pickle_file", help="<video><scorer>_full.pickle or _assemblies.pickle")
+    p.add_argument("video", help="the video the pickle was made from")
+    p.add_argument(
+        "--pcutoff",
+        type=float,
+        default=DEFAULTS["pcutoff"],
+        help="_full.pickle: least detection confidence",
+    )
+    p.add_argument(
+        "--percentiles",
+        type=float,
+        nargs=2,
+        default=DEFAULTS["percentiles"],
+        metavar=("LOW", "HIGH"),
+        help="_assemblies.pickle: the box-area percentiles outside which an animal is odd",
+    )
+    p.add_argument(
+        "--no-annotations", action="store_true", help="write the frames without machine labels"
+    )
+    p.add_argument(
+        "--extraction-algo",
+        choices=["kmeans", "uniform"],
+        default=DEFAULTS["extraction_algo"],
+        help="how numframes2pick frames are chosen",
+    )
+    p.add_argument(
+        "--copy-videos", action="store_true", help="copy a new video into videos/, not a link"
+    )
+
+
 # name, what it runs, its arguments (whose docstring is the subcommand's help)
 COMMANDS: tuple[Command, ...] = (
     ("assemble", _assemble, _assemble_args),
@@ -233,4 +285,5 @@ COMMANDS: tuple[Command, ...] = (
     ("transformer-reid", _reid, _reid_args),
     ("detections-video", _detections_video, _detections_video_args),
     ("tracklets-video", _tracklets_video, _tracklets_video_args),
+    ("find-outliers-in-raw-data", _raw_outliers, _raw_outliers_args),
 )

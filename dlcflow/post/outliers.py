@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -92,7 +92,7 @@ def config_lock(project: Project) -> Iterator[None]:
 
 
 # -- selection and writing ----------------------------------------------------------------------
-def _pick(
+def pick_frames(
     reader: VideoReader,
     candidates: list[int],
     numframes: int,
@@ -135,7 +135,7 @@ def _machine_rows(
     return to_frame(ds)
 
 
-def _with_project_columns(project: Project, rows: pd.DataFrame, where: Path) -> pd.DataFrame:
+def with_project_columns(project: Project, rows: pd.DataFrame, where: Path) -> pd.DataFrame:
     """Multi-animal machine labels in CollectedData's column order: every individual of
     the config with its body parts (NaN where the tracks have none), then ``single`` with
     the unique body parts, then whatever else the tracks hold (with a warning)."""
@@ -205,8 +205,11 @@ def _draw_labeled(
             raise OSError(f"{out}: cannot write PNG")
 
 
-def _ensure_in_video_sets(project: Project, video: Path, crop: tuple[int, ...] | None) -> None:
-    """Add the video to video_sets (with the analysis crop) unless it is there already."""
+def ensure_in_video_sets(
+    project: Project, video: Path, crop: tuple[int, ...] | None, copy_videos: bool = False
+) -> None:
+    """Add the video to video_sets (with the analysis crop; ``copy_videos``: copied into
+    ``videos/``, else symlinked) unless it is there already."""
     with config_lock(project):
         fresh = Project(project.config_path)
         for key in fresh.video_sets:
@@ -215,11 +218,86 @@ def _ensure_in_video_sets(project: Project, video: Path, crop: tuple[int, ...] |
                 return
         coords = [list(crop)] if crop is not None else None
         try:
-            add_videos(fresh.config_path, [video], coords=coords)
+            add_videos(fresh.config_path, [video], copy_videos=copy_videos, coords=coords)
         except (OSError, ValueError) as err:
             warnings.warn(f"{video}: could not be added to video_sets ({err})", stacklevel=3)
             return
     log(f"{video.name}: added to video_sets of {project.config_path}")
+
+
+def label_shift(
+    project: Project, stem: str, meta: dict
+) -> tuple[tuple[int, ...] | None, tuple[float, float], tuple[int, int, int, int] | None]:
+    """The crop the frames of ``stem`` are saved with (its frames manifest's), the shift
+    that takes an analysis's coordinates (cropped as its ``_meta.pickle`` says) onto those
+    frames, and the analysis crop."""
+    frame_crop = (read_manifest(project, stem) or {}).get("crop")
+    box = tuple(int(v) for v in frame_crop) if frame_crop else None
+    meta_crop = analysis_crop(meta)
+    shift = (
+        float((meta_crop[0] if meta_crop else 0) - (box[0] if box else 0)),
+        float((meta_crop[2] if meta_crop else 0) - (box[2] if box else 0)),
+    )
+    return box, shift, meta_crop
+
+
+def write_outlier_frames(
+    project: Project,
+    reader: VideoReader,
+    picks: Sequence[int],
+    nframes: int,
+    machine_rows: Callable[[list[int]], pd.DataFrame] | None,
+    keep_images: bool = False,
+) -> tuple[list[int], pd.DataFrame | None, dict[int, np.ndarray]]:
+    """Write the picked frames of ``reader``'s video as ``labeled-data/<video>/img*.png``
+    and (unless ``machine_rows`` is None) the machine labels ``machine_rows(written
+    frames)`` appended to ``machinelabels-iter<N>.h5`` + ``machinelabels.csv``. PNGs go
+    to a temp folder first and move in with the labels: the folder never holds a half
+    extraction. Returns the frames written (sorted), their label rows, and the images
+    when ``keep_images``."""
+    stem = reader.path.stem
+    folder = project.labeled_folder(stem)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".dlcflow-outliers-", dir=folder))
+    try:
+        images: dict[int, np.ndarray] = {}
+        for index, frame in reader.frames(indices=list(picks), progress=f"{stem} outliers"):
+            name = frame_name(index, nframes)
+            if not cv2.imwrite(str(tmp / name), frame):
+                raise OSError(f"{folder / name}: cannot write PNG")
+            if keep_images:
+                images[index] = frame
+        written = [i for i in sorted(picks) if (tmp / frame_name(i, nframes)).is_file()]
+        if not written:
+            raise VideoError(f"{reader.path}: none of the {len(picks)} chosen frames is readable")
+        names = [frame_name(i, nframes) for i in written]
+        rows = machine_rows(written) if machine_rows is not None else None
+        h5_out = project.machine_labels(stem)
+        combined = _append(h5_out, rows) if rows is not None else None
+        _move_into_place(tmp, folder, names)
+        if combined is not None:
+            try:
+                write_machine_labels(combined, h5_out, project.machine_labels(stem, ext="csv"))
+            except BaseException:
+                for name in names:
+                    (folder / name).unlink(missing_ok=True)
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return written, rows, images
+
+
+def new_frames(project: Project, stem: str, qualified: Sequence[int], nframes: int) -> list[int]:
+    """The qualified frames whose PNG is not in ``labeled-data/<stem>/`` yet (says how
+    many are, and when none is left)."""
+    folder = project.labeled_folder(stem)
+    existing = {p.name for p in png_frames(folder)}
+    candidates = [i for i in qualified if frame_name(i, nframes) not in existing]
+    if len(candidates) < len(qualified):
+        log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
+    if not candidates:
+        log(f"{stem}: no new frames to extract")
+    return candidates
 
 
 def extract_outliers_file(
@@ -270,10 +348,7 @@ def extract_outliers_file(
     stem = video.stem
     folder = project.labeled_folder(stem)
     nframes = video_info(video).nframes or len(df)
-    existing = {p.name for p in png_frames(folder)}
-    candidates = [i for i in qualified if frame_name(i, nframes) not in existing]
-    if len(candidates) < len(qualified):
-        log(f"{stem}: {len(qualified) - len(candidates)} of them are in {folder} already")
+    candidates = new_frames(project, stem, qualified, nframes)
     summary = {
         "video": str(video),
         "pose_file": str(h5),
@@ -284,20 +359,12 @@ def extract_outliers_file(
         "extracted": [],
     }
     if not candidates:
-        log(f"{stem}: no new frames to extract")
-        _write_record(record, summary)
+        write_record(record, summary)
         return []
     algorithm = "uniform" if outlieralgorithm == "list" else opts.extractionalgorithm
-    frame_crop = (read_manifest(project, stem) or {}).get("crop")
-    box = tuple(int(v) for v in frame_crop) if frame_crop else None
-    meta_crop = analysis_crop(read_meta(h5))
-    shift = (
-        float((meta_crop[0] if meta_crop else 0) - (box[0] if box else 0)),
-        float((meta_crop[2] if meta_crop else 0) - (box[2] if box else 0)),
-    )
-    folder.mkdir(parents=True, exist_ok=True)
+    box, shift, meta_crop = label_shift(project, stem, read_meta(h5))
     with VideoReader(video, crop=box) as reader:
-        picks = _pick(
+        picks = pick_frames(
             reader,
             candidates,
             numframes,
@@ -306,41 +373,26 @@ def extract_outliers_file(
             opts.cluster_color,
             opts.seed,
         )
-        tmp = Path(tempfile.mkdtemp(prefix=".dlcflow-outliers-", dir=folder))
-        try:
-            images: dict[int, np.ndarray] = {}
-            for index, frame in reader.frames(indices=picks, progress=f"{stem} outliers"):
-                name = frame_name(index, nframes)
-                if not cv2.imwrite(str(tmp / name), frame):
-                    raise OSError(f"{folder / name}: cannot write PNG")
-                if opts.savelabeled:
-                    images[index] = frame
-            written = [i for i in sorted(picks) if (tmp / frame_name(i, nframes)).is_file()]
-            if not written:
-                raise VideoError(f"{video}: none of the {len(picks)} chosen frames is readable")
-            rows = _machine_rows(df, written, stem, nframes, shift)
-            rows = _with_project_columns(project, rows, h5)
-            names = [frame_name(i, nframes) for i in written]
-            h5_out = project.machine_labels(stem)
-            combined = _append(h5_out, rows)
-            _move_into_place(tmp, folder, names)
-            try:
-                write_machine_labels(combined, h5_out, project.machine_labels(stem, ext="csv"))
-            except BaseException:
-                for name in names:
-                    (folder / name).unlink(missing_ok=True)
-                raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    if opts.savelabeled:
+        written, rows, images = write_outlier_frames(
+            project,
+            reader,
+            picks,
+            nframes,
+            lambda frames: with_project_columns(
+                project, _machine_rows(df, frames, stem, nframes, shift), h5
+            ),
+            keep_images=opts.savelabeled,
+        )
+    h5_out = project.machine_labels(stem)
+    if opts.savelabeled and rows is not None:
         _draw_labeled(project, project.outlier_labeled_folder(stem), images, rows)
-    _ensure_in_video_sets(project, video, meta_crop)
+    ensure_in_video_sets(project, video, meta_crop)
     log(f"{stem}: wrote {len(written)} outlier frames and {h5_out.name} to {folder}")
-    _write_record(record, {**summary, "extracted": written, "machine_labels": str(h5_out)})
+    write_record(record, {**summary, "extracted": written, "machine_labels": str(h5_out)})
     return written
 
 
-def _write_record(path: str | os.PathLike[str] | None, summary: dict[str, object]) -> None:
+def write_record(path: str | os.PathLike[str] | None, summary: dict[str, object]) -> None:
     if path is not None:
         atomic_write_text(path, json.dumps(summary, indent=2) + "\n")
 

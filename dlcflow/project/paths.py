@@ -181,6 +181,12 @@ class Project:
         it = self.iteration if iteration is None else iteration
         return self.labeled_folder(stem) / f".dlcflow-outliers-iter{it}.json"
 
+    def raw_outliers_record(self, stem: str, iteration: int | None = None) -> Path:
+        """dlcflow's record of an outlier extraction from a video's raw multi-animal data
+        (``find_outliers_in_raw_data``; the ``outliers_raw`` rule's output)."""
+        it = self.iteration if iteration is None else iteration
+        return self.labeled_folder(stem) / f".dlcflow-raw-outliers-iter{it}.json"
+
     def labeled_folders(self) -> list[Path]:
         """Every labeled-data/<video> folder (check_labels' `_labeled` folders excluded)."""
         if not self.labeled_data_dir.is_dir():

@@ -23,6 +23,7 @@ from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
 from dlcflow.post.kinematics import KinematicsOptions
 from dlcflow.post.outliers import OutlierOptions
+from dlcflow.post.rawoutliers import RAW_OUTLIER_DEFAULTS, RAW_SOURCES
 from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, list_snapshots, tracker_suffix
 from dlcflow.training.comparison import ComparisonEntry, comparison_entries
@@ -40,6 +41,7 @@ POSTPROCESS = (
     "reid",
     "detection_videos",
     "tracklet_videos",
+    "outliers_raw",
 )
 
 
@@ -115,6 +117,7 @@ def refinement_stems(project: Project, iteration: int) -> list[str]:
         folder.name
         for folder in project.labeled_folders()
         if project.outliers_record(folder.name, iteration).is_file()
+        or project.raw_outliers_record(folder.name, iteration).is_file()
         or project.machine_labels(folder.name, iteration).is_file()
     ]
 
@@ -202,6 +205,8 @@ class Settings:
     outliers: OutlierOptions = field(default_factory=OutlierOptions)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     nwb: dict[str, Any] = field(default_factory=dict)  # nwb.metadata (YAML path), nwb.filtered
+    # outliers_raw: source (assemblies | detections) + find_outliers_in_raw_data's arguments
+    outliers_raw: dict[str, Any] = field(default_factory=lambda: dict(RAW_OUTLIER_DEFAULTS))
 
     @property
     def save_as_csv(self) -> bool:
@@ -258,6 +263,7 @@ def settings(config: dict[str, Any], demo: str = "", refined: bool = False) -> S
         ),
         tracking=TrackingSettings(**{**config["tracking"], **dict(over.get("tracking") or {})}),
         nwb=dict(config.get("nwb") or {}),
+        outliers_raw={**RAW_OUTLIER_DEFAULTS, **dict(config.get("outliers_raw") or {})},
     )
 
 
@@ -397,6 +403,13 @@ def stage_targets(
         ]
     if stage == "outliers":
         return [str(project.outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
+    if stage == "outliers_raw":
+        if not project.multianimal:
+            raise ValueError(
+                f"{project.config_path}: outliers_raw (outlier frames from the _full.pickle "
+                "or _assemblies.pickle) is for multi-animal projects; use outliers"
+            )
+        return [str(project.raw_outliers_record(v.stem, it)) for v, _ in analyses(project, st)]
     if stage == "kinematics":
         plots = [
             str(project.kinematics_plot(pose, kind))
@@ -507,6 +520,20 @@ def outlier_inputs(project: Project, st: Settings, stem: str) -> dict[str, str]:
     for video, h5 in analyses(project, st):
         if video.stem == stem:
             return {"video": str(video), "poses": str(h5)}
+    raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
+
+
+def raw_outlier_inputs(project: Project, st: Settings, stem: str) -> dict[str, str]:
+    """The video and the raw pickle (``outliers_raw.source``: its ``_assemblies.pickle``
+    or its ``_full.pickle``) an outlier extraction from raw data of ``stem`` reads."""
+    source = str(st.outliers_raw["source"])
+    if source not in RAW_SOURCES:
+        raise ValueError(f"outliers_raw.source {source!r} is not one of {', '.join(RAW_SOURCES)}")
+    for video, tracks in analyses(project, st):
+        if video.stem == stem:
+            name = tracks.name[: -len(tracker_suffix(st.tracking.method(project)) + ".h5")]
+            pickle = tracks.with_name(name + RAW_SOURCES[source])
+            return {"video": str(video), "pickle": str(pickle)}
     raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
 
 
