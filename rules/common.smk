@@ -8,6 +8,7 @@ from dlcflow.devtools import demos as wf_demos
 from dlcflow.project.paths import Project, onnx_export_of
 from dlcflow.project.project3d import Project3D
 from dlcflow.workflow import config as wf_config
+from dlcflow.workflow import diagnostics as wf_diag
 from dlcflow.workflow import settings as wf
 from dlcflow.workflow import threed as wf3d
 from dlcflow.workflow.rulelog import EXPECTED, failure_summary, one_line, stop
@@ -369,7 +370,7 @@ def outlier_inputs(wildcards):
 @one_line
 def raw_outlier_inputs(wildcards):
     st = settings_of(wildcards.project, wildcards.iteration)
-    return wf.raw_outlier_inputs(project_of(wildcards), st, wildcards.video)
+    return wf_diag.raw_outlier_inputs(project_of(wildcards), st, wildcards.video)
 
 
 @one_line
@@ -458,7 +459,7 @@ def detections_video_inputs(wildcards):
 def tracklets_video_inputs(wildcards):
     """The video and its tracklets (the tracker of the tracking settings)."""
     project, st = analysis_project(wildcards)
-    return wf.tracklet_video_inputs(project, st, wildcards.folder, wildcards.stem)
+    return wf_diag.tracklet_video_inputs(project, st, wildcards.folder, wildcards.stem)
 
 
 def analysis_setting(name):

@@ -27,7 +27,8 @@ from dlcflow.post.rawoutliers import RawOutlierError, find_outliers_in_raw_data
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
-from dlcflow.workflow.settings import analyses, raw_outlier_inputs, settings, stage_targets
+from dlcflow.workflow.diagnostics import raw_outlier_inputs
+from dlcflow.workflow.settings import analyses, settings, stage_targets
 
 SCORER = "DLC_resnet50_MontBlancDec16shuffle1_30000"
 BIRDS = ["bird1", "bird2", "bird3"]

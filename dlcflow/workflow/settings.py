@@ -23,7 +23,7 @@ from dlcflow.plots.poses import LabeledVideoOptions
 from dlcflow.post.filters import FilterOptions
 from dlcflow.post.kinematics import KinematicsOptions
 from dlcflow.post.outliers import OutlierOptions
-from dlcflow.post.rawoutliers import RAW_OUTLIER_DEFAULTS, RAW_SOURCES
+from dlcflow.post.rawoutliers import RAW_OUTLIER_DEFAULTS
 from dlcflow.project.models import training_fraction
 from dlcflow.project.paths import Project, list_snapshots, tracker_suffix
 from dlcflow.training.comparison import ComparisonEntry, comparison_entries
@@ -523,20 +523,6 @@ def outlier_inputs(project: Project, st: Settings, stem: str) -> dict[str, str]:
     raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
 
 
-def raw_outlier_inputs(project: Project, st: Settings, stem: str) -> dict[str, str]:
-    """The video and the raw pickle (``outliers_raw.source``: its ``_assemblies.pickle``
-    or its ``_full.pickle``) an outlier extraction from raw data of ``stem`` reads."""
-    source = str(st.outliers_raw["source"])
-    if source not in RAW_SOURCES:
-        raise ValueError(f"outliers_raw.source {source!r} is not one of {', '.join(RAW_SOURCES)}")
-    for video, tracks in analyses(project, st):
-        if video.stem == stem:
-            name = tracks.name[: -len(tracker_suffix(st.tracking.method(project)) + ".h5")]
-            pickle = tracks.with_name(name + RAW_SOURCES[source])
-            return {"video": str(video), "pickle": str(pickle)}
-    raise ValueError(f"{stem}: not one of the videos to analyze of {project.config_path}")
-
-
 def parse_scorer(scorer: str) -> tuple[int, int]:
     """(shuffle, training iterations) of ``DLC_<net>_<Task><date>shuffle<n>_<iterations>``."""
     match = re.search(r"shuffle(\d+)_(\d+)$", scorer)
@@ -604,11 +590,3 @@ def diagnostic_video(
     if stage == "detection_videos":
         return full_video_output(full)
     return tracklets_video_output(video, tracklets.parent / video.stem)
-
-
-def tracklet_video_inputs(project: Project, st: Settings, folder: str, stem: str) -> dict:
-    """The video and tracklets whose tracklet video is ``<folder>/<stem>/<stem>DLClabeled*``."""
-    for video, _, tracklets in diagnostic_sources(project, st):
-        if tracklets.parent == Path(folder) and video.stem == stem:
-            return {"video": str(video), "tracklets": str(tracklets)}
-    raise ValueError(f"{folder}/{stem}: not one of the videos to analyze of {project.config_path}")
