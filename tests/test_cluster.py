@@ -470,8 +470,9 @@ def test_lock_refuses_second_run_then_ctrl_c_and_rerun_incomplete(labeled_demo: 
     lock; Ctrl-C stops the first (its SLURM job cancelled); --rerun-incomplete finishes."""
     before = newest_snapshot(labeled_demo)
     # far enough that the training is still running when the refused second run (a
-    # Snakemake start, tens of seconds on a busy machine) returns and Ctrl-C is sent
-    maxiters = before + 160
+    # Snakemake start, tens of seconds on a busy machine) returns and Ctrl-C is sent: an
+    # idle machine trained 140 iterations in that time (160 was too few)
+    maxiters = before + 400
     target = train_target(labeled_demo, maxiters)
 
     def second_run_then_ctrl_c(first: subprocess.Popen[str]) -> None:
