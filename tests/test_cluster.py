@@ -85,11 +85,24 @@ def run(*args: str, cwd: Path, profile: bool = True) -> subprocess.CompletedProc
     )
 
 
+def _ctrl_c_reaches_child() -> None:
+    """In the child before Snakemake starts: SIGINT back to its default. A test run started
+    in the background of a shell (``nohup ... &``) ignores SIGINT, and a child inherits
+    that: Snakemake would never see the test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
     """Start Snakemake in the background, its output going to ``cwd/snakemake.out``."""
     with (cwd / "snakemake.out").open("w") as log:  # the child keeps its own handle
         return subprocess.Popen(
-            command(*args), cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True, env=ENV
+            command(*args),
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=ENV,
+            preexec_fn=_ctrl_c_reaches_child,
         )
 
 
@@ -470,9 +483,8 @@ def test_lock_refuses_second_run_then_ctrl_c_and_rerun_incomplete(labeled_demo: 
     lock; Ctrl-C stops the first (its SLURM job cancelled); --rerun-incomplete finishes."""
     before = newest_snapshot(labeled_demo)
     # far enough that the training is still running when the refused second run (a
-    # Snakemake start, tens of seconds on a busy machine) returns and Ctrl-C is sent: an
-    # idle machine trained 140 iterations in that time (160 was too few)
-    maxiters = before + 400
+    # Snakemake start, tens of seconds on a busy machine) returns and Ctrl-C is sent
+    maxiters = before + 160
     target = train_target(labeled_demo, maxiters)
 
     def second_run_then_ctrl_c(first: subprocess.Popen[str]) -> None:
