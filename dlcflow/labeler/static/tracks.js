@@ -144,7 +144,13 @@ async function loadSwaps() {
 }
 
 function drawSwaps() {
-  const canvas = $("swaps-canvas");
+  drawStrip("swaps-canvas", "#e7b63c", state.swaps.frames.map((f) => f + 1), 2);
+}
+
+// a strip above the timelines on their frame scale: a tick per frame of `frames`, at
+// least `minWidth` px wide, and the cursor
+function drawStrip(id, color, frames, minWidth) {
+  const canvas = $(id);
   if (!state.info) return;
   const n = state.info.nframes;
   const w = Math.max(50, Math.round(canvas.clientWidth || 1000));
@@ -152,8 +158,8 @@ function drawSwaps() {
   const h = canvas.height, ctx = canvas.getContext("2d");
   const fx = (f) => (f / n) * w;
   ctx.clearRect(0, 0, w, h);
-  ctx.fillStyle = "#e7b63c";
-  for (const f of state.swaps.frames) ctx.fillRect(fx(f + 1), 0, Math.max(2, fx(f + 2) - fx(f + 1)), h);
+  ctx.fillStyle = color;
+  for (const f of frames) ctx.fillRect(fx(f), 0, Math.max(minWidth, fx(f + 1) - fx(f)), h);
   ctx.fillStyle = "#ef5a5a";
   ctx.fillRect(Math.floor(fx(state.cursor + 0.5)), 0, 2, h);
 }
@@ -195,18 +201,7 @@ function swapParts() {
 
 // the frames marked for training, on a strip above the timelines (same frame scale)
 function drawMarks() {
-  const canvas = $("marks-canvas");
-  if (!state.info) return;
-  const n = state.info.nframes;
-  const w = Math.max(50, Math.round(canvas.clientWidth || 1000));
-  canvas.width = w;
-  const h = canvas.height, ctx = canvas.getContext("2d");
-  const fx = (f) => (f / n) * w;
-  ctx.clearRect(0, 0, w, h);
-  ctx.fillStyle = "#47c26b";
-  for (const f of state.marked) ctx.fillRect(fx(f), 0, Math.max(1, fx(f + 1) - fx(f)), h);
-  ctx.fillStyle = "#ef5a5a";
-  ctx.fillRect(Math.floor(fx(state.cursor + 0.5)), 0, 2, h);
+  drawStrip("marks-canvas", "#47c26b", state.marked, 1);
 }
 
 async function setCursor(f) {
