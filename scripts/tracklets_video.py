@@ -5,7 +5,7 @@ from dlcflow.project.paths import Project
 from dlcflow.workflow.rulelog import rule_log
 
 with rule_log(snakemake.log):
-    pcutoff = float(Project(snakemake.params.config).cfg.get("pcutoff", 0.6))
+    pcutoff = Project(snakemake.params.config).pcutoff
     tracklets_video_file(
         snakemake.input.video, snakemake.input.tracklets, snakemake.output[0], pcutoff
     )

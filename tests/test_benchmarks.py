@@ -76,16 +76,26 @@ def test_ma_analyze_benchmark_runs() -> None:
 
 def test_ma_quality_script_runs(tmp_path: Path) -> None:
     """benchmarks/ma_quality.py end to end on one small video and two training iterations:
-    it prints the evaluation's RMSE and mAP, as read back from the assembly results."""
+    it prints the evaluation's errors, RMSE and mAP, as read back from the result files,
+    and the train / test split of the Documentation pickle."""
     out = _run_benchmark(
         "ma_quality.py",
         str(tmp_path / "q"),
-        *("--size", "160", "120", "--videos", "1", "--frames", "4"),
-        *("--iterations", "2", "--crop", "64"),
+        *("--size", "160", "120", "--videos", "1", "--frames", "5"),
+        *("--iterations", "2", "--crop", "64", "--train-fraction", "0.6"),
     )
+    assert "ma_quality images train=3 test=2" in out
     values = dict(re.findall(r"^ma_quality (\w+)=([\d.na]+)$", out, re.M))
-    assert set(values) == {"rmse_train", "rmse_test", "mAP_train", "mAP_test"}
+    assert set(values) == {
+        *("error_train", "error_test", "rmse_train", "rmse_test", "mAP_train", "mAP_test")
+    }
     (csv,) = (tmp_path / "q").rglob("*-assembly-results.csv")
-    row = pd.read_csv(csv).iloc[-1]
+    errors = csv.with_name(csv.name.replace("-assembly-results", "-results"))
+    row = pd.read_csv(csv).iloc[-1].to_dict()
+    error_row = pd.read_csv(errors).iloc[-1]
+    row |= {
+        "error_train": error_row[" Train error(px)"],
+        "error_test": error_row[" Test error(px)"],
+    }
     for key, text in values.items():
         assert text == "nan" or math.isclose(float(text), row[key], rel_tol=1e-3)

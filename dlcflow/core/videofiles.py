@@ -13,7 +13,7 @@ from typing import Literal
 from dlcflow.core.log import log
 from dlcflow.core.video import VIDEO_EXTENSIONS
 
-__all__ = ["DERIVED_VIDEOS", "list_videos", "video_suffix"]
+__all__ = ["DERIVED_VIDEOS", "find_videos", "list_videos", "video_suffix"]
 
 #: Stem endings of the videos dlcflow and DLC make from analyses (labeled videos, DLC's
 #: ``_full`` videos of all detections, ``<stem>DLClabeled`` tracklet videos): never
@@ -83,3 +83,12 @@ def list_videos(
         else:
             raise FileNotFoundError(f"{path}: video not found")
     return list(dict.fromkeys(found))
+
+
+def find_videos(videos: Videos, videotype: str = "") -> list[Path]:
+    """:func:`list_videos` for the functions that take DLC's ``videos`` argument: says
+    ``No videos found in …`` when there are none (DLC's message) instead of failing."""
+    found = list_videos(videos, videotype)
+    if not found:
+        log(f"No videos found in {videos}")
+    return found

@@ -35,7 +35,7 @@ import numpy as np
 from dlcflow.core.draw import Color, colors_bgr, draw_points
 from dlcflow.core.log import log
 from dlcflow.core.video import VideoInfo, VideoReader, VideoWriter, video_info
-from dlcflow.core.videofiles import list_videos
+from dlcflow.core.videofiles import find_videos
 from dlcflow.inference.batches import count_frames
 from dlcflow.io.fullpickle import FULL_SUFFIX, FullPickle, frame_index, read_full_pickle
 from dlcflow.io.poses import analysis_crop, read_meta
@@ -204,7 +204,7 @@ def detections_video_file(
     full = read_full_pickle(where)
     names = [str(n) for n in full.metadata["all_joints_names"]]
     parts = _displayed(names, displayedbodyparts, where)
-    pcutoff = float(cfg.get("pcutoff", 0.6))
+    pcutoff = project.pcutoff
     dets = _detections(full, where, parts, pcutoff)
     x1 = y1 = 0
     if cropping is not None:
@@ -288,9 +288,7 @@ def create_video_with_all_detections(
     if not project.multianimal:
         raise ValueError(f"{project.config_path}: not a multi-animal project (multianimalproject)")
     scorer = _scorer(project, shuffle, trainingsetindex, modelprefix)
-    found = list_videos(videos, videotype)
-    if not found:
-        log(f"No videos found in {videos}")
+    found = find_videos(videos, videotype)
     written = []
     for video in found:
         folder = Path(destfolder) if destfolder is not None else video.parent

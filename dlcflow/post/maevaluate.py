@@ -6,8 +6,9 @@ predictions and ground truth.
   distances per image and (individual, body part) give DLC's ``<scorer>-results.csv`` row
   (train / test means, and with p-cutoff: detections with confidence ≥ ``pcutoff``),
   per-body-part errors (``-keypoint-results.csv``) and ``dist_<iterations>.csv``.
-- After assembly (``maassemble``, replaceable): mAP / mAR over OKS 0.50:0.05:0.95 and the
-  RMSE of matched keypoints (``oks.evaluate_assemblies``) on the train and test images.
+- After assembly (``tracking.assembly.assemble_scored``, replaceable): mAP / mAR over
+  OKS 0.50:0.05:0.95 and the RMSE of matched keypoints (``oks.evaluate_assemblies``) on
+  the train and test images.
 - The data-driven skeleton (``skeleton_select``): separability per limb, graphs of growing
   size, the best one as ``paf_best``, and the per-graph table (DLC's ``_map.pickle``).
   As DLC, graphs are selected only when the network was trained on the complete graph.

@@ -114,6 +114,12 @@ class Project:
         return list(self.cfg["bodyparts"])
 
     @property
+    def pcutoff(self) -> float:
+        """The config's ``pcutoff`` (DLC's default 0.6 when it has none)."""
+        value = self.cfg.get("pcutoff")
+        return 0.6 if value is None else float(value)
+
+    @property
     def training_fractions(self) -> list[float]:
         return [float(f) for f in self.cfg["TrainingFraction"]]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcflow.core.log import log
-from dlcflow.core.videofiles import list_videos
+from dlcflow.core.videofiles import find_videos
 from dlcflow.project.models import model_snapshots
 from dlcflow.project.paths import Project
 from dlcflow.tracking.pipeline import assemble_file, stitch_file, track_file
@@ -34,13 +34,6 @@ def _model(
         project, shuffle, trainingsetindex, None, modelprefix, allow_all=False
     )
     return project, model.scorer, setup.test_cfg_path.with_name("inference_cfg.yaml")
-
-
-def _videos(videos: _Videos, videotype: str) -> list[Path]:
-    found = list_videos(videos, videotype)
-    if not found:
-        log(f"No videos found in {videos}")
-    return found
 
 
 def convert_detections2tracklets(
@@ -77,7 +70,7 @@ def convert_detections2tracklets(
     )
     method = track_method or str(project.cfg.get("default_track_method") or "ellipse")
     written = []
-    for video in _videos(videos, videotype):
+    for video in find_videos(videos, videotype):
         full = Project.detections_output(video, scorer, destfolder)
         out = Project.tracklets_output(video, scorer, method, destfolder)
         if out.exists() and not overwrite:
@@ -129,7 +122,7 @@ def stitch_tracklets(
     project, scorer, _ = _model(config_path, shuffle, trainingsetindex, modelprefix)
     method = track_method or str(project.cfg.get("default_track_method") or "ellipse")
     written = []
-    for video in _videos(videos, videotype):
+    for video in find_videos(videos, videotype):
         tracklets = Project.tracklets_output(video, scorer, method, destfolder)
         if not tracklets.is_file():
             raise FileNotFoundError(f"{tracklets}: no tracklets; run convert_detections2tracklets")
