@@ -24,6 +24,7 @@ from dlcflow.labeling.frames import extract_frames
 from dlcflow.post.evaluate import evaluate_network
 from dlcflow.post.results import RESULT_COLUMNS
 from dlcflow.project.config import read_config, write_config
+from dlcflow.project.models import model_snapshots
 from dlcflow.project.paths import Project
 from dlcflow.training.dataset import read_documentation
 from dlcflow.training.madataset import create_multianimaltraining_dataset
@@ -50,18 +51,17 @@ class QualityRun:
 
 
 def read_scores(config: str | os.PathLike[str], shuffle: int = 1) -> QualityRun:
-    """The scores of the last evaluation of ``shuffle`` (the config's last training
-    fraction), read from its result files."""
+    """The scores of the evaluation of ``shuffle`` (the config's last training fraction,
+    its ``snapshotindex`` snapshot), read from its result files."""
     project = Project(config)
     fraction = project.training_fractions[-1]
-    folder = project.evaluation_folder(fraction, shuffle)
-    found = [
-        p for p in sorted(folder.glob("*-results.csv")) if project.assembly_results_of(p).is_file()
-    ]
-    if not found:
-        raise FileNotFoundError(f"{folder}: no multi-animal evaluation results (evaluate first)")
-    errors = pd.read_csv(found[-1]).iloc[-1]
-    assembly = pd.read_csv(project.assembly_results_of(found[-1])).iloc[-1]
+    trainingsetindex = len(project.training_fractions) - 1
+    _, (model,) = model_snapshots(project, shuffle, trainingsetindex, allow_all=False)
+    results = project.evaluation_results(fraction, shuffle, model.scorer)
+    if not results.is_file():
+        raise FileNotFoundError(f"{results}: no evaluation results (evaluate first)")
+    errors = pd.read_csv(results).iloc[-1]
+    assembly = pd.read_csv(project.assembly_results_of(results)).iloc[-1]
     _, train, test, _ = read_documentation(project.documentation_file(fraction, shuffle))
     return QualityRun(
         config=Path(config),
