@@ -17,6 +17,7 @@ last lines are ``ma_quality rmse_test=…``, ``ma_quality mAP_test=…`` and the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -35,6 +36,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--crop", type=int, default=192, help="square training crop, px")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--train-cfg", type=json.loads, help="JSON over the train pose_cfg ({} = DLC's)"
+    )
+    parser.add_argument(
+        "--test-cfg", type=json.loads, help="JSON over the test pose_cfg ({} = DLC's)"
+    )
+    parser.add_argument(
+        "--deterministic", action="store_true", help="deterministic training (with --seed)"
+    )
     args = parser.parse_args(argv)
     run = run_quality(
         args.out,
@@ -45,6 +55,9 @@ def main(argv: list[str] | None = None) -> None:
         crop=args.crop,
         size=tuple(args.size),
         seed=args.seed,
+        train_cfg=args.train_cfg,
+        test_cfg=args.test_cfg,
+        deterministic=args.deterministic,
     )
     print(f"ma_quality images train={run.n_train} test={run.n_test}")
     for key in ("error_train", "error_test", "rmse_train", "rmse_test", "mAP_train", "mAP_test"):
