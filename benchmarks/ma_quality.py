@@ -5,13 +5,16 @@ Renders ``--videos`` demo videos of three look-alike mice and a feeder at ``--si
 with the ground truth (the oracle), keeps ``--train-fraction`` of them for training,
 builds the training dataset (MobileNetV2-0.35 from scratch, ``init_weights: none``, fixed
 ``--crop`` crops, batch 8), trains ``--iterations`` and evaluates (``evaluate_network``:
-keypoint error before assembly, RMSE and mAP after). The run is
-``dlcflow.devtools.maquality.run_quality``, which ``tests/test_ma_quality.py`` uses to
-check issue 16's quality target. About 8 minutes at the defaults on a 2-core CPU. The
-last lines are ``ma_quality rmse_test=…``, ``ma_quality mAP_test=…`` and the others.
+keypoint error before assembly, RMSE and mAP after). The train and test pose_cfg get the
+small-animal settings (``SMALL_ANIMAL_TRAIN`` / ``SMALL_ANIMAL_TEST``) unless
+``--train-cfg`` / ``--test-cfg`` give others as JSON (``{}``: DLC's defaults). The run is
+``dlcflow.devtools.maquality.run_quality``, which ``tests/test_ma_quality.py`` uses
+(``--deterministic``) to check issue 16's quality target. About 10 minutes at the
+defaults on a 2-core CPU. The last lines are ``ma_quality rmse_test=…``,
+``ma_quality mAP_test=…`` and the others.
 
-    .venv/bin/python benchmarks/ma_quality.py OUT
-    .venv/bin/python benchmarks/ma_quality.py OUT --videos 3 --train-fraction 0.8
+    .venv/bin/python benchmarks/ma_quality.py OUT --deterministic
+    .venv/bin/python benchmarks/ma_quality.py OUT --train-cfg '{}' --test-cfg '{}'
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder of the data and the project")
     parser.add_argument("--size", type=int, nargs=2, default=(480, 360), help="width height")
-    parser.add_argument("--videos", type=int, default=2, help="labeled videos")
+    parser.add_argument("--videos", type=int, default=3, help="labeled videos")
     parser.add_argument("--frames", type=int, default=40, help="labeled frames a video")
-    parser.add_argument("--train-fraction", type=float, default=0.95)
+    parser.add_argument("--train-fraction", type=float, default=0.8)
     parser.add_argument("--iterations", type=int, default=2000)
     parser.add_argument("--crop", type=int, default=192, help="square training crop, px")
     parser.add_argument("--seed", type=int, default=0)

@@ -20,6 +20,15 @@ MA_FIXTURE = FIXTURE.with_name("dlc-unittest-multianimal")
 SMALL_DEMO = yaml.safe_load((Path(__file__).with_name("small-demo.yaml")).read_text())
 
 
+#: Test files that run for minutes: collected first, so that with ``pytest -n 2 --dist
+#: loadfile`` one worker starts them while the other runs the rest, not at the end.
+LONG_FILES = ("test_ma_quality.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONG_FILES)
+
+
 @functools.cache
 def snakemake_workdir() -> Path:
     """Where the tests run Snakemake (its .snakemake/ and the workflow's logs/ go there),

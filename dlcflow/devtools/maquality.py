@@ -5,7 +5,8 @@ DLC does, from demo videos to the evaluation files.
 ``frames`` frames a video picked by kmeans and labeled with the ground truth (the oracle),
 a training dataset with ``train_fraction`` of them (MobileNetV2-0.35 from scratch,
 ``init_weights: none``, fixed square crops, batch 8, learning rate 1e-3 then 3e-4 for the
-last 30 %), ``iterations`` of training and ``evaluate_network``. The scores are read back
+last 30 %; the small-animal pose_cfg settings below), ``iterations`` of training and
+``evaluate_network``. The scores are read back
 from the files evaluation wrote: ``<scorer>-results.csv`` (keypoint error before
 assembly) and ``<scorer>-assembly-results.csv`` (RMSE and mAP after assembly).
 """
@@ -39,8 +40,10 @@ __all__ = ["SMALL_ANIMAL_TEST", "SMALL_ANIMAL_TRAIN", "QualityRun", "read_scores
 #: mice often 20-30 px apart): DLC's defaults (``pafwidth`` 20, ``pos_dist_thresh`` 17)
 #: draw fields and disks wide enough to merge neighbours.
 SMALL_ANIMAL_TRAIN: dict[str, Any] = {"pafwidth": 8, "pos_dist_thresh": 10}
-#: Test pose_cfg settings for the same: a smaller NMS window keeps close peaks apart.
-SMALL_ANIMAL_TEST: dict[str, Any] = {"nmsradius": 3.0}
+#: Test pose_cfg settings for the same: a smaller NMS window and less smoothing of the
+#: score maps before it (DLC: ``nmsradius`` 5, ``sigma`` 1) keep close peaks apart; a
+#: higher ``minconfidence`` (DLC: 0.01) drops the weak peaks the assembly would pick up.
+SMALL_ANIMAL_TEST: dict[str, Any] = {"nmsradius": 3.0, "sigma": 0.5, "minconfidence": 0.1}
 
 
 @dataclass(frozen=True)
@@ -89,9 +92,9 @@ def read_scores(config: str | os.PathLike[str], shuffle: int = 1) -> QualityRun:
 def run_quality(
     outdir: str | os.PathLike[str],
     *,
-    n_videos: int = 2,
+    n_videos: int = 3,
     frames: int = 40,
-    train_fraction: float = 0.95,
+    train_fraction: float = 0.8,
     iterations: int = 2000,
     crop: int = 192,
     size: tuple[int, int] = (480, 360),
