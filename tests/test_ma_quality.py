@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from dlcflow.devtools.maquality import SMALL_ANIMAL_TEST, run_quality
 from dlcflow.project.paths import Project
@@ -24,6 +25,7 @@ from dlcflow.project.posecfg import read_yaml
 SINGLE_ANIMAL_TEST_ERROR = 1.64
 
 
+@pytest.mark.timeout(2400)  # about 10 minutes alone; beside the rest of the suite, more
 def test_multi_animal_network_reaches_the_quality_target(tmp_path: Path) -> None:
     run = run_quality(tmp_path / "q", n_videos=3, train_fraction=0.8, deterministic=True)
     assert (run.n_train, run.n_test) == (96, 24)
