@@ -6,9 +6,9 @@ DLC does, from demo videos to the evaluation files.
 a training dataset with ``train_fraction`` of them (MobileNetV2-0.35 from scratch,
 ``init_weights: none``, fixed square crops, batch 8, learning rate 1e-3 then 3e-4 for the
 last 30 %; the small-animal pose_cfg settings below), ``iterations`` of training and
-``evaluate_network``. The scores are read back
-from the files evaluation wrote: ``<scorer>-results.csv`` (keypoint error before
-assembly) and ``<scorer>-assembly-results.csv`` (RMSE and mAP after assembly).
+``evaluate_network``. The scores are read back from the files evaluation wrote:
+``<scorer>-results.csv`` (keypoint error before assembly) and
+``<scorer>-assembly-results.csv`` (RMSE and mAP after assembly).
 """
 
 from __future__ import annotations
