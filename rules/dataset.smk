@@ -22,6 +22,7 @@ rule training_dataset:
         net_type=net_type,
         augmenter_type=augmenter_type,
         pose_cfg=setting("pose_cfg"),
+        test_pose_cfg=setting("test_pose_cfg"),
         init_weights=init_weights,
         bodyparts=body_parts,
     script:

@@ -24,4 +24,5 @@ with rule_log(snakemake.log):
         augmenter_type=snakemake.params.augmenter_type or None,
         init_weights=snakemake.params.init_weights,
         pose_cfg_updates=snakemake.params.pose_cfg,
+        test_pose_cfg_updates=snakemake.params.test_pose_cfg,
     )

@@ -450,3 +450,23 @@ def test_pose_cfg_updates_override_defaults(reaching_project: Path) -> None:
     assert test["global_scale"] == 1.0
     with pytest.raises(DatasetError, match="'num_joints' is derived"):
         create_training_dataset(reaching_project, pose_cfg_updates={"num_joints": 3})
+
+
+def test_test_pose_cfg_updates_reach_the_test_pose_cfg_only(reaching_project: Path) -> None:
+    create_training_dataset(
+        reaching_project,
+        init_weights="none",
+        pose_cfg_updates={"global_scale": 0.9},
+        test_pose_cfg_updates={"global_scale": 1.0, "locref_stdev": 7.0},
+    )
+    project = Project(reaching_project)
+    train = yaml.safe_load(project.pose_cfg(0.95, 1, "train").read_text())
+    test = yaml.safe_load(project.pose_cfg(0.95, 1, "test").read_text())
+    assert train["global_scale"] == 0.9 and train["locref_stdev"] == 7.2801
+    assert test["global_scale"] == 1.0 and test["locref_stdev"] == 7.0
+    assert test["all_joints_names"] == train["all_joints_names"]  # the rest as derived
+    with pytest.raises(DatasetError, match="test pose_cfg key 'dataset' is derived"):
+        create_training_dataset(
+            reaching_project, Shuffles=[2], test_pose_cfg_updates={"dataset": "x.mat"}
+        )
+    assert not project.pose_cfg(0.95, 2, "test").exists()

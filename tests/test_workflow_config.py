@@ -54,12 +54,15 @@ def test_nested_settings_from_the_command_line(reaching_project: Path) -> None:
         "frames={force: true}",
         "filter={p_bound: 0.02}",
         "pose_cfg={multi_step: [[0.002, 50], [0.001, 300]], global_scale: 0.9}",
+        "test_pose_cfg={locref_stdev: 7.0}",
     )
     assert run.returncode == 0, run.stderr[-3000:]
     project = Project(reaching_project)
     pose_cfg = yaml.safe_load(project.pose_cfg(0.95, 1, "train").read_text())
     assert pose_cfg["multi_step"] == [[0.002, 50], [0.001, 300]]
     assert pose_cfg["global_scale"] == 0.9
+    test_cfg = yaml.safe_load(project.pose_cfg(0.95, 1, "test").read_text())
+    assert test_cfg["locref_stdev"] == 7.0 and pose_cfg["locref_stdev"] != 7.0
     run = snakemake(
         "-n", "train", "--config", f"project={reaching_project}", "train={maxiters: 300}"
     )

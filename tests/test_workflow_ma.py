@@ -24,6 +24,7 @@ SMALL = (
     "init_weights=none",
     "train={maxiters: 2, saveiters: 2, displayiters: 1}",
     "pose_cfg={crop_size: [64, 64], batch_size: 2}",
+    "test_pose_cfg={nmsradius: 3, minconfidence: 0.1}",
 )
 
 
@@ -67,6 +68,9 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
     assert pose["net_type"] == "mobilenet_v2_0.35" and pose["crop_size"] == [64, 64]
     assert pose["all_joints_names"] == ["nose", "tail", "led"]
     assert pose["partaffinityfield_graph"] == [[0, 1]]
+    test_cfg = yaml.safe_load(project.pose_cfg(0.95, 1, "test").read_text())
+    assert test_cfg["nmsradius"] == 3 and test_cfg["minconfidence"] == 0.1  # DLC: 5, 0.01
+    assert test_cfg["sigma"] == 1  # DLC's, not set
     inference = yaml.safe_load(project.inference_cfg(0.95, 1).read_text())
     assert inference["topktoretain"] == 2
     # the network trains, is evaluated, and analyzes the video into tracks, a rule a stage

@@ -29,7 +29,6 @@ from dlcflow.post.results import RESULT_COLUMNS
 from dlcflow.project.config import read_config, write_config
 from dlcflow.project.models import model_snapshots
 from dlcflow.project.paths import Project
-from dlcflow.project.posecfg import read_yaml, write_yaml
 from dlcflow.training.dataset import read_documentation
 from dlcflow.training.madataset import create_multianimaltraining_dataset
 from dlcflow.training.train import train_network
@@ -131,12 +130,8 @@ def run_quality(
             "display_iters": 100,
             **(SMALL_ANIMAL_TRAIN if train_cfg is None else train_cfg),
         },
+        test_pose_cfg_updates=SMALL_ANIMAL_TEST if test_cfg is None else test_cfg,
     )
-    project = Project(config)
-    test_path = project.pose_cfg(train_fraction, 1, "test")
-    test = read_yaml(test_path)
-    test.update(SMALL_ANIMAL_TEST if test_cfg is None else test_cfg)
-    write_yaml(test_path, test)
     train_network(
         config,
         maxiters=n,

@@ -33,7 +33,7 @@ import os
 import pickle
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,8 @@ class ModelSettings:
     dataset_type: str
     init_weights: str
     template: dict[str, Any] | None
-    updates: dict[str, Any]
+    updates: dict[str, Any]  # over the train pose_cfg
+    test_updates: dict[str, Any] = field(default_factory=dict)  # over the test pose_cfg
     # multi-animal projects (create_multianimaltraining_dataset's arguments)
     paf_graph: Any = None  # None | "config" | index pairs (dlcflow.training.pafgraph)
     crop_size: tuple[int, int] = (400, 400)
@@ -214,6 +215,7 @@ def model_settings(
     posecfg_template: str | os.PathLike[str] | None,
     init_weights: str | os.PathLike[str] | None,
     updates: Mapping[str, Any] | None = None,
+    test_updates: Mapping[str, Any] | None = None,
 ) -> ModelSettings:
     multi = project.multianimal
     if multi:
@@ -238,13 +240,16 @@ def model_settings(
         weights = posecfg.init_weights_value(init_weights)
     except posecfg.PoseConfigError as err:
         raise DatasetError(f"{project.config_path}: {err}") from None
-    fixed = sorted(set(updates or {}) & set(posecfg.DERIVED_KEYS))
-    if fixed:
-        raise DatasetError(
-            f"{project.config_path}: pose_cfg key '{fixed[0]}' is derived from the project "
-            "and cannot be set"
-        )
-    return ModelSettings(net, multi_stage, dtype, weights, template, dict(updates or {}))
+    for kind, given in (("", updates), ("test ", test_updates)):
+        fixed = sorted(set(given or {}) & set(posecfg.DERIVED_KEYS))
+        if fixed:
+            raise DatasetError(
+                f"{project.config_path}: {kind}pose_cfg key '{fixed[0]}' is derived from the "
+                "project and cannot be set"
+            )
+    return ModelSettings(
+        net, multi_stage, dtype, weights, template, dict(updates or {}), dict(test_updates or {})
+    )
 
 
 def _pose_items(
@@ -347,6 +352,7 @@ def write_split(
     posecfg.merge(train_cfg, settings.updates)
     posecfg.write_yaml(project.pose_cfg(fraction, shuffle, "train"), train_cfg)
     test_cfg = posecfg.make_test_pose_cfg(train_cfg, project.multianimal)
+    posecfg.merge(test_cfg, settings.test_updates)
     posecfg.write_yaml(project.pose_cfg(fraction, shuffle, "test"), test_cfg)
     if project.multianimal:
         inference = posecfg.inference_cfg(
@@ -410,6 +416,7 @@ def create_training_dataset(
     trainingsetindex: int | None = None,
     init_weights: str | os.PathLike[str] | None = "imagenet",
     pose_cfg_updates: Mapping[str, Any] | None = None,
+    test_pose_cfg_updates: Mapping[str, Any] | None = None,
 ) -> list[Split]:
     """Build training datasets as ``deeplabcut.create_training_dataset`` does.
 
@@ -420,7 +427,9 @@ def create_training_dataset(
     ``trainingsetindex`` builds only that ``TrainingFraction`` (one model folder per
     Snakemake job); ``init_weights`` is ``"imagenet"``, ``"none"`` or a weights file.
     ``pose_cfg_updates`` are written over the train pose_cfg's defaults (e.g.
-    ``{"global_scale": 1.0}``; keys derived from the project cannot be set).
+    ``{"global_scale": 1.0}``; keys derived from the project cannot be set), and
+    ``test_pose_cfg_updates`` over the test pose_cfg the evaluation and analysis read
+    (e.g. a multi-animal model's peak settings ``{"nmsradius": 3}``).
     ``windows2linux`` is accepted and ignored (as in DLC ≥ 2.2).
 
     Returns ``[(trainFraction, shuffle, trainIndices, testIndices), ...]``.
@@ -428,7 +437,13 @@ def create_training_dataset(
     del windows2linux  # no effect since DLC 2.2.0.4
     project = Project(config)
     settings = model_settings(
-        project, net_type, augmenter_type, posecfg_template, init_weights, pose_cfg_updates
+        project,
+        net_type,
+        augmenter_type,
+        posecfg_template,
+        init_weights,
+        pose_cfg_updates,
+        test_pose_cfg_updates,
     )
     return build_datasets(
         project,

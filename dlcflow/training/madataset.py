@@ -37,6 +37,7 @@ def create_multianimaltraining_dataset(
     init_weights: str | os.PathLike[str] | None = "imagenet",
     trainingsetindex: int | None = None,
     pose_cfg_updates: Mapping[str, Any] | None = None,
+    test_pose_cfg_updates: Mapping[str, Any] | None = None,
 ) -> list[Split]:
     """Build a multi-animal project's training datasets as DeepLabCut 2.3 does.
 
@@ -46,7 +47,8 @@ def create_multianimaltraining_dataset(
     edges or more), ``"config"`` (the skeleton) or index pairs of multi-animal body parts.
     ``numdigits`` and ``windows2linux`` are accepted as DLC's and have no effect. dlcflow
     extras as in ``create_training_dataset``: ``init_weights``, ``trainingsetindex``,
-    ``pose_cfg_updates``. Returns ``[(trainFraction, shuffle, trainIndices, testIndices)]``.
+    ``pose_cfg_updates``, ``test_pose_cfg_updates``. Returns
+    ``[(trainFraction, shuffle, trainIndices, testIndices)]``.
     """
     del windows2linux, numdigits  # DLC's, without effect
     project = Project(config)
@@ -63,7 +65,9 @@ def create_multianimaltraining_dataset(
             f"crop_sampling {crop_sampling!r}: use one of {', '.join(CROP_SAMPLING)}"
         )
     settings = dataclasses.replace(
-        model_settings(project, net_type, None, None, init_weights, pose_cfg_updates),
+        model_settings(
+            project, net_type, None, None, init_weights, pose_cfg_updates, test_pose_cfg_updates
+        ),
         paf_graph=paf_graph,
         crop_size=(int(size[0]), int(size[1])),
         crop_sampling=crop_sampling,

@@ -185,6 +185,7 @@ class Settings:
     augmenter_type: str
     init_weights: str
     pose_cfg: dict[str, Any]
+    test_pose_cfg: dict[str, Any]
     maxiters: int
     saveiters: int
     displayiters: int
@@ -227,20 +228,22 @@ def settings(config: dict[str, Any], demo: str = "", refined: bool = False) -> S
     """Workflow config -> :class:`Settings`; for a demo (``demo``: its config section,
     ``demo`` or ``demo_multianimal``) that section's keys win, and for its refined
     iterations (1, 2, ...) the section's ``refined`` keys win over those (its ``pose_cfg``
-    keys over the demo's ``pose_cfg``)."""
+    and ``test_pose_cfg`` keys over the demo's)."""
     train, analyze = config["train"], config["analyze"]
     over: dict[str, Any] = {}
     if demo:
         section = config[demo]
         finer = (section.get("refined") or {}) if refined else {}
         over = {**section, **finer}
-        over["pose_cfg"] = {**(section["pose_cfg"] or {}), **(finer.get("pose_cfg") or {})}
+        for key in ("pose_cfg", "test_pose_cfg"):
+            over[key] = {**(section.get(key) or {}), **(finer.get(key) or {})}
     return Settings(
         shuffles=tuple(int(s) for s in config["shuffles"]),
         net_type=str(over.get("net_type", config["net_type"])),
         augmenter_type=str(config["augmenter_type"]),
         init_weights=str(over.get("init_weights", config["init_weights"])),
         pose_cfg=dict(over.get("pose_cfg", config["pose_cfg"]) or {}),
+        test_pose_cfg=dict(over.get("test_pose_cfg", config.get("test_pose_cfg")) or {}),
         maxiters=int(over.get("maxiters", train["maxiters"])),
         saveiters=int(over.get("saveiters", train["saveiters"])),
         displayiters=int(train["displayiters"]),
