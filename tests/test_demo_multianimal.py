@@ -16,11 +16,9 @@ from dlcflow.core.video import video_info
 from dlcflow.devtools.demo import groundtruth_path
 from dlcflow.devtools.demos import Demo, demos
 from dlcflow.devtools.mademoreport import assembly_results_of
-from dlcflow.devtools.maquality import SMALL_ANIMAL_TEST, SMALL_ANIMAL_TRAIN
 from dlcflow.io.labels import read_annotations
 from dlcflow.post.idmetrics import score_track_file
 from dlcflow.project.paths import Project
-from dlcflow.workflow.settings import settings
 
 pytestmark = pytest.mark.workflow
 SMALL = yaml.safe_load(Path(__file__).with_name("small-demo-multianimal.yaml").read_text())
@@ -111,17 +109,6 @@ def test_multi_animal_demo_end_to_end(tmp_path: Path) -> None:
         scores = score_track_file(tracks, groundtruth_path(video.resolve()))
         cells = next(x for x in block.splitlines() if x.startswith(f"{stem}.mp4")).split()
         assert cells[7] == f"{scores.idf1:.3f}" and cells[8] == str(scores.switches)
-
-
-def test_the_demo_trains_and_detects_with_the_small_animal_settings() -> None:
-    """The workflow's demo uses the settings the quality run measured for its mice, in
-    both iterations (the refined one fine-tunes with its own learning rates)."""
-    config = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
-    for refined in (False, True):
-        st = settings(config, "demo_multianimal", refined)
-        assert SMALL_ANIMAL_TRAIN.items() <= st.pose_cfg.items()
-        assert st.test_pose_cfg == SMALL_ANIMAL_TEST
-    assert settings(config).test_pose_cfg == {}  # user projects keep DLC's
 
 
 def test_demos_have_their_own_folders(tmp_path: Path) -> None:
