@@ -5,7 +5,8 @@ Renders ``--videos`` demo videos of three look-alike mice and a feeder at ``--si
 with the ground truth (the oracle), keeps ``--train-fraction`` of them for training,
 builds the training dataset (MobileNetV2-0.35 from scratch, ``init_weights: none``, fixed
 ``--crop`` crops, batch 8), trains ``--iterations`` and evaluates (``evaluate_network``:
-keypoint error before assembly, RMSE and mAP after). The train and test pose_cfg get the
+keypoint error before assembly, RMSE and mAP after assembly calibrated on the training
+labels, or plain with ``--no-calibrate``). The train and test pose_cfg get the
 small-animal settings (``SMALL_ANIMAL_TRAIN`` / ``SMALL_ANIMAL_TEST``) unless
 ``--train-cfg`` / ``--test-cfg`` give others as JSON (``{}``: DLC's defaults). The run is
 ``dlcflow.devtools.maquality.run_quality``, which ``tests/test_ma_quality.py`` uses
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--deterministic", action="store_true", help="deterministic training (with --seed)"
     )
+    parser.add_argument(
+        "--no-calibrate", action="store_true", help="plain assembly (DLC's evaluation default)"
+    )
     args = parser.parse_args(argv)
     run = run_quality(
         args.out,
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         train_cfg=args.train_cfg,
         test_cfg=args.test_cfg,
         deterministic=args.deterministic,
+        calibrate=not args.no_calibrate,
     )
     print(f"ma_quality images train={run.n_train} test={run.n_test}")
     for key in ("error_train", "error_test", "rmse_train", "rmse_test", "mAP_train", "mAP_test"):

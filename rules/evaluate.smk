@@ -20,6 +20,7 @@ rule evaluate_network:
         runtime=60,
     params:
         plotting=setting("plotting"),
+        calibrate=setting("calibrate"),
     script:
         "../scripts/evaluate_network.py"
 

@@ -14,5 +14,6 @@ with rule_log(snakemake.log):
         Shuffles=[shuffle],
         trainingsetindex=project.training_fractions.index(fraction),
         plotting=snakemake.params.plotting,
+        calibrate=snakemake.params.calibrate,
         iteration=int(snakemake.wildcards.iteration),  # not the config's, once merged
     )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import pdist
 
 from dlcflow.io.fullpickle import FullPickle, read_full_pickle
 from dlcflow.post.maevaluate import from_dlc_evaluation
@@ -30,7 +31,7 @@ from dlcflow.tracking.assembly import (
     assemble_video,
     check_joints,
 )
-from dlcflow.tracking.calibration import calibrate, pair_index
+from dlcflow.tracking.calibration import LABEL_NOISE_PX, calibrate, pair_index
 
 MA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-unittest-multianimal"
 MULTI = ["head", "tail", "leftwing", "rightwing"]
@@ -191,10 +192,40 @@ def test_calibration_refuses_what_it_cannot_learn():
     sparse[:, 2] = np.nan  # every pose 67 % complete
     with pytest.warns(UserWarning, match="no labeled pose is complete"):
         assert calibrate(sparse) is None
-    with pytest.warns(UserWarning, match="singular"):
-        assert calibrate(_poses(TRIANGLE, n=2)) is None  # 3 dimensions, 2 samples
+    with pytest.warns(UserWarning, match="2 complete labeled poses, at least 10"):
+        assert calibrate(_poses(TRIANGLE, n=2)) is None
     with pytest.raises(ValueError, match="must be"):
         calibrate(np.zeros((4, 3)))
+
+
+def _rigid_poses(shape: np.ndarray, n: int = 40) -> np.ndarray:
+    """``shape`` turned and moved at random, never deformed (the demo's mice)."""
+    rng = np.random.default_rng(1)
+    angles = rng.uniform(0, 2 * np.pi, n)
+    rot = np.stack([[np.cos(angles), -np.sin(angles)], [np.sin(angles), np.cos(angles)]])
+    return np.einsum("ijn,pj->npi", rot, shape) + rng.uniform(0, 500, (n, 1, 2))
+
+
+def test_rigid_animals_are_calibrated_with_a_label_noise_floor():
+    """All distances of a rigid animal are constant: their covariance is singular (DLC's
+    KDE refuses it). dlcflow's calibration keeps the mean and gives each pair the variance
+    that 1 px of labelling noise gives a squared length, 8 σ² ℓ², and then drops the
+    implausible cross links."""
+    poses = _rigid_poses(TRIANGLE)
+    dists = np.vstack([pdist(p, metric="sqeuclidean") for p in poses])
+    assert np.linalg.eigvalsh(np.cov(dists.T)).max() < 1e-6
+    calibration = calibrate(poses)
+    assert calibration is not None
+    assert calibration.mean == pytest.approx(pdist(TRIANGLE, metric="sqeuclidean"))
+    floor = 8 * LABEL_NOISE_PX**2 * calibration.mean
+    assert np.diag(calibration.covariance) == pytest.approx(floor, rel=1e-6)
+    assert calibration.mahalanobis(TRIANGLE + 100) < 1e-3
+    frame = _frame(TWO, [RIGHT, RIGHT, CROSS], CLIQUE)
+    params = AssemblyParams(2, min_affinity=0.1)
+    result = assemble_frame(
+        frame, 3, 0, params, graph=CLIQUE, paf_inds=[0, 1, 2], calibration=calibration
+    )
+    assert sorted(_animals(result), key=min) == TRUTH
 
 
 def _link_animal(*pairs: tuple[Joint, Joint]) -> Animal:

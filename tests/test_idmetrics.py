@@ -302,7 +302,10 @@ def test_report_text(demo_truth: Path, tmp_path: Path) -> None:
     model = config.parent / "evaluation-results" / "iteration-0" / "mademoDec1-trainset95shuffle1"
     csv = assembly_csv(
         model / "DLC_x-assembly-results.csv",
-        [[5, 95, 1, 12.346, 20.5, 0.51234, 0.25, 0.6, 0.3], [10, 95, 1, 3.1, 4.2, 0.9, 0.8, 1, 1]],
+        [
+            [5, 95, 1, 12.346, 20.5, 0.51234, 0.25, 0.6, 0.3, False],
+            [10, 95, 1, 3.1, 4.2, 0.9, 0.8, 1, 1, True],
+        ],
     )
     lines = assembly_table([csv])
     assert len({len(line) for line in lines}) == 1

@@ -39,6 +39,7 @@ from dlcflow.post.oks import (
 )
 from dlcflow.post.skeleton_select import candidate_graphs, miss_purity
 from dlcflow.tracking.assembly import assemble, assemble_scored, unique_parts
+from dlcflow.tracking.calibration import calibrate
 
 MA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "dlc-unittest-multianimal"
 BEST_GRAPH_MONTBLANC = [1, 0, 2, 5, 4, 3]  # DLC's tests: the graph grown from the tree
@@ -169,6 +170,31 @@ def test_a_plain_assembler_can_replace_the_default(montblanc, montblanc_eval):
     assert ev.train.mAR == pytest.approx(expected[6][("mAR_train", "mean")])
     assert ev.train.rmse == pytest.approx(montblanc_eval.train.rmse)
     assert 0 < ev.train.mAP <= ev.train.mAR + 0.01
+
+
+def test_calibrated_evaluation_learns_from_the_training_images(montblanc, montblanc_eval):
+    """``calibrate``: assembly calibrated on the training images' ground truth only (DLC
+    calibrates on every labeled image), the same as that calibrated assembler given."""
+    data, meta, _ = montblanc
+    train = data.positions(meta["trainIndices"])
+    shape = calibrate(data.truth[train].reshape(-1, len(data.multi_parts), 2))
+    assert shape is not None and not montblanc_eval.calibrated
+    kw = {"topktoretain": 8, "pcutoff": 0.6}
+    ev = evaluate_multianimal_predictions(
+        data, meta["trainIndices"], meta["testIndices"], calibrate=True, **kw
+    )
+    given = evaluate_multianimal_predictions(
+        data,
+        meta["trainIndices"],
+        meta["testIndices"],
+        assembler=functools.partial(assemble_scored, add_discarded=True, calibration=shape),
+        **kw,
+    )
+    assert ev.calibrated and not given.calibrated  # a given assembler is used as it is
+    assert ev.table.equals(given.table) and ev.test.mAP == given.test.mAP
+    # the birds' shape varies: the calibration changes little of a good model's animals
+    assert ev.train.mAR == pytest.approx(montblanc_eval.train.mAR)
+    assert abs(ev.train.mAP - montblanc_eval.train.mAP) < 0.01
 
 
 def test_writes_dlc_files(tmp_path, montblanc_eval):

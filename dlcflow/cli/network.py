@@ -106,6 +106,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         trainingsetindex=args.trainingsetindex,
         plotting=args.plotting,
         engine=args.engine,
+        calibrate=args.calibrate,
     )
     print(results.to_string())
 
@@ -119,6 +120,11 @@ def _evaluate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trainingsetindex", type=int, default=0, help="index into TrainingFraction")
     p.add_argument("--plotting", action="store_true", help="draw predictions on the frames")
     p.add_argument("--engine", choices=ENGINE_NAMES, default="tensorflow", help=ENGINE_HELP)
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="multi-animal: assemble weighing links by the training labels' lengths",
+    )
 
 
 def _evaluate_tracks(args: argparse.Namespace) -> None:

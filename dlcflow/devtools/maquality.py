@@ -6,7 +6,9 @@ DLC does, from demo videos to the evaluation files.
 a training dataset with ``train_fraction`` of them (MobileNetV2-0.35 from scratch,
 ``init_weights: none``, fixed square crops, batch 8, learning rate 1e-3 then 3e-4 for the
 last 30 %; the small-animal pose_cfg settings below), ``iterations`` of training and
-``evaluate_network``. The scores are read back from the files evaluation wrote:
+``evaluate_network``, assembling calibrated on the training labels (``calibrate``, as
+analysis with the workflow's ``tracking.calibrate``: the link lengths and pose shape of
+the labeled mice weigh the links). The scores are read back from the files evaluation wrote:
 ``<scorer>-results.csv`` (keypoint error before assembly) and
 ``<scorer>-assembly-results.csv`` (RMSE and mAP after assembly).
 """
@@ -101,13 +103,15 @@ def run_quality(
     train_cfg: Mapping[str, Any] | None = None,
     test_cfg: Mapping[str, Any] | None = None,
     deterministic: bool = False,
+    calibrate: bool = True,
 ) -> QualityRun:
     """Make the data in ``outdir``, train, evaluate and return the scores.
 
     ``train_cfg`` and ``test_cfg`` are written over the train and test pose_cfg
     (defaults: :data:`SMALL_ANIMAL_TRAIN` and :data:`SMALL_ANIMAL_TEST`; ``{}`` keeps
     DLC's defaults). ``deterministic`` trains in deterministic mode with ``seed`` (two
-    runs give the same scores).
+    runs give the same scores); ``calibrate=False`` evaluates with DLC's default, plain
+    assembly.
     """
     config = make_multi_animal_demo_project(
         outdir, n_videos=n_videos, nframes=300, numframes2pick=frames, seed=seed, size=size
@@ -140,5 +144,5 @@ def run_quality(
         deterministic=deterministic,
         seed=seed if deterministic else None,
     )
-    evaluate_network(config, engine="tensorflow")
+    evaluate_network(config, engine="tensorflow", calibrate=calibrate)
     return read_scores(config)

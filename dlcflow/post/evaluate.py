@@ -193,6 +193,7 @@ def evaluate_network(
     threads: int | None = None,
     iteration: int | None = None,
     detector: Any = None,
+    calibrate: bool = False,
 ) -> pd.DataFrame:
     """Evaluate the selected snapshots of each shuffle on the labeled frames (DLC's
     ``evaluate_network``; see the module docstring for the files written), of the
@@ -206,7 +207,8 @@ def evaluate_network(
     Returns the results of the evaluated snapshots (DLC's result columns).
     A multi-animal project is evaluated by
     :func:`dlcflow.post.evaluate_multianimal.evaluate_multianimal_full` (``detector``:
-    what runs its network; TensorFlow by default).
+    what runs its network; TensorFlow by default; ``calibrate``: assemble calibrated on
+    the training images' labels, as analysis does with ``calibrate=True``).
     """
     plotting = bool(plotting)
     project = Project(config, iteration=iteration)
@@ -224,6 +226,7 @@ def evaluate_network(
             detector=detector,
             engine=engine if isinstance(engine, str) else "tensorflow",
             threads=threads,
+            calibrate=calibrate,
         )
     if gputouse is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gputouse)

@@ -16,7 +16,7 @@ them. Files in ``evaluation-results/iteration-<N>/<model>/`` (all atomic):
 - ``<scorer>-snapshot-<it>_map.pickle``: the per-graph table of the data-driven skeleton
   (miss, purity, mAP / mAR per graph), and the limbs' separability;
 - ``<scorer>-assembly-results.csv`` (dlcflow's): RMSE, mAP and mAR after assembly, train
-  and test, one row per snapshot;
+  and test, and whether assembly was calibrated, one row per snapshot;
 - ``paf_best`` (the chosen graph's limb indices) written into the test pose_cfg.yaml;
 - with ``plotting``: ``LabeledImages_<scorer>_snapshot-<it>/``: ground truth ``+`` and the
   assembled animals (``.``, ``x`` under ``pcutoff``), one colour per individual.
@@ -64,6 +64,7 @@ ASSEMBLY_COLUMNS = [
     "mAP_test",
     "mAR_train",
     "mAR_test",
+    "calibrated",
 ]
 
 #: images (RGB arrays) + test pose_cfg + snapshot -> one ``_full.pickle`` frame per image
@@ -175,13 +176,15 @@ def _assembly_row(ev: MAEvaluation, iterations: int, fraction: float, shuffle: i
         round(ev.test.mAP, 4),
         round(ev.train.mAR, 4),
         round(ev.test.mAR, 4),
+        ev.calibrated,
     ]
 
 
 def _upsert(path: Path, row: list[Any]) -> None:
     new = pd.DataFrame([row], columns=ASSEMBLY_COLUMNS)
     old = pd.read_csv(path, index_col=0) if path.is_file() else new.iloc[:0]
-    df = pd.concat([old[ASSEMBLY_COLUMNS], new], ignore_index=True)
+    old = old.reindex(columns=ASSEMBLY_COLUMNS)  # a file of an earlier version
+    df = pd.concat([old, new], ignore_index=True)
     df = df.drop_duplicates(subset=ASSEMBLY_COLUMNS[:3], keep="last").reset_index(drop=True)
     with atomic_path(path) as tmp:
         df.to_csv(tmp)
@@ -242,11 +245,14 @@ def evaluate_multianimal_full(
     detector: Detector | None = None,
     engine: str = "tensorflow",
     threads: int | None = None,
+    calibrate: bool = False,
 ) -> pd.DataFrame:
     """Evaluate a multi-animal project's snapshots (see the module docstring for the
     files). ``comparisonbodyparts`` is accepted as DLC's (every body part is scored).
     ``engine``/``threads`` run the network as in ``evaluate_network`` (TensorFlow by
-    default); ``detector`` replaces that (images, pose_cfg, snapshot -> detections).
+    default); ``detector`` replaces that (images, pose_cfg, snapshot -> detections);
+    ``calibrate``: assembly is calibrated on the training images' labels
+    (``tracking.calibration``; the ``tracking.calibrate`` setting of the workflow).
     Returns DLC's result rows with the assembly scores (``rmse_*``, ``mAP_*``, ``mAR_*``)
     as extra columns."""
     del comparisonbodyparts
@@ -306,6 +312,7 @@ def evaluate_multianimal_full(
                     pafthreshold=float(inference.get("pafthreshold", 0.1)),
                     oks_sigma=float(cfg.get("oks_sigma", 0.1)),
                     margin=float(cfg.get("bbox_margin", 0)),
+                    calibrate=calibrate,
                 )
                 test_cfg = posecfg.read_yaml(setup.test_cfg_path)
                 test_cfg["paf_best"] = ev.paf_best
@@ -321,7 +328,8 @@ def evaluate_multianimal_full(
                 log(
                     f"Results for {iterations} training iterations, training fraction "
                     f"{pct(fraction)}, shuffle {shuffle}: keypoint error train "
-                    f"{ev.results[3]} px, test {ev.results[4]} px; after assembly: RMSE "
+                    f"{ev.results[3]} px, test {ev.results[4]} px; after "
+                    f"{'calibrated ' if ev.calibrated else ''}assembly: RMSE "
                     f"train {assembly[3]} px, test {assembly[4]} px, mAP train "
                     f"{assembly[5]:.3f}, test {assembly[6]:.3f}"
                 )

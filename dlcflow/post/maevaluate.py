@@ -6,9 +6,10 @@ predictions and ground truth.
   distances per image and (individual, body part) give DLC's ``<scorer>-results.csv`` row
   (train / test means, and with p-cutoff: detections with confidence ≥ ``pcutoff``),
   per-body-part errors (``-keypoint-results.csv``) and ``dist_<iterations>.csv``.
-- After assembly (``tracking.assembly.assemble_scored``, replaceable): mAP / mAR over
-  OKS 0.50:0.05:0.95 and the RMSE of matched keypoints (``oks.evaluate_assemblies``) on
-  the train and test images.
+- After assembly (``tracking.assembly.assemble_scored``, replaceable, and calibrated on
+  the training images' ground truth with ``calibrate``): mAP / mAR over OKS
+  0.50:0.05:0.95 and the RMSE of matched keypoints (``oks.evaluate_assemblies``) on the
+  train and test images.
 - The data-driven skeleton (``skeleton_select``): separability per limb, graphs of growing
   size, the best one as ``paf_best``, and the per-graph table (DLC's ``_map.pickle``).
   As DLC, graphs are selected only when the network was trained on the complete graph.
@@ -19,6 +20,7 @@ predictions and ground truth.
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,8 @@ from dlcflow.post.skeleton_select import (
     truth_assemblies,
 )
 from dlcflow.project.paths import pct
+from dlcflow.tracking import calibration
+from dlcflow.tracking.assembly import assemble_scored
 
 __all__ = [
     "EvalData",
@@ -235,6 +239,8 @@ class MAEvaluation:
     train: AssemblyMetrics
     test: AssemblyMetrics
     assemblies: dict[int, np.ndarray] = field(repr=False)
+    #: whether assembly was calibrated (``calibrate`` and a calibration could be made)
+    calibrated: bool = False
 
 
 def evaluate_multianimal_predictions(
@@ -253,13 +259,22 @@ def evaluate_multianimal_predictions(
     oks_sigma: float = 0.1,
     margin: float = 0.0,
     assembler: Assembler | None = None,
+    calibrate: bool = False,
 ) -> MAEvaluation:
     """Evaluate predictions against ground truth (``train_rows`` / ``test_rows``: the
     Documentation pickle's annotation rows). ``pcutoff`` is the project's (keypoint errors),
     ``topktoretain`` (default: the number of individuals), ``pafthreshold`` and
     ``assembly_pcutoff`` the assembly's (inference_cfg; DLC evaluates with pcutoff 0.1);
-    ``assembler`` replaces the default one (see ``skeleton_select.benchmark_graphs``)."""
+    ``assembler`` replaces the default one (see ``skeleton_select.benchmark_graphs``);
+    ``calibrate``: the default one is calibrated on the training images' ground truth
+    (``tracking.calibration``; DLC's ``cross_validate_paf_graphs(calibrate=True)``
+    calibrates on every labeled image, the test images included)."""
     train, test = data.positions(train_rows), data.positions(test_rows)
+    shape = None
+    if calibrate and assembler is None:
+        shape = calibration.calibrate(data.truth[train].reshape(-1, len(data.multi_parts), 2))
+        if shape is not None:
+            assembler = functools.partial(assemble_scored, add_discarded=True, calibration=shape)
     dist, conf = keypoint_distances(data)
     results = error_row(dist, conf, train, test, iterations, fraction, shuffle, pcutoff)
     columns = pd.MultiIndex.from_tuples(
@@ -323,6 +338,7 @@ def evaluate_multianimal_predictions(
         train=metrics[0],
         test=metrics[1],
         assemblies=ass,
+        calibrated=shape is not None,
     )
 
 

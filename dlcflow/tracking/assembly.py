@@ -340,8 +340,10 @@ def assemble_scored(
     min_n_links: int = 2,
     max_overlap: float = 0.8,
     add_discarded: bool = False,
+    calibration: Calibration | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``assemble`` and each animal's score (mean link affinity, 0 without links)."""
+    """``assemble`` and each animal's score (mean link affinity, 0 without links);
+    ``calibration``: assemble calibrated (see the module's docstring)."""
     params = AssemblyParams(
         max_individuals,
         pcutoff=pcutoff,
@@ -350,7 +352,9 @@ def assemble_scored(
         max_overlap=max_overlap,
         add_discarded=add_discarded,
     )
-    result = assemble_frame(frame, n_multi, n_unique, params, graph=graph, paf_inds=paf_inds)
+    result = assemble_frame(
+        frame, n_multi, n_unique, params, graph=graph, paf_inds=paf_inds, calibration=calibration
+    )
     out = np.full((len(result.animals), n_multi, 4), np.nan)
     for n, animal in enumerate(result.animals):
         out[n] = animal.data

@@ -3,10 +3,17 @@
 The shape of an animal is learned from the squared distances between every pair of its
 multi-animal body parts in the labeled data:
 
-- only poses with at least 90 % of their coordinates labeled are used; a missing
-  distance takes the mean of that pair over the poses;
-- a Gaussian kernel density estimate (:class:`scipy.stats.gaussian_kde`, Scott's
-  bandwidth) of those vectors gives the mean and the kernel covariance used below.
+- only poses with at least 90 % of their coordinates labeled are used, at least
+  :data:`MIN_POSES` of them; a missing distance takes the mean of that pair over the poses;
+- their mean, and DLC's kernel covariance (that of :class:`scipy.stats.gaussian_kde`:
+  the sample covariance times Scott's factor squared, ``n^(-2/(d+4))``) plus, on each
+  pair, the variance that a noise of :data:`LABEL_NOISE_PX` per coordinate gives a
+  squared distance (``8 σ² ℓ²`` for a pair ``ℓ`` px apart).
+
+The floor is dlcflow's. DLC's KDE refuses statistics that are singular: animals of one
+rigid shape (the demo's mice, whose distances depend on each other) or fewer poses than
+pairs. And assembly compares detections, which carry a localisation error that the
+labels lack, with the labels' spread.
 
 Two measures come from it (:class:`Calibration`):
 
@@ -27,10 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.distance import pdist
 
-__all__ = ["MIN_COMPLETE", "Calibration", "calibrate", "pair_index"]
+__all__ = ["LABEL_NOISE_PX", "MIN_COMPLETE", "MIN_POSES", "Calibration", "calibrate", "pair_index"]
 
 #: The share of a labeled pose's coordinates that must be present for it to be used.
 MIN_COMPLETE = 0.9
+#: The fewest complete poses a calibration is made from.
+MIN_POSES = 10
+#: The labelling noise (px per coordinate) that a singular calibration is regularised with.
+LABEL_NOISE_PX = 1.0
 
 
 def pair_index(a: int, b: int, n: int) -> int:
@@ -85,9 +96,9 @@ class Calibration:
 
 def calibrate(poses: np.ndarray) -> Calibration | None:
     """Calibrate on labeled poses ``(n, n_parts, 2)`` (one pose per image and animal,
-    NaN where unlabeled). ``None``, with a warning, when it cannot be done: one body part,
-    no pose complete enough, or a KDE whose covariance is singular (too few poses, or
-    distances that depend on each other)."""
+    NaN where unlabeled; see the module's docstring).
+    ``None``, with a warning, when it cannot be done: one body part, fewer than
+    :data:`MIN_POSES` poses complete enough, or a body-part pair never labeled."""
     xy = np.asarray(poses, dtype=float)
     if xy.ndim != 3 or xy.shape[-1] != 2:
         raise ValueError(f"calibration poses must be (n, n_parts, 2), not {xy.shape}")
@@ -105,19 +116,21 @@ def calibrate(poses: np.ndarray) -> Calibration | None:
         warnings.simplefilter("ignore", RuntimeWarning)  # a pair never labeled: NaN mean
         mean = np.nanmean(dists, axis=0)
     dists = np.where(np.isnan(dists), mean, dists)
-    try:
-        if not np.isfinite(dists).all():
-            raise np.linalg.LinAlgError("a body-part pair is never labeled")
-        # scipy.stats takes a second to import, paid by every workflow job that imports
-        # the tracking stages; only a calibrated assembly needs it
-        from scipy.stats import gaussian_kde  # noqa: PLC0415
-
-        kde = gaussian_kde(dists.T)
-    except (np.linalg.LinAlgError, ValueError) as exc:
+    if len(xy) < MIN_POSES:
         warnings.warn(
-            f"assembly calibration skipped: the pose statistics are singular "
-            f"({len(xy)} complete poses; {' '.join(str(exc).split()[:12])})",
+            f"assembly calibration skipped: {len(xy)} complete labeled poses, "
+            f"at least {MIN_POSES} are needed",
             stacklevel=2,
         )
         return None
-    return Calibration(mean, np.asarray(kde.covariance), np.asarray(kde.inv_cov), n_parts)
+    if not np.isfinite(dists).all():
+        warnings.warn(
+            "assembly calibration skipped: a body-part pair is never labeled", stacklevel=2
+        )
+        return None
+    # the kernel covariance of scipy.stats.gaussian_kde (Scott's factor), plus the floor
+    scott = len(dists) ** (-1.0 / (dists.shape[1] + 4))
+    kernel = np.atleast_2d(np.cov(dists.T)) * scott**2
+    noise = 8 * LABEL_NOISE_PX**2 * np.maximum(mean, 1.0)
+    covariance = kernel + np.diag(noise)
+    return Calibration(mean, covariance, np.linalg.inv(covariance), n_parts)

@@ -215,6 +215,11 @@ class Settings:
         return self.analysis.save_as_csv
 
     @property
+    def calibrate(self) -> bool:
+        """tracking.calibrate (calibrated assembly, in analysis and evaluation)."""
+        return self.tracking.calibrate
+
+    @property
     def engine(self) -> str:
         """analyze.engine: auto | tensorflow | onnx."""
         return str(self.analysis.engine)
