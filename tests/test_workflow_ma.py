@@ -16,6 +16,7 @@ import dlcflow
 from dlcflow.io import labels
 from dlcflow.project.create import create_new_project
 from dlcflow.project.paths import Project
+from dlcflow.tracking.pipeline import calibration_poses
 
 pytestmark = pytest.mark.workflow
 
@@ -74,7 +75,9 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
     inference = yaml.safe_load(project.inference_cfg(0.95, 1).read_text())
     assert inference["topktoretain"] == 2
     # the network trains, is evaluated, and analyzes the video into tracks, a rule a stage
-    run = snakemake("all", "--config", f"project={config}", *SMALL)
+    # assembled calibrated, in analysis and in evaluation (tracking.calibrate)
+    tracking = "tracking={calibrate: true}"
+    run = snakemake("all", "--config", f"project={config}", tracking, *SMALL)
     assert run.returncode == 0, run.stderr[-3000:]
     scorer = "DLC_mobnet_35_group" + project.date + "shuffle1_2"
     for rule in ("detect_video", "assemble_detections", "track_assemblies", "stitch_tracklets"):
@@ -118,5 +121,14 @@ def test_multi_animal_frames_check_labels_and_dataset(tmp_path: Path) -> None:
         project.evaluation_folder(0.95, 1) / f"{scorer}-assembly-results.csv", index_col=0
     )
     assert set(assembly.columns) >= {"rmse_test", "mAP_test", "mAR_test"}
+    # evaluation calibrates on the training images only: 9 poses are too few; analysis
+    # calibrates on every labeled pose (DLC's), read through the pose data model
+    assert assembly["calibrated"].tolist() == [False]
+    (log,) = (project.root / "logs" / "evaluation-results").glob(f"*{scorer}.log")
+    assert "calibration skipped: 9 complete labeled poses, at least 10" in log.read_text()
+    poses = calibration_poses(project)
+    assert poses.shape == (12, 2, 2)  # 6 images x 2 individuals, (nose, tail), (x, y)
+    written = df.to_numpy().reshape(6, 5, 2)[:, :4]  # m1 nose, tail, m2 nose, tail; led
+    np.testing.assert_array_equal(poses, written.reshape(12, 2, 2))
     test_cfg = yaml.safe_load(project.pose_cfg(0.95, 1, "test").read_text())
     assert test_cfg["paf_best"] == [0]

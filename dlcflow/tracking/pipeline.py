@@ -26,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from dlcflow.core.log import log
+from dlcflow.data.pose import points_array
 from dlcflow.io.assemblies import read_assemblies, write_assemblies
 from dlcflow.io.fullpickle import read_full_pickle
 from dlcflow.io.labels import read_annotations
 from dlcflow.io.poses import read_meta
+from dlcflow.io.tables import to_dataset
 from dlcflow.io.tracklets import read_tracklets, write_tracklets
 from dlcflow.io.tracks import save_tracks
 from dlcflow.project import posecfg
@@ -100,18 +102,12 @@ def calibration_poses(project: Project) -> np.ndarray:
         frames = [read_annotations(p) for p in found]
     else:
         frames = [read_annotations(path)]
-    poses = []
     multi = project.multianimal_bodyparts
+    keys = [(ind, bp) for ind in project.individuals for bp in multi]
+    poses = []
     for df in frames:
-        for ind in project.individuals:
-            if ind not in df.columns.get_level_values("individuals"):
-                continue
-            sub = df.xs(ind, axis=1, level="individuals")
-            xy = np.stack(
-                [sub.xs(bp, axis=1, level="bodyparts")[["x", "y"]].to_numpy() for bp in multi],
-                axis=1,
-            )
-            poses.append(xy.reshape(len(df), len(multi), 2))
+        xy = points_array(to_dataset(df), keys)  # (images, individuals x parts, 2)
+        poses.append(xy.reshape(len(df) * len(project.individuals), len(multi), 2))
     return np.concatenate(poses) if poses else np.empty((0, len(multi), 2))
 
 
