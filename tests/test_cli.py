@@ -190,6 +190,7 @@ WORKFLOW_DEFAULTS = [
     ("extract-frames", "crop", "frames", "crop"),
     ("extract-frames", "force", "frames", "force"),
     ("evaluate", "plotting", "evaluate", "plotting"),
+    ("evaluate", "calibrate", "tracking", "calibrate"),
 ]
 
 
