@@ -40,7 +40,7 @@ __all__ = ["LABEL_NOISE_PX", "MIN_COMPLETE", "MIN_POSES", "Calibration", "calibr
 MIN_COMPLETE = 0.9
 #: The fewest complete poses a calibration is made from.
 MIN_POSES = 10
-#: The labelling noise (px per coordinate) that a singular calibration is regularised with.
+#: The labelling noise (px per coordinate) whose variance every calibration adds (the floor).
 LABEL_NOISE_PX = 1.0
 
 
