@@ -20,7 +20,6 @@ predictions and ground truth.
 
 from __future__ import annotations
 
-import functools
 import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,8 +40,7 @@ from dlcflow.post.skeleton_select import (
     truth_assemblies,
 )
 from dlcflow.project.paths import pct
-from dlcflow.tracking import calibration
-from dlcflow.tracking.assembly import assemble_scored
+from dlcflow.tracking.calibration import calibrate as calibrate_on
 
 __all__ = [
     "EvalData",
@@ -272,9 +270,7 @@ def evaluate_multianimal_predictions(
     train, test = data.positions(train_rows), data.positions(test_rows)
     shape = None
     if calibrate and assembler is None:
-        shape = calibration.calibrate(data.truth[train].reshape(-1, len(data.multi_parts), 2))
-        if shape is not None:
-            assembler = functools.partial(assemble_scored, add_discarded=True, calibration=shape)
+        shape = calibrate_on(data.truth[train].reshape(-1, len(data.multi_parts), 2))
     dist, conf = keypoint_distances(data)
     results = error_row(dist, conf, train, test, iterations, fraction, shuffle, pcutoff)
     columns = pd.MultiIndex.from_tuples(
@@ -308,6 +304,7 @@ def evaluate_multianimal_predictions(
         sigma=oks_sigma,
         margin=margin,
         assembler=assembler,
+        calibration=shape,
     )
     best = best_graph(bench.table)
     ass, sc = bench.assemblies[best], bench.scores[best]

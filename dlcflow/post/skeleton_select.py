@@ -30,6 +30,7 @@ from scipy.integrate import trapezoid
 
 from dlcflow.post.oks import evaluate_assemblies, nearest_distinct
 from dlcflow.tracking.assembly import assemble_scored
+from dlcflow.tracking.calibration import Calibration
 
 __all__ = [
     "GraphBenchmark",
@@ -227,6 +228,7 @@ def benchmark_graphs(
     margin: float = 0.0,
     add_discarded: bool = True,
     assembler: Assembler | None = None,
+    calibration: Calibration | None = None,
 ) -> GraphBenchmark:
     """Assemble every image with each graph (smallest first) and score it: miss, purity,
     and mAP / mAR on ``splits`` = (train, test) image positions (as DLC's
@@ -235,9 +237,12 @@ def benchmark_graphs(
     ``assembler`` (default: ``assembly.assemble_scored`` with ``add_discarded``) is
     called as ``assemble`` is, ``(frame, graph, paf_inds, n_multi, n_unique,
     max_individuals, min_affinity, pcutoff)``, and returns the animals, or the animals
-    and their scores (without scores, an animal's mean keypoint confidence ranks it)."""
+    and their scores (without scores, an animal's mean keypoint confidence ranks it);
+    ``calibration`` calibrates the default one."""
     if assembler is None:
-        assembler = functools.partial(assemble_scored, add_discarded=add_discarded)
+        assembler = functools.partial(
+            assemble_scored, add_discarded=add_discarded, calibration=calibration
+        )
     truth = np.asarray(truth, dtype=float)
     n_multi = truth.shape[2]
     gt = truth_assemblies(truth)

@@ -111,11 +111,6 @@ def calibrate(poses: np.ndarray) -> Calibration | None:
     if not len(xy):
         warnings.warn("assembly calibration skipped: no labeled pose is complete", stacklevel=2)
         return None
-    dists = np.vstack([pdist(pose, metric="sqeuclidean") for pose in xy])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a pair never labeled: NaN mean
-        mean = np.nanmean(dists, axis=0)
-    dists = np.where(np.isnan(dists), mean, dists)
     if len(xy) < MIN_POSES:
         warnings.warn(
             f"assembly calibration skipped: {len(xy)} complete labeled poses, "
@@ -123,6 +118,11 @@ def calibrate(poses: np.ndarray) -> Calibration | None:
             stacklevel=2,
         )
         return None
+    dists = np.vstack([pdist(pose, metric="sqeuclidean") for pose in xy])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a pair never labeled: NaN mean
+        mean = np.nanmean(dists, axis=0)
+    dists = np.where(np.isnan(dists), mean, dists)
     if not np.isfinite(dists).all():
         warnings.warn(
             "assembly calibration skipped: a body-part pair is never labeled", stacklevel=2
